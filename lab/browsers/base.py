@@ -1,0 +1,81 @@
+"""The one interface every browser driver implements: open a page at an origin, run the probe.
+
+Playwright-driven and WebDriver-driven browsers both fit behind it, so the
+runner never knows how a browser is driven.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Dict, List
+
+
+@dataclass(frozen=True)
+class BrowserInfo:
+    """What a browser is and how it is driven; written into every results file."""
+
+    name: str  # what users pass to --browser
+    engine: str  # chromium | firefox | webkit
+    product: str
+    version: str
+    driver: str
+    executable: str
+
+    def to_dict(self) -> Dict[str, str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ConsoleMessage:
+    level: str
+    text: str
+    url: str
+
+    def mentions(self, token: str) -> bool:
+        return token in self.text or token in self.url
+
+
+class Page(ABC):
+    """A page loaded at one origin, kept open for the whole run."""
+
+    @abstractmethod
+    def probe(self, spec: Dict[str, Any]) -> Dict[str, Any]:
+        """Run `window.corsLabProbe(spec)` in the page and return its result."""
+
+    @abstractmethod
+    def console(self) -> List[ConsoleMessage]:
+        """Console messages the browser has reported so far (and forget them)."""
+
+
+class Browser(ABC):
+    """One launched browser with one profile (cookies, caches) for the whole run."""
+
+    info: BrowserInfo
+
+    @abstractmethod
+    def page(self, origin_url: str) -> Page:
+        """The page for an origin, opened on first use and reused afterwards."""
+
+    @abstractmethod
+    def clear_cookies(self) -> None:
+        """Forget cookies, so that a case that set one cannot change a later case."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the browser; never raises."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A browser found on this machine, not yet launched."""
+
+    name: str
+    engine: str
+    executable: str
+    driver: str
+    launch: Callable[[], Browser]
+
+
+class BrowserUnavailable(Exception):
+    """A browser was requested (or found) but cannot be used; the message says how to fix it."""

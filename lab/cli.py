@@ -1,0 +1,124 @@
+"""The `cors-lab` command: run, list, doctor."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+from .browsers.base import BrowserUnavailable
+from .browsers.discovery import find_browsers, select_browsers
+from .results import ResultsFile
+from .run import RunOptions, run_lab
+from .scenario import ScenarioError, load_scenarios
+from .terminal import Progress, clean, is_color, mismatches, summary, totals
+
+BUILTIN_SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cors-lab", description="What real browsers do with a Flask API's CORS configuration.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run scenarios in real browsers")
+    run.add_argument("paths", nargs="*", type=Path, help="scenario files or folders (default: the built-in scenarios/)")
+    run.add_argument("--browser", action="append", default=[], metavar="NAME", help="chromium or firefox; repeatable (default: every browser found)")
+    run.add_argument("--out", type=Path, help="write the results JSON here (streamed while running)")
+    run.add_argument("-k", "--select", metavar="TEXT", help="only scenarios whose id or tags contain TEXT")
+    run.add_argument("--shuffle", type=int, metavar="SEED", help="run scenarios and cases in a random order from SEED")
+    run.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per-case fetch timeout (default 10)")
+    run.add_argument("--quiet", action="store_true", help="print only the totals line")
+
+    listing = commands.add_parser("list", help="list scenarios and their cases (validates them)")
+    listing.add_argument("paths", nargs="*", type=Path)
+    listing.add_argument("-k", "--select", metavar="TEXT")
+
+    commands.add_parser("doctor", help="which browsers were found and how they are driven")
+    return parser
+
+
+def _selector(text: Optional[str]):  # type: ignore[no-untyped-def]
+    if not text:
+        return lambda scenario: True
+    return lambda scenario: text in scenario.id or text in scenario.tags
+
+
+def _load(paths: Sequence[Path], select: Optional[str]):  # type: ignore[no-untyped-def]
+    return load_scenarios(list(paths) or [BUILTIN_SCENARIOS], _selector(select))
+
+
+def _command_run(args: argparse.Namespace) -> int:
+    scenarios = _load(args.paths, args.select)
+    if not scenarios:
+        print(f"cors-lab: no scenario matches {args.select!r}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    candidates = select_browsers(args.browser, find_browsers())
+    results = ResultsFile(args.out)
+    total = sum(len(s.cases) for s in scenarios) * len(candidates)
+    progress = Progress(results, total)
+    started = time.perf_counter()
+    completed = False
+    try:
+        completed = run_lab(scenarios, candidates, RunOptions(args.timeout, args.shuffle), progress)
+    finally:
+        progress.close()
+        results.finish(complete=completed)
+    rows = results.rows
+    browsers = [c.name for c in candidates]
+    if not args.quiet:
+        print(summary(rows, browsers, is_color(sys.stdout)))
+        print()
+    print(totals(rows, time.perf_counter() - started))
+    for line in mismatches(rows):
+        print(line)
+    if args.out:
+        print(f"results: {args.out}")
+    if not completed:
+        print("interrupted: the results file holds every cell measured so far", file=sys.stderr)
+        return 130
+    return EXIT_OK if all(r.matched for r in rows) and rows else EXIT_MISMATCH
+
+
+def _command_list(args: argparse.Namespace) -> int:
+    scenarios = _load(args.paths, args.select)
+    cases = 0
+    for scenario in scenarios:
+        tags = f"  [{', '.join(scenario.tags)}]" if scenario.tags else ""
+        print(clean(f"{scenario.id}: {scenario.title}{tags}"))
+        for case in scenario.cases:
+            differences = "".join(f", {k}: {v}" for k, v in sorted(case.expect_per_browser.items()))
+            print(clean(f"    {case.name}  -> {case.expect}{differences}"))
+            cases += 1
+    print(f"{len(scenarios)} scenarios, {cases} cases")
+    return EXIT_OK
+
+
+def _command_doctor(_: argparse.Namespace) -> int:
+    found = {c.name: c for c in find_browsers()}
+    for name in ("chromium", "firefox"):
+        candidate = found.get(name)
+        if candidate:
+            print(f"{name:9} {candidate.executable}  via {candidate.driver}")
+        else:
+            from .browsers.discovery import INSTALL_HINTS
+
+            print(f"{name:9} not found. Install: {INSTALL_HINTS[name]}")
+    return EXIT_OK if len(found) == 2 else EXIT_MISMATCH
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"run": _command_run, "list": _command_list, "doctor": _command_doctor}[args.command](args)
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            print(clean(str(problem)), file=sys.stderr)
+        count = len(exc.problems)
+        print(f"cors-lab: {count} problem{'s' if count != 1 else ''} in scenario files", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrowserUnavailable as exc:
+        print(f"cors-lab: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT

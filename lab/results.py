@@ -1,0 +1,127 @@
+"""The result row and the results file: the stable, documented output users depend on.
+
+Rows are streamed to `FILE.partial.jsonl` as they are measured, so that an
+interrupted or killed run loses nothing; `finish()` writes the final JSON
+document and removes the partial file.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import threading
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from .browsers.base import BrowserInfo
+
+SCHEMA = 1
+
+
+@dataclass
+class ResultRow:
+    """One (scenario, case, browser) cell. `outcome` is allowed / blocked / error / timeout."""
+
+    scenario: str
+    group: str
+    case: str
+    browser: str
+    engine: str
+    outcome: str
+    expected: str
+    matched: bool
+    status: Optional[int] = None
+    response_type: Optional[str] = None
+    preflight: bool = False
+    readable_headers: Optional[Dict[str, str]] = None
+    read_headers: Dict[str, Optional[str]] = field(default_factory=dict)
+    error: Optional[str] = None
+    console: List[str] = field(default_factory=list)
+    reason: Optional[str] = None
+    exchanges: List[Dict[str, Any]] = field(default_factory=list)
+    duration_ms: float = 0.0
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+def _version(package: str) -> Optional[str]:
+    try:
+        from importlib.metadata import version
+
+        return version(package)
+    except Exception:
+        return None
+
+
+def environment() -> Dict[str, Any]:
+    """Versions that decide the outcomes: python, flask, flask-cors, werkzeug, playwright."""
+    return {
+        "python": platform.python_version(),
+        "flask": _version("flask"),
+        "flask-cors": _version("flask-cors"),
+        "werkzeug": _version("werkzeug"),
+        "playwright": _version("playwright"),
+        "cors-lab": _version("cors-lab"),
+        "platform": platform.platform(),
+    }
+
+
+class ResultsFile:
+    """Collects rows (thread-safe) and streams them to disk when a path is given."""
+
+    def __init__(self, path: Optional[Path], argv: Optional[List[str]] = None) -> None:
+        self.path = path
+        self.rows: List[ResultRow] = []
+        self.browsers: Dict[str, BrowserInfo] = {}
+        self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.argv = argv if argv is not None else sys.argv[1:]
+        self._lock = threading.Lock()
+        self._partial = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._partial_path = path.with_name(path.name + ".partial.jsonl")
+            self._partial = self._partial_path.open("w", encoding="utf-8")
+            self._write_line({"environment": environment(), "started": self.started})
+
+    def _write_line(self, record: Dict[str, Any]) -> None:
+        if self._partial is not None:
+            self._partial.write(json.dumps(record) + "\n")
+            self._partial.flush()
+
+    def add_browser(self, info: BrowserInfo) -> None:
+        with self._lock:
+            self.browsers[info.name] = info
+            self._write_line({"browser": info.to_dict()})
+
+    def add(self, row: ResultRow) -> None:
+        with self._lock:
+            self.rows.append(row)
+            self._write_line({"row": row.to_dict()})
+
+    def document(self, complete: bool) -> Dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "complete": complete,
+            "started": self.started,
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "command": ["cors-lab"] + list(self.argv),
+            "environment": environment(),
+            "browsers": [info.to_dict() for info in self.browsers.values()],
+            "results": [row.to_dict() for row in self.rows],
+        }
+
+    def finish(self, complete: bool = True) -> None:
+        """Write the final document; `complete=False` marks an interrupted run."""
+        if self.path is None or self._partial is None:
+            return
+        with self._lock:
+            temporary = self.path.with_name(self.path.name + ".tmp")
+            temporary.write_text(json.dumps(self.document(complete), indent=1) + "\n", encoding="utf-8")
+            temporary.replace(self.path)
+            self._partial.close()
+            self._partial = None
+            self._partial_path.unlink()

@@ -1,0 +1,202 @@
+"""Run scenarios in browsers: one worker thread per browser, one launch per browser.
+
+Each worker keeps its origin servers and pages for the whole run and mounts one
+scenario backend at a time. Every case fetches a URL with its own token, so
+preflight and HTTP caches cannot carry over between cases; cookies are cleared
+after any case whose server set one. Shuffled runs therefore give the same cells.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .backend import TOKEN_PARAM, BackendBuildError, Exchange, Recorder, build_app
+from .backend.template import fill
+from .browsers.base import Browser, BrowserInfo, Candidate, Page
+from .results import ResultRow
+from .scenario.model import Case, Scenario
+from .servers import OriginPool
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    timeout_s: float = 10.0
+    shuffle_seed: Optional[int] = None
+
+
+class Sink:
+    """Where measured cells go; the CLI's progress display and the results file implement it."""
+
+    def browser_ready(self, info: BrowserInfo) -> None:
+        pass
+
+    def row(self, row: ResultRow) -> None:
+        pass
+
+
+def _ordered(items: Sequence[Any], rng: Optional[random.Random]) -> List[Any]:
+    ordered = list(items)
+    if rng is not None:
+        rng.shuffle(ordered)
+    return ordered
+
+
+def classify(result: Optional[Dict[str, Any]], exchanges: Sequence[Exchange], failure: Optional[str],
+             backend_alive: bool) -> Tuple[str, Optional[str]]:
+    """Outcome and the lab's reason. The lab's own failures are `error`, never folded into `blocked`."""
+    if failure is not None:
+        return "error", failure
+    broken = [e for e in exchanges if e.failure]
+    if broken:
+        return "error", f"the backend failed while answering {broken[0].method} {broken[0].path}: {broken[0].failure}"
+    assert result is not None
+    outcome = result["outcome"]
+    if outcome == "blocked" and not exchanges and not backend_alive:
+        return "error", "the backend server is not running"
+    if outcome == "blocked" and not exchanges:
+        return outcome, "no request reached the server: the browser refused before sending"
+    return outcome, None
+
+
+def _error_row(scenario: Scenario, case: Case, info_name: str, engine: str, reason: str) -> ResultRow:
+    expected = case.expected_in(engine)
+    return ResultRow(scenario.id, scenario.group, case.name, info_name, engine, "error", expected, False, reason=reason)
+
+
+class _Worker:
+    """Runs every scenario in one browser, restarting the browser if it dies."""
+
+    def __init__(self, candidate: Candidate, options: RunOptions, sink: Sink, stop: threading.Event) -> None:
+        self.candidate = candidate
+        self.options = options
+        self.sink = sink
+        self.stop = stop
+        self.stopping = threading.Event()
+        self.pool = OriginPool()
+        self.browser: Optional[Browser] = None
+        self.serial = 0
+
+    def run(self, scenarios: Sequence[Scenario]) -> None:
+        rng = random.Random(self.options.shuffle_seed) if self.options.shuffle_seed is not None else None
+        try:
+            try:
+                self.browser = self.candidate.launch()
+            except Exception as exc:
+                for scenario in scenarios:
+                    for case in scenario.cases:
+                        self.sink.row(_error_row(scenario, case, self.candidate.name, self.candidate.engine,
+                                                 f"browser failed to launch: {exc}"))
+                return
+            self.sink.browser_ready(self.browser.info)
+            for scenario in _ordered(scenarios, rng):
+                if self.stop.is_set():
+                    return
+                for row in self._run_scenario(scenario, rng):
+                    self.sink.row(row)
+        finally:
+            self.stopping.set()
+            self.pool.close()
+            if self.browser is not None:
+                self.browser.close()
+
+    def _run_scenario(self, scenario: Scenario, rng: Optional[random.Random]) -> List[ResultRow]:
+        urls = {name: self.pool.url(origin) for name, origin in scenario.origins.items()}
+        try:
+            app = build_app(scenario, urls, self.stopping)
+        except BackendBuildError as exc:
+            return [_error_row(scenario, c, self.candidate.name, self.candidate.engine, f"backend did not start: {exc}")
+                    for c in scenario.cases]
+        recorder = Recorder(app, [(k, fill(v, urls)) for k, v in scenario.backend.proxy_headers])
+        self.pool.mount(recorder)
+        rows: List[Tuple[ResultRow, str]] = []
+        pages: Dict[str, Page] = {}
+        try:
+            for case in _ordered(scenario.cases, rng):
+                if self.stop.is_set():
+                    break
+                rows.append(self._run_case(scenario, case, urls, recorder, pages))
+        finally:
+            self.pool.mount(None)
+        messages = [m for page in pages.values() for m in page.console()]
+        for row, token in rows:
+            row.console = [m.text for m in messages if m.mentions(token)]
+        return [row for row, _ in rows]
+
+    def _run_case(self, scenario: Scenario, case: Case, urls: Dict[str, str], recorder: Recorder,
+                  pages: Dict[str, Page]) -> Tuple[ResultRow, str]:
+        assert self.browser is not None
+        self.serial += 1
+        token = f"{self.serial}-{secrets.token_hex(4)}"
+        separator = "&" if "?" in case.path else "?"
+        spec = {
+            "url": f"{urls[case.target]}{case.path}{separator}{TOKEN_PARAM}={token}",
+            "method": case.method,
+            "headers": fill(case.headers, urls),
+            "body": case.body,
+            "credentials": case.credentials,
+            "mode": case.mode,
+            "redirect": case.redirect,
+            "read_headers": list(case.read_headers),
+            "timeout_ms": int(self.options.timeout_s * 1000),
+        }
+        engine = self.browser.info.engine
+        started = time.perf_counter()
+        result: Optional[Dict[str, Any]] = None
+        failure: Optional[str] = None
+        try:
+            page = self.browser.page(urls[case.page])
+            pages[urls[case.page]] = page
+            result = page.probe(spec)
+        except Exception as exc:
+            failure = f"browser failed during the case: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            self._restart_browser(pages)
+        duration_ms = (time.perf_counter() - started) * 1000
+        exchanges = recorder.take(token)
+        outcome, reason = classify(result, exchanges, failure, self.pool.alive(scenario.origins[case.target]))
+        expected = case.expected_in(engine)
+        result = result or {}
+        row = ResultRow(
+            scenario=scenario.id, group=scenario.group, case=case.name,
+            browser=self.browser.info.name if self.browser else self.candidate.name, engine=engine,
+            outcome=outcome, expected=expected, matched=outcome == expected,
+            status=result.get("status"), response_type=result.get("response_type"),
+            preflight=any(e.kind == "preflight" for e in exchanges),
+            readable_headers=result.get("readable_headers"), read_headers=result.get("read_headers") or {},
+            error=result.get("error"), reason=reason,
+            exchanges=[e.to_dict() for e in exchanges], duration_ms=round(duration_ms, 2),
+        )
+        if any(name.lower() == "set-cookie" for e in exchanges for name, _ in e.response_headers):
+            self.browser.clear_cookies()
+        return row, token
+
+    def _restart_browser(self, pages: Dict[str, Page]) -> None:
+        pages.clear()
+        if self.browser is not None:
+            self.browser.close()
+        self.browser = self.candidate.launch()
+        self.sink.browser_ready(self.browser.info)
+
+
+def run_lab(scenarios: Sequence[Scenario], candidates: Sequence[Candidate], options: RunOptions, sink: Sink) -> bool:
+    """Run every scenario in every browser, side by side; returns False when interrupted."""
+    stop = threading.Event()
+    workers = [_Worker(c, options, sink, stop) for c in candidates]
+    threads = [threading.Thread(target=w.run, args=(scenarios,), name=f"browser-{w.candidate.name}", daemon=True)
+               for w in workers]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=0.2)
+    except KeyboardInterrupt:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=15)
+        return False
+    return True

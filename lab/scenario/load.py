@@ -1,0 +1,505 @@
+"""Load scenario files from TOML and validate them into `model` dataclasses.
+
+Every problem in every file is collected (not only the first), each with the
+file, the line where it can be known, and what is wrong, so that a person fixes
+a folder of scenarios in one pass.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised only on older interpreters in the matrix
+    import tomli as tomllib
+
+from .locate import KeyLines, KeyPath
+from .model import (
+    ENGINES,
+    EXPECTABLE,
+    Answer,
+    Backend,
+    Blueprint,
+    Case,
+    ErrorHandler,
+    Headers,
+    Hook,
+    Origin,
+    Route,
+    Scenario,
+)
+
+FLASK_CORS_OPTIONS = (
+    "origins", "methods", "expose_headers", "allow_headers", "supports_credentials",
+    "max_age", "send_wildcard", "vary_header", "automatic_options", "resources",
+    "intercept_exceptions", "always_send", "allow_private_network",
+)
+SETUP_STEPS = ("cors", "hooks", "routes", "blueprints")
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+ROUTE_ACTIONS = ("respond", "raise", "abort", "redirect", "hang")
+DEFAULT_ORIGINS = {"app": "http://app.localhost", "api": "http://api.localhost"}
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+REQUEST_ORIGIN = "request_origin"
+"""Placeholder for the request's own Origin header: how reflection is written."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else f"{self.path}"
+        return f"{where}: {self.message}"
+
+
+class ScenarioError(Exception):
+    """Raised with every problem found, across all files that were loaded."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class _Checker:
+    """Collects problems for one file while the loader walks its tables."""
+
+    def __init__(self, path: Path, lines: KeyLines) -> None:
+        self.path = path
+        self.lines = lines
+        self.problems: List[Problem] = []
+
+    def fail(self, where: KeyPath, message: str) -> None:
+        self.problems.append(Problem(self.path, self.lines.line_of(where), message))
+
+    def table(self, value: Any, where: KeyPath, allowed: Iterable[str], required: Iterable[str] = ()) -> Dict[str, Any]:
+        if not isinstance(value, dict):
+            self.fail(where, f"{_name(where)} must be a table, not {_type(value)}")
+            return {}
+        allowed = tuple(allowed)
+        for key in value:
+            if key not in allowed:
+                hint = difflib.get_close_matches(key, allowed, n=1)
+                suggestion = f" (did you mean {hint[0]!r}?)" if hint else f" (expected one of: {', '.join(allowed)})"
+                self.fail(where + (key,), f"unknown key {key!r} in {_name(where)}{suggestion}")
+        for key in required:
+            if key not in value:
+                self.fail(where, f"{_name(where)} is missing required key {key!r}")
+        return value
+
+    def get(self, table: Dict[str, Any], key: str, where: KeyPath, kind: type, default: Any = None, choices: Sequence[Any] = ()) -> Any:
+        if key not in table:
+            return default
+        value = table[key]
+        wrong_bool = kind is int and isinstance(value, bool)
+        if not isinstance(value, kind) or wrong_bool:
+            self.fail(where + (key,), f"{_name(where + (key,))} must be {_kind_name(kind)}, not {_type(value)}")
+            return default
+        if choices and value not in choices:
+            self.fail(where + (key,), f"{_name(where + (key,))} is {value!r}; expected one of: {', '.join(map(str, choices))}")
+            return default
+        return value
+
+    def strings(self, table: Dict[str, Any], key: str, where: KeyPath, default: Tuple[str, ...] = ()) -> Tuple[str, ...]:
+        value = table.get(key, list(default))
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.fail(where + (key,), f"{_name(where + (key,))} must be a string or a list of strings")
+            return default
+        return tuple(value)
+
+    def headers(self, table: Dict[str, Any], key: str, where: KeyPath) -> Headers:
+        """Headers as a table (`{Name = "v"}`) or as pairs (`[["Name", "v"], ...]`, duplicates kept)."""
+        value = table.get(key)
+        if value is None:
+            return ()
+        if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+            return tuple(value.items())
+        if isinstance(value, list) and all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in value
+        ):
+            return tuple((p[0], p[1]) for p in value)
+        self.fail(where + (key,), f"{_name(where + (key,))} must be a table of strings or a list of [name, value] pairs")
+        return ()
+
+
+def _name(where: KeyPath) -> str:
+    text = ""
+    for part in where:
+        text += f"[{part + 1}]" if isinstance(part, int) else (("." if text else "") + part)
+    return f"`{text}`" if text else "the file"
+
+
+def _type(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _kind_name(kind: type) -> str:
+    return {bool: "a boolean (true or false)", int: "an integer", str: "a string", dict: "a table", list: "an array"}[kind]
+
+
+def _placeholders(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield from PLACEHOLDER.findall(value)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _placeholders(k)
+            yield from _placeholders(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _placeholders(v)
+
+
+def _answer(check: _Checker, raw: Any, where: KeyPath) -> Answer:
+    table = check.table(raw, where, ("status", "body", "headers"))
+    return Answer(
+        status=check.get(table, "status", where, int, 200),
+        body=check.get(table, "body", where, str, ""),
+        headers=check.headers(table, "headers", where),
+    )
+
+
+def _cors_options(check: _Checker, raw: Any, where: KeyPath) -> Dict[str, Any]:
+    table = check.table(raw, where, FLASK_CORS_OPTIONS)
+    resources = table.get("resources")
+    if isinstance(resources, dict):
+        for pattern, options in resources.items():
+            check.table(options, where + ("resources", pattern), FLASK_CORS_OPTIONS)
+    return table
+
+
+def _methods(check: _Checker, table: Dict[str, Any], where: KeyPath, default: Tuple[str, ...]) -> Tuple[str, ...]:
+    methods = tuple(m.upper() for m in check.strings(table, "methods", where, default))
+    for method in methods:
+        if method not in HTTP_METHODS:
+            check.fail(where + ("methods",), f"unknown HTTP method {method!r}; expected one of: {', '.join(HTTP_METHODS)}")
+    return methods
+
+
+def _route(check: _Checker, raw: Any, where: KeyPath) -> Route:
+    keys = ("path", "methods", "status", "body", "headers", "raw", "action", "abort_status",
+            "redirect_to", "redirect_status", "cross_origin", "preflight")
+    table = check.table(raw, where, keys, required=("path",))
+    path = check.get(table, "path", where, str, "/")
+    if not path.startswith("/"):
+        check.fail(where + ("path",), f"route path {path!r} must start with '/'")
+    action = check.get(table, "action", where, str, "respond", ROUTE_ACTIONS)
+    abort_status = check.get(table, "abort_status", where, int)
+    redirect_to = check.get(table, "redirect_to", where, str)
+    if action == "abort" and abort_status is None:
+        check.fail(where + ("action",), "action = \"abort\" needs abort_status (for example 404)")
+    if action == "redirect" and redirect_to is None:
+        check.fail(where + ("action",), "action = \"redirect\" needs redirect_to (a path or \"{api}/path\")")
+    if redirect_to is not None and action != "redirect":
+        check.fail(where + ("redirect_to",), "redirect_to is only used with action = \"redirect\"")
+    is_raw = check.get(table, "raw", where, bool, False)
+    cross_origin = _cors_options(check, table["cross_origin"], where + ("cross_origin",)) if "cross_origin" in table else None
+    if is_raw and cross_origin is not None:
+        check.fail(where + ("cross_origin",), "a raw route answers with exactly its headers; it cannot also use cross_origin")
+    preflight = _answer(check, table["preflight"], where + ("preflight",)) if "preflight" in table else None
+    return Route(
+        path=path,
+        methods=_methods(check, table, where, ("GET",)),
+        status=check.get(table, "status", where, int, 200),
+        body=check.get(table, "body", where, str),
+        headers=check.headers(table, "headers", where),
+        raw=is_raw,
+        action=action,
+        abort_status=abort_status,
+        redirect_to=redirect_to,
+        redirect_status=check.get(table, "redirect_status", where, int, 302),
+        cross_origin=cross_origin,
+        preflight=preflight,
+        line=check.lines.line_of(where),
+    )
+
+
+def _routes(check: _Checker, table: Dict[str, Any], where: KeyPath) -> Tuple[Route, ...]:
+    raw = table.get("routes", [])
+    if not isinstance(raw, list):
+        check.fail(where + ("routes",), "routes must be written as [[...routes]] tables")
+        return ()
+    routes = tuple(_route(check, r, where + ("routes", i)) for i, r in enumerate(raw))
+    seen: Dict[Tuple[str, str], int] = {}
+    for i, route in enumerate(routes):
+        for method in route.methods:
+            if (route.path, method) in seen:
+                check.fail(where + ("routes", i, "path"), f"{method} {route.path} is declared twice")
+            seen[(route.path, method)] = i
+    return routes
+
+
+def _blueprints(check: _Checker, raw: Any, where: KeyPath) -> Tuple[Blueprint, ...]:
+    if not isinstance(raw, list):
+        check.fail(where, "blueprints must be written as [[backend.blueprints]] tables")
+        return ()
+    result = []
+    for i, item in enumerate(raw):
+        at = where + (i,)
+        table = check.table(item, at, ("name", "url_prefix", "parent", "cors", "routes"), required=("name",))
+        result.append(Blueprint(
+            name=check.get(table, "name", at, str, f"bp{i}"),
+            url_prefix=check.get(table, "url_prefix", at, str),
+            parent=check.get(table, "parent", at, str),
+            cors=_cors_options(check, table["cors"], at + ("cors",)) if "cors" in table else None,
+            routes=_routes(check, table, at),
+            line=check.lines.line_of(at),
+        ))
+    names = [b.name for b in result]
+    for i, bp in enumerate(result):
+        if names.count(bp.name) > 1 and names.index(bp.name) != i:
+            check.fail(where + (i, "name"), f"blueprint name {bp.name!r} is used twice")
+        if bp.parent is not None and bp.parent not in names:
+            check.fail(where + (i, "parent"), f"parent blueprint {bp.parent!r} is not declared")
+        seen, parent = {bp.name}, bp.parent
+        while parent is not None and parent in names:
+            if parent in seen:
+                check.fail(where + (i, "parent"), f"blueprint {bp.name!r} is its own ancestor")
+                break
+            seen.add(parent)
+            parent = result[names.index(parent)].parent
+    return tuple(result)
+
+
+def _hooks(check: _Checker, raw: Any, where: KeyPath) -> Tuple[Hook, ...]:
+    if not isinstance(raw, list):
+        check.fail(where, "hooks must be written as [[backend.hooks]] tables")
+        return ()
+    hooks = []
+    for i, item in enumerate(raw):
+        at = where + (i,)
+        table = check.table(item, at, ("when", "headers", "only_origins", "methods", "response", "status"), required=("when",))
+        when = check.get(table, "when", at, str, "after_request", ("after_request", "before_request"))
+        if when == "after_request":
+            for key in ("methods", "response", "status"):
+                if key in table:
+                    check.fail(at + (key,), f"{key} applies to before_request hooks only")
+        hooks.append(Hook(
+            when=when,
+            headers=check.headers(table, "headers", at),
+            only_origins=check.strings(table, "only_origins", at) if "only_origins" in table else None,
+            methods=_methods(check, table, at, ("OPTIONS",)),
+            response=check.get(table, "response", at, str, "empty", ("empty", "default-options")),
+            status=check.get(table, "status", at, int, 200),
+        ))
+    return tuple(hooks)
+
+
+def _error_handlers(check: _Checker, raw: Any, where: KeyPath) -> Tuple[ErrorHandler, ...]:
+    if not isinstance(raw, list):
+        check.fail(where, "error_handlers must be written as [[backend.error_handlers]] tables")
+        return ()
+    handlers = []
+    for i, item in enumerate(raw):
+        at = where + (i,)
+        table = check.table(item, at, ("code", "status", "body", "headers"), required=("code",))
+        code = check.get(table, "code", at, int, 500)
+        handlers.append(ErrorHandler(code=code, answer=Answer(
+            status=check.get(table, "status", at, int, code),
+            body=check.get(table, "body", at, str, ""),
+            headers=check.headers(table, "headers", at),
+        )))
+    return tuple(handlers)
+
+
+def _backend(check: _Checker, raw: Any) -> Backend:
+    where: KeyPath = ("backend",)
+    keys = ("config", "cors", "cors_init", "order", "routes", "blueprints", "hooks", "error_handlers", "proxy_headers")
+    table = check.table(raw, where, keys)
+    config = check.get(table, "config", where, dict, {})
+    for key in config:
+        if not key.startswith("CORS_") and not key.startswith("SESSION_") and key != "SECRET_KEY":
+            check.fail(where + ("config", key), f"config key {key!r} is not a CORS_*, SESSION_* or SECRET_KEY setting")
+    order = check.strings(table, "order", where, SETUP_STEPS)
+    if sorted(order) != sorted(SETUP_STEPS):
+        check.fail(where + ("order",), f"order must list each of {', '.join(SETUP_STEPS)} exactly once")
+        order = SETUP_STEPS
+    backend = Backend(
+        config=config,
+        cors=_cors_options(check, table["cors"], where + ("cors",)) if "cors" in table else None,
+        cors_init=check.get(table, "cors_init", where, str, "constructor", ("constructor", "init_app")),
+        order=order,
+        routes=_routes(check, table, where),
+        blueprints=_blueprints(check, table.get("blueprints", []), where + ("blueprints",)),
+        hooks=_hooks(check, table.get("hooks", []), where + ("hooks",)),
+        error_handlers=_error_handlers(check, table.get("error_handlers", []), where + ("error_handlers",)),
+        proxy_headers=check.headers(table, "proxy_headers", where),
+    )
+    if backend.cors is not None:
+        for i, route in enumerate(backend.routes):
+            if route.raw:
+                check.fail(where + ("routes", i, "raw"), "raw routes answer with exactly their headers; they cannot be combined with [backend.cors], which adds headers")
+    if not backend.routes and not any(bp.routes for bp in backend.blueprints):
+        check.fail(where, "the backend declares no routes: add [[backend.routes]] or blueprint routes")
+    return backend
+
+
+def _origins(check: _Checker, raw: Any) -> Dict[str, Origin]:
+    table = dict(DEFAULT_ORIGINS)
+    if raw is not None:
+        if not isinstance(raw, dict):
+            check.fail(("origins",), "[origins] must be a table of name = \"scheme://host\"")
+        else:
+            table.update(raw)
+    origins = {}
+    for name, value in table.items():
+        where: KeyPath = ("origins", name)
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name == REQUEST_ORIGIN:
+            check.fail(where, f"origin name {name!r} must be a plain identifier other than {REQUEST_ORIGIN!r}")
+            continue
+        match = re.fullmatch(r"(http)://([a-z0-9.-]+)", value) if isinstance(value, str) else None
+        if not match:
+            check.fail(where, f"origin {name} = {value!r} must look like \"http://NAME.localhost\" (no port: the lab assigns one)")
+            continue
+        host = match.group(2)
+        if host != "localhost" and not host.endswith(".localhost"):
+            check.fail(where, f"origin host {host!r} must be localhost or end in .localhost, which every browser resolves to loopback")
+            continue
+        origins[name] = Origin(name=name, scheme=match.group(1), host=host)
+    return origins
+
+
+def _case(check: _Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin]) -> Case:
+    keys = ("name", "description", "page", "target", "path", "method", "headers", "body", "credentials",
+            "mode", "redirect", "read_headers", "expect", "expect_per_browser")
+    table = check.table(raw, where, keys, required=("name", "path", "expect"))
+    for key in ("page", "target"):
+        name = table.get(key, "app" if key == "page" else "api")
+        if isinstance(name, str) and name not in origins:
+            check.fail(where + (key,), f"{key} {name!r} is not a declared origin (declared: {', '.join(sorted(origins))})")
+    per_browser = check.get(table, "expect_per_browser", where, dict, {})
+    for engine, outcome in per_browser.items():
+        if engine not in ENGINES:
+            check.fail(where + ("expect_per_browser", engine), f"unknown browser {engine!r} in expect_per_browser; expected one of: {', '.join(ENGINES)}")
+        elif outcome not in EXPECTABLE:
+            check.fail(where + ("expect_per_browser", engine), f"expectation {outcome!r} must be one of: {', '.join(EXPECTABLE)}")
+    method = check.get(table, "method", where, str, "GET").upper()
+    body = check.get(table, "body", where, str)
+    if body is not None and method in ("GET", "HEAD"):
+        check.fail(where + ("body",), f"a {method} request cannot have a body (fetch() throws before sending anything)")
+    headers = check.get(table, "headers", where, dict, {})
+    for name, value in headers.items():
+        if not isinstance(value, str):
+            check.fail(where + ("headers", name), f"request header {name!r} must be a string")
+    path = check.get(table, "path", where, str, "/")
+    if not path.startswith("/"):
+        check.fail(where + ("path",), f"case path {path!r} must start with '/'")
+    return Case(
+        name=check.get(table, "name", where, str, "?"),
+        description=check.get(table, "description", where, str, ""),
+        page=check.get(table, "page", where, str, "app"),
+        target=check.get(table, "target", where, str, "api"),
+        path=path,
+        method=method,
+        headers=headers,
+        body=body,
+        credentials=check.get(table, "credentials", where, str, "same-origin", ("omit", "same-origin", "include")),
+        mode=check.get(table, "mode", where, str, "cors", ("cors", "no-cors", "same-origin")),
+        redirect=check.get(table, "redirect", where, str, "follow", ("follow", "error", "manual")),
+        read_headers=check.strings(table, "read_headers", where),
+        expect=check.get(table, "expect", where, str, "allowed", EXPECTABLE),
+        expect_per_browser={k: v for k, v in per_browser.items() if k in ENGINES and v in EXPECTABLE},
+        line=check.lines.line_of(where),
+    )
+
+
+def _scenario(path: Path, scenario_id: str, check: _Checker, data: Dict[str, Any]) -> Scenario:
+    table = check.table(data, (), ("title", "description", "source", "tags", "origins", "backend", "cases"),
+                        required=("title", "backend", "cases"))
+    origins = _origins(check, table.get("origins"))
+    raw_cases = table.get("cases", [])
+    if not isinstance(raw_cases, list) or not raw_cases:
+        check.fail(("cases",), "a scenario needs at least one [[cases]] table")
+        raw_cases = []
+    cases = tuple(_case(check, c, ("cases", i), origins) for i, c in enumerate(raw_cases))
+    names = [c.name for c in cases]
+    for i, name in enumerate(names):
+        if names.index(name) != i:
+            check.fail(("cases", i, "name"), f"case name {name!r} is used twice in this file")
+    known = set(origins) | {REQUEST_ORIGIN}
+    for section in ("backend", "cases"):
+        for name in sorted(set(_placeholders(table.get(section, {})))):
+            if name not in known:
+                check.fail((section,), f"{{{name}}} is not a declared origin (declared: {', '.join(sorted(origins))})")
+    return Scenario(
+        id=scenario_id,
+        path=path,
+        title=check.get(table, "title", (), str, path.stem),
+        description=check.get(table, "description", (), str, ""),
+        source=check.get(table, "source", (), str, ""),
+        tags=check.strings(table, "tags", ()),
+        origins=origins,
+        backend=_backend(check, table.get("backend", {})),
+        cases=cases,
+    )
+
+
+def _decode_line(error: Exception) -> Tuple[int, str]:
+    message = str(error)
+    match = re.search(r"\(at line (\d+), column (\d+)\)", message)
+    line = getattr(error, "lineno", None) or (int(match.group(1)) if match else 0)
+    return int(line), re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
+
+
+def load_file(path: Path, scenario_id: Optional[str] = None) -> Tuple[Optional[Scenario], List[Problem]]:
+    """Parse and validate one file; returns the scenario (if valid) and its problems."""
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [Problem(path, 0, f"cannot read file: {exc}")]
+    try:
+        data = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        line, message = _decode_line(exc)
+        return None, [Problem(path, line, f"invalid TOML: {message}")]
+    check = _Checker(path, KeyLines(source))
+    scenario = _scenario(path, scenario_id or path.stem, check, data)
+    return (None if check.problems else scenario), check.problems
+
+
+def discover(paths: Sequence[Path]) -> List[Tuple[Path, str]]:
+    """Expand files and folders into (file, scenario id) pairs, in a stable order."""
+    found: List[Tuple[Path, str]] = []
+    problems: List[Problem] = []
+    for given in paths:
+        if given.is_dir():
+            for file in sorted(given.rglob("*.toml")):
+                found.append((file, file.relative_to(given).with_suffix("").as_posix()))
+        elif given.is_file():
+            found.append((given, given.stem))
+        else:
+            problems.append(Problem(given, 0, "no such file or folder"))
+    if problems:
+        raise ScenarioError(problems)
+    if not found:
+        raise ScenarioError([Problem(p, 0, "no scenario files (*.toml) here") for p in paths])
+    return found
+
+
+def load_scenarios(paths: Sequence[Path], select: Callable[[Scenario], bool] = lambda s: True) -> List[Scenario]:
+    """Load every scenario under `paths`; raise ScenarioError listing every problem in every file."""
+    scenarios: List[Scenario] = []
+    problems: List[Problem] = []
+    ids: Dict[str, Path] = {}
+    for file, scenario_id in discover(paths):
+        scenario, found = load_file(file, scenario_id)
+        problems.extend(found)
+        if scenario is None:
+            continue
+        if scenario.id in ids:
+            problems.append(Problem(file, 0, f"scenario id {scenario.id!r} is also used by {ids[scenario.id]}"))
+            continue
+        ids[scenario.id] = file
+        if select(scenario):
+            scenarios.append(scenario)
+    if problems:
+        raise ScenarioError(problems)
+    return scenarios

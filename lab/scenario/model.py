@@ -1,0 +1,130 @@
+"""Plain, validated data that describes one scenario. Nothing here runs anything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple
+
+Headers = Tuple[Tuple[str, str], ...]
+"""Header pairs in order; duplicates are kept because they matter to browsers."""
+
+OUTCOMES = ("allowed", "blocked", "error", "timeout")
+EXPECTABLE = ("allowed", "blocked")
+ENGINES = ("chromium", "firefox", "webkit")
+
+
+@dataclass(frozen=True)
+class Origin:
+    """A named origin; its port is assigned when the lab runs."""
+
+    name: str
+    scheme: str
+    host: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A fixed response: used for explicit OPTIONS handlers, hooks and error handlers."""
+
+    status: int
+    body: str = ""
+    headers: Headers = ()
+
+
+@dataclass(frozen=True)
+class Route:
+    path: str
+    methods: Tuple[str, ...]
+    status: int = 200
+    body: Optional[str] = None
+    headers: Headers = ()
+    raw: bool = False
+    action: str = "respond"  # respond | raise | abort | redirect | hang
+    abort_status: Optional[int] = None
+    redirect_to: Optional[str] = None
+    redirect_status: int = 302
+    cross_origin: Optional[Dict[str, Any]] = None
+    preflight: Optional[Answer] = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Blueprint:
+    name: str
+    url_prefix: Optional[str] = None
+    parent: Optional[str] = None
+    cors: Optional[Dict[str, Any]] = None
+    routes: Tuple[Route, ...] = ()
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Hook:
+    """A hand-written `after_request` or `before_request` function, as the seeds write them."""
+
+    when: str  # after_request | before_request
+    headers: Headers = ()
+    only_origins: Optional[Tuple[str, ...]] = None
+    methods: Tuple[str, ...] = ("OPTIONS",)
+    response: str = "empty"  # before_request: empty | default-options
+    status: int = 200
+
+
+@dataclass(frozen=True)
+class ErrorHandler:
+    code: int
+    answer: Answer
+
+
+@dataclass(frozen=True)
+class Backend:
+    config: Dict[str, Any] = field(default_factory=dict)
+    cors: Optional[Dict[str, Any]] = None
+    cors_init: str = "constructor"  # constructor | init_app
+    order: Tuple[str, ...] = ("cors", "hooks", "routes", "blueprints")
+    routes: Tuple[Route, ...] = ()
+    blueprints: Tuple[Blueprint, ...] = ()
+    hooks: Tuple[Hook, ...] = ()
+    error_handlers: Tuple[ErrorHandler, ...] = ()
+    proxy_headers: Headers = ()
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    path: str
+    page: str = "app"
+    target: str = "api"
+    method: str = "GET"
+    headers: Dict[str, str] = field(default_factory=dict)
+    body: Optional[str] = None
+    credentials: str = "same-origin"
+    mode: str = "cors"
+    redirect: str = "follow"
+    read_headers: Tuple[str, ...] = ()
+    expect: str = "allowed"
+    expect_per_browser: Dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    line: int = 0
+
+    def expected_in(self, engine: str) -> str:
+        """The expectation for one engine: known browser differences are data."""
+        return self.expect_per_browser.get(engine, self.expect)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: str
+    path: Path
+    title: str
+    description: str
+    source: str
+    tags: Tuple[str, ...]
+    origins: Dict[str, Origin]
+    backend: Backend
+    cases: Tuple[Case, ...]
+
+    @property
+    def group(self) -> str:
+        return self.id.rsplit("/", 1)[0] if "/" in self.id else ""

@@ -1,0 +1,82 @@
+"""Origin servers on loopback: one port per named origin, alive for a whole run.
+
+Pages stay open at their origin for the whole run (navigation costs more than a
+case), so each origin server dispatches to whichever scenario backend is
+currently mounted. Ports are free ports picked by the OS: runs never collide.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from .frontend import PREFIX, frontend_app
+from .scenario.model import Origin
+
+LOOPBACK = "127.0.0.1"
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def log_error(self, *args: Any) -> None:
+        pass
+
+
+class OriginServer:
+    """A real threaded WSGI server bound to loopback on a free port."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], host: str = LOOPBACK) -> None:
+        self._server = make_server(host, 0, app, threaded=True, request_handler=_QuietHandler)
+        self._server.daemon_threads = True
+        self.port: int = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, name=f"origin-{self.port}", daemon=True)
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class OriginPool:
+    """All origin servers of one worker, and the backend mounted on them right now."""
+
+    def __init__(self) -> None:
+        self._servers: Dict[Tuple[str, str, str], OriginServer] = {}
+        self._backend: Optional[Callable[..., Iterable[bytes]]] = None
+
+    def url(self, origin: Origin) -> str:
+        """The real origin (with its port) for a declared origin; starts its server on first use."""
+        key = (origin.name, origin.scheme, origin.host)
+        if key not in self._servers:
+            self._servers[key] = OriginServer(self._dispatch)
+        return f"{origin.scheme}://{origin.host}:{self._servers[key].port}"
+
+    def alive(self, origin: Origin) -> bool:
+        server = self._servers.get((origin.name, origin.scheme, origin.host))
+        return server is not None and server.alive
+
+    def mount(self, backend: Optional[Callable[..., Iterable[bytes]]]) -> None:
+        self._backend = backend
+
+    def _dispatch(self, environ: Dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "").startswith(PREFIX):
+            return frontend_app(environ, start_response)
+        backend = self._backend
+        if backend is None:
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"cors-lab: no scenario is mounted"]
+        return backend(environ, start_response)
+
+    def close(self) -> None:
+        for server in self._servers.values():
+            server.stop()
+        self._servers.clear()

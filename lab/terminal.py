@@ -1,0 +1,127 @@
+"""What a person sees on the terminal: a progress line while running, a summary table after.
+
+Everything printed from a server or a browser goes through `clean()`, so that
+header values cannot move the cursor, change colours or break the table.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+import time
+from typing import Dict, List, Optional, Sequence, TextIO, Tuple
+
+from .browsers.base import BrowserInfo
+from .results import ResultRow, ResultsFile
+from .run import Sink
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+SYMBOLS = {"allowed": "allowed", "blocked": "blocked", "error": "ERROR", "timeout": "TIMEOUT"}
+
+
+def clean(text: object) -> str:
+    """Printable text only: control characters (ANSI escapes included) become visible escapes."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", str(text))
+
+
+class _Style:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __call__(self, text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.enabled else text
+
+
+class Progress(Sink):
+    """Streams rows into the results file and shows progress on a terminal."""
+
+    def __init__(self, results: ResultsFile, total: int, stream: TextIO = sys.stderr) -> None:
+        self.results = results
+        self.total = total
+        self.stream = stream
+        self.interactive = stream.isatty()
+        self.done = 0
+        self.unexpected = 0
+        self.started = time.perf_counter()
+        self._lock = threading.Lock()
+
+    def browser_ready(self, info: BrowserInfo) -> None:
+        self.results.add_browser(info)
+        with self._lock:
+            self._clear()
+            self.stream.write(f"{clean(info.name)}: {clean(info.product)} {clean(info.version)} via {clean(info.driver)}\n")
+
+    def row(self, row: ResultRow) -> None:
+        self.results.add(row)
+        with self._lock:
+            self.done += 1
+            self.unexpected += 0 if row.matched else 1
+            if self.interactive:
+                self._clear()
+                elapsed = time.perf_counter() - self.started
+                line = (f"[{self.done}/{self.total}] {elapsed:5.1f}s  {self.unexpected} unexpected  "
+                        f"{row.browser}: {row.scenario} :: {row.case}")
+                self.stream.write(clean(line)[:120])
+                self.stream.flush()
+
+    def _clear(self) -> None:
+        if self.interactive:
+            self.stream.write("\r\x1b[2K")
+
+    def close(self) -> None:
+        with self._lock:
+            self._clear()
+            self.stream.flush()
+
+
+def summary(rows: Sequence[ResultRow], browsers: Sequence[str], color: bool) -> str:
+    """One row per case, one column per browser; mismatches say what was expected."""
+    style = _Style(color)
+    cells: Dict[Tuple[str, str], Dict[str, ResultRow]] = {}
+    for row in rows:
+        cells.setdefault((row.scenario, row.case), {})[row.browser] = row
+    names = [f"{scenario} :: {case}" for scenario, case in cells]
+    width = min(max([len(n) for n in names] + [4]), 70)
+    column = 22
+    lines = ["case".ljust(width) + "".join(b.ljust(column) for b in browsers)]
+    colors = {"allowed": "32", "blocked": "33", "error": "31;1", "timeout": "31;1"}
+    for (scenario, case), by_browser in sorted(cells.items()):
+        name = clean(f"{scenario} :: {case}")
+        name = name if len(name) <= width else name[: width - 1] + "…"
+        line = name.ljust(width)
+        for browser in browsers:
+            row = by_browser.get(browser)
+            if row is None:
+                text = "-"
+                line += text.ljust(column)
+                continue
+            text = SYMBOLS[row.outcome] + ("" if row.matched else f" (want {row.expected})")
+            padded = text.ljust(column)
+            line += style(padded, colors[row.outcome] if row.matched else "41;97") if color else padded
+        lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+def totals(rows: Sequence[ResultRow], seconds: float) -> str:
+    unexpected = [r for r in rows if not r.matched]
+    counts: Dict[str, int] = {}
+    for row in rows:
+        counts[row.outcome] = counts.get(row.outcome, 0) + 1
+    spread = ", ".join(f"{counts[k]} {k}" for k in ("allowed", "blocked", "error", "timeout") if k in counts)
+    return (f"{len(rows)} cells ({spread}) in {seconds:.1f}s: "
+            f"{len(rows) - len(unexpected)} as expected, {len(unexpected)} unexpected")
+
+
+def mismatches(rows: Sequence[ResultRow], limit: int = 20) -> List[str]:
+    """A short explanation per unexpected cell: the lab's reason or the browser's message."""
+    lines = []
+    for row in [r for r in rows if not r.matched][:limit]:
+        detail = row.reason or (row.console[0] if row.console else row.error) or ""
+        lines.append(clean(f"  {row.browser}: {row.scenario} :: {row.case}: {row.outcome}, expected {row.expected}"
+                           + (f" ({detail})" if detail else "")))
+    return lines
+
+
+def is_color(stream: Optional[TextIO]) -> bool:
+    return bool(stream is not None and stream.isatty())
