@@ -196,6 +196,8 @@ def run_lab(scenarios: Sequence[Scenario], candidates: Sequence[Candidate], opti
                 thread.join(timeout=0.2)
     except KeyboardInterrupt:
         stop.set()
+        for worker in workers:
+            worker.stopping.set()  # release hung routes so that in-flight cases finish now
         for thread in threads:
             thread.join(timeout=15)
         return False

@@ -33,7 +33,7 @@ class OriginServer:
         self._server = make_server(host, 0, app, threaded=True, request_handler=_QuietHandler)
         self._server.daemon_threads = True
         self.port: int = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"origin-{self.port}", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"origin-{self.port}", daemon=True)
         self._thread.start()
 
     @property

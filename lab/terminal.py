@@ -84,11 +84,12 @@ def summary(rows: Sequence[ResultRow], browsers: Sequence[str], color: bool) -> 
     names = [f"{scenario} :: {case}" for scenario, case in cells]
     width = min(max([len(n) for n in names] + [4]), 70)
     column = 22
+    width += 2
     lines = ["case".ljust(width) + "".join(b.ljust(column) for b in browsers)]
     colors = {"allowed": "32", "blocked": "33", "error": "31;1", "timeout": "31;1"}
     for (scenario, case), by_browser in sorted(cells.items()):
         name = clean(f"{scenario} :: {case}")
-        name = name if len(name) <= width else name[: width - 1] + "…"
+        name = name if len(name) <= width - 2 else name[: width - 3] + "…"
         line = name.ljust(width)
         for browser in browsers:
             row = by_browser.get(browser)

@@ -1,0 +1,142 @@
+"""End to end: real Flask servers on loopback, real Chromium and Firefox."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, Tuple
+
+import pytest
+
+from lab.browsers import playwright as playwright_driver
+from lab.results import ResultRow
+from tests.conftest import E2E, ENGINES, run_rows
+
+pytestmark = pytest.mark.browser
+Cells = Dict[Tuple[str, str, str], ResultRow]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_outcomes_and_evidence(e2e_cells: Cells, engine: str) -> None:
+    def cell(case: str) -> ResultRow:
+        return e2e_cells[("basics", case, engine)]
+
+    for (scenario, _, browser), row in e2e_cells.items():
+        if scenario == "basics" and browser == engine:
+            assert row.matched, (row.case, row.outcome, row.expected, row.error, row.console)
+
+    simple = cell("simple GET from the allowed origin")
+    assert (simple.outcome, simple.status, simple.preflight) == ("allowed", 200, False)
+    assert simple.read_headers == {"X-Exposed": "yes", "X-Hidden": None}
+    assert "x-exposed" in simple.readable_headers and "x-hidden" not in simple.readable_headers
+    assert simple.exchanges[0]["request_headers"]["Origin"].startswith("http://app.localhost:")
+
+    refused = cell("simple GET from another origin")
+    assert refused.outcome == "blocked" and refused.status is None and refused.error
+    sent = dict(refused.exchanges[0]["response_headers"])
+    assert "Access-Control-Allow-Origin" not in sent, "the server answered without CORS headers"
+    if engine == "chromium":
+        assert any("blocked by CORS policy" in m for m in refused.console), refused.console
+
+    put = cell("PUT with JSON is preflighted and allowed")
+    assert put.preflight and [e["kind"] for e in put.exchanges] == ["preflight", "request"]
+    assert put.exchanges[0]["request_headers"]["Access-Control-Request-Method"] == "PUT"
+
+    bad_header = cell("header not in allow_headers fails the preflight")
+    assert bad_header.outcome == "blocked" and bad_header.preflight
+    assert [e["kind"] for e in bad_header.exchanges] == ["preflight"], "the actual request must never be sent"
+
+    credentialed = cell("credentials include with an explicit origin")
+    assert ["Access-Control-Allow-Credentials", "true"] in credentialed.exchanges[0]["response_headers"]
+
+    boom = cell("500 keeps its CORS headers")
+    assert (boom.outcome, boom.status) == ("allowed", 500)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_lab_failures_are_recorded_and_the_run_goes_on(e2e_cells: Cells, engine: str) -> None:
+    broken = e2e_cells[("broken-backend", "any case", engine)]
+    assert broken.outcome == "error" and "nosuchconverter" in broken.reason
+    hung = e2e_cells[("faults", "hung route", engine)]
+    assert hung.outcome == "timeout"
+    assert [e["status"] for e in hung.exchanges] == [None], "the server saw the request and never answered"
+    after = e2e_cells[("faults", "route after the hung one", engine)]
+    assert after.outcome == "allowed"
+
+
+def _observed(cells: Cells) -> Dict[Tuple[str, str, str], tuple]:
+    return {key: (r.outcome, r.status, r.preflight, sorted(r.readable_headers or {}), r.read_headers,
+                  [(e["kind"], e["request_headers"].get("Cookie")) for e in r.exchanges])
+            for key, r in cells.items()}
+
+
+def test_shuffled_runs_give_identical_cells(browsers: list, e2e_cells: Cells) -> None:
+    shuffled = [run_rows([E2E], browsers, seed=seed) for seed in (1, 2)]
+    assert _observed(shuffled[0]) == _observed(e2e_cells)
+    assert _observed(shuffled[1]) == _observed(e2e_cells)
+
+
+def test_cookies_set_by_one_case_never_reach_another(browsers: list, e2e_cells: Cells,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    for engine in ENGINES:
+        row = e2e_cells[("isolation", "same-origin fetch that must not carry it", engine)]
+        assert all("Cookie" not in e["request_headers"] for e in row.exchanges)
+        assert all(e2e_cells[("isolation", f"preflighted PUT {n}", engine)].preflight for n in ("one", "two"))
+    # Control: without the lab's clearing, the cookie does leak, so the check above can fail.
+    monkeypatch.setattr(playwright_driver.PlaywrightBrowser, "clear_cookies", lambda self: None)
+    leaky = run_rows([E2E / "isolation.toml"], browsers)
+    for engine in ENGINES:
+        row = leaky[("isolation", "same-origin fetch that must not carry it", engine)]
+        assert row.exchanges[0]["request_headers"].get("Cookie") == "lab_session=1"
+
+
+def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lab", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_cli_run_writes_the_results_file(browsers: list, tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    done = _cli("run", str(E2E / "basics.toml"), "--browser", "chromium", "--out", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "6 cells" in done.stdout and "6 as expected, 0 unexpected" in done.stdout
+    document = json.loads(out.read_text())
+    assert document["complete"] is True
+    assert set(document["environment"]) >= {"python", "flask", "flask-cors", "werkzeug", "playwright"}
+    assert document["browsers"][0]["engine"] == "chromium" and document["browsers"][0]["version"]
+    row = document["results"][0]
+    assert set(row) >= {"scenario", "case", "browser", "outcome", "expected", "status", "preflight", "error", "exchanges"}
+    assert not list(tmp_path.glob("*.partial.jsonl"))
+
+
+def test_cli_exit_1_on_mismatch_and_2_on_unknown_browser(browsers: list, tmp_path: Path) -> None:
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text((E2E / "basics.toml").read_text().replace('name = "simple GET from another origin"\npage = "evil"\npath = "/data"\nexpect = "blocked"',
+                                                               'name = "simple GET from another origin"\npage = "evil"\npath = "/data"\nexpect = "allowed"'))
+    done = _cli("run", str(wrong), "--browser", "firefox")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "blocked (want allowed)" in done.stdout
+    unknown = _cli("run", str(wrong), "--browser", "safari")
+    assert unknown.returncode == 2 and "unknown browser 'safari'" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def test_ctrl_c_keeps_every_measured_cell(browsers: list, tmp_path: Path) -> None:
+    out = tmp_path / "interrupted.json"
+    process = subprocess.Popen([sys.executable, "-m", "lab", "run", str(E2E), "--browser", "chromium",
+                                "--timeout", "60", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    partial = out.with_name(out.name + ".partial.jsonl")
+    deadline = time.time() + 60
+    while time.time() < deadline and (not partial.exists() or '"row"' not in partial.read_text()):
+        time.sleep(0.1)
+    streamed = [json.loads(line) for line in partial.read_text().splitlines()]
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    document = json.loads(out.read_text())
+    assert document["complete"] is False
+    kept = {(r["scenario"], r["case"]) for r in document["results"]}
+    assert {(r["row"]["scenario"], r["row"]["case"]) for r in streamed if "row" in r} <= kept
+    assert 0 < len(kept) < 13
