@@ -1,4 +1,4 @@
-"""The `cors-lab` command: run, list, doctor."""
+"""The `cors-lab` command: run, list, report, doctor, install-browsers."""
 
 from __future__ import annotations
 
@@ -36,7 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("paths", nargs="*", type=Path)
     listing.add_argument("-k", "--select", metavar="TEXT")
 
+    report = commands.add_parser("report", help="turn a results file into Markdown tables")
+    report.add_argument("results", type=Path, help="a results JSON file written by `cors-lab run --out`")
+    report.add_argument("--update", type=Path, metavar="MARKDOWN", help="replace the <!-- results:begin/end --> block in this file")
+
     commands.add_parser("doctor", help="which browsers were found and how they are driven")
+    commands.add_parser("install-browsers", help="install Playwright's browser builds, or the system's packages where downloads fail")
     return parser
 
 
@@ -109,10 +114,39 @@ def _command_doctor(_: argparse.Namespace) -> int:
     return EXIT_OK if len(found) == 2 else EXIT_MISMATCH
 
 
+def _command_report(args: argparse.Namespace) -> int:
+    from .report.markdown import load_results, results_table, update_between_markers
+
+    try:
+        document = load_results(args.results)
+    except (OSError, ValueError) as exc:
+        print(f"cors-lab: {args.results}: cannot read results: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    command = f"cors-lab report {args.results}" + (f" --update {args.update}" if args.update else "")
+    table = results_table(document, command)
+    if args.update:
+        try:
+            update_between_markers(args.update, table)
+        except (OSError, ValueError) as exc:
+            print(f"cors-lab: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print(f"updated {args.update}")
+    else:
+        print(table, end="")
+    return EXIT_OK
+
+
+def _command_install_browsers(_: argparse.Namespace) -> int:
+    from .install import install_browsers
+
+    return install_browsers()
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"run": _command_run, "list": _command_list, "doctor": _command_doctor}[args.command](args)
+        return {"run": _command_run, "list": _command_list, "doctor": _command_doctor,
+                "install-browsers": _command_install_browsers, "report": _command_report}[args.command](args)
     except ScenarioError as exc:
         for problem in exc.problems:
             print(clean(str(problem)), file=sys.stderr)

@@ -77,8 +77,10 @@ class _Worker:
         self.sink = sink
         self.stop = stop
         self.stopping = threading.Event()
+        self.finished = threading.Event()
         self.pool = OriginPool()
         self.browser: Optional[Browser] = None
+        self.launch_failure = ""
         self.serial = 0
 
     def run(self, scenarios: Sequence[Scenario]) -> None:
@@ -103,6 +105,7 @@ class _Worker:
             self.pool.close()
             if self.browser is not None:
                 self.browser.close()
+            self.finished.set()
 
     def _run_scenario(self, scenario: Scenario, rng: Optional[random.Random]) -> List[ResultRow]:
         urls = {name: self.pool.url(origin) for name, origin in scenario.origins.items()}
@@ -119,7 +122,9 @@ class _Worker:
             for case in _ordered(scenario.cases, rng):
                 if self.stop.is_set():
                     break
-                rows.append(self._run_case(scenario, case, urls, recorder, pages))
+                measured = self._run_case(scenario, case, urls, recorder, pages)
+                if measured is not None:
+                    rows.append(measured)
         finally:
             self.pool.mount(None)
         messages = [m for page in pages.values() for m in page.console()]
@@ -128,8 +133,10 @@ class _Worker:
         return [row for row, _ in rows]
 
     def _run_case(self, scenario: Scenario, case: Case, urls: Dict[str, str], recorder: Recorder,
-                  pages: Dict[str, Page]) -> Tuple[ResultRow, str]:
-        assert self.browser is not None
+                  pages: Dict[str, Page]) -> Optional[Tuple[ResultRow, str]]:
+        """Measure one cell; None when the run was interrupted under it (nothing was measured)."""
+        if self.browser is None:
+            return _error_row(scenario, case, self.candidate.name, self.candidate.engine, self.launch_failure), ""
         self.serial += 1
         token = f"{self.serial}-{secrets.token_hex(4)}"
         separator = "&" if "?" in case.path else "?"
@@ -144,7 +151,7 @@ class _Worker:
             "read_headers": list(case.read_headers),
             "timeout_ms": int(self.options.timeout_s * 1000),
         }
-        engine = self.browser.info.engine
+        engine = self.candidate.engine
         started = time.perf_counter()
         result: Optional[Dict[str, Any]] = None
         failure: Optional[str] = None
@@ -153,6 +160,8 @@ class _Worker:
             pages[urls[case.page]] = page
             result = page.probe(spec)
         except Exception as exc:
+            if self.stop.is_set():
+                return None
             failure = f"browser failed during the case: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             self._restart_browser(pages)
         duration_ms = (time.perf_counter() - started) * 1000
@@ -162,7 +171,7 @@ class _Worker:
         result = result or {}
         row = ResultRow(
             scenario=scenario.id, group=scenario.group, case=case.name,
-            browser=self.browser.info.name if self.browser else self.candidate.name, engine=engine,
+            browser=self.candidate.name, engine=engine,
             outcome=outcome, expected=expected, matched=outcome == expected,
             status=result.get("status"), response_type=result.get("response_type"),
             preflight=any(e.kind == "preflight" for e in exchanges),
@@ -170,16 +179,21 @@ class _Worker:
             error=result.get("error"), reason=reason,
             exchanges=[e.to_dict() for e in exchanges], duration_ms=round(duration_ms, 2),
         )
-        if any(name.lower() == "set-cookie" for e in exchanges for name, _ in e.response_headers):
+        if self.browser is not None and any(name.lower() == "set-cookie" for e in exchanges for name, _ in e.response_headers):
             self.browser.clear_cookies()
         return row, token
 
     def _restart_browser(self, pages: Dict[str, Page]) -> None:
+        """Replace a browser that died; if it cannot come back, later cells say why."""
         pages.clear()
         if self.browser is not None:
             self.browser.close()
-        self.browser = self.candidate.launch()
-        self.sink.browser_ready(self.browser.info)
+        self.browser = None
+        try:
+            self.browser = self.candidate.launch()
+            self.sink.browser_ready(self.browser.info)
+        except Exception as exc:
+            self.launch_failure = f"browser could not be restarted: {exc}"
 
 
 def run_lab(scenarios: Sequence[Scenario], candidates: Sequence[Candidate], options: RunOptions, sink: Sink) -> bool:
@@ -191,14 +205,16 @@ def run_lab(scenarios: Sequence[Scenario], candidates: Sequence[Candidate], opti
     for thread in threads:
         thread.start()
     try:
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(timeout=0.2)
+        # Wait on events, not Thread.join: an interrupted join can report a live thread as finished,
+        # and a Playwright thread still running at interpreter exit crashes it.
+        for worker in workers:
+            while not worker.finished.wait(0.2):
+                pass
     except KeyboardInterrupt:
         stop.set()
         for worker in workers:
             worker.stopping.set()  # release hung routes so that in-flight cases finish now
-        for thread in threads:
-            thread.join(timeout=15)
+        for worker in workers:
+            worker.finished.wait(30)
         return False
     return True

@@ -1,0 +1,1 @@
+"""Reports read only results files: they never run anything."""
