@@ -25,3 +25,13 @@ def tests(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     session.run("cors-lab", "install-browsers")
     session.run("pytest", *(session.posargs or ["-n", "2", "-q"]))
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Run the library and regenerate the results tables in README.md and docs/ from it."""
+    session.install("-e", ".")
+    session.run("cors-lab", "install-browsers")
+    session.run("cors-lab", "run", "--quiet", "--out", "reports/results.json")
+    session.run("cors-lab", "report", "reports/results.json", "--summary", "--update", "README.md")
+    session.run("cors-lab", "report", "reports/results.json", "--update", "docs/browser-behaviour.md")

@@ -1,4 +1,4 @@
-"""The `cors-lab` command: run, list, report, doctor, install-browsers."""
+"""The `cors-lab` command: run, list, report, bench, doctor, install-browsers."""
 
 from __future__ import annotations
 
@@ -39,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="turn a results file into Markdown tables")
     report.add_argument("results", type=Path, help="a results JSON file written by `cors-lab run --out`")
     report.add_argument("--update", type=Path, metavar="MARKDOWN", help="replace the <!-- results:begin/end --> block in this file")
+    report.add_argument("--summary", action="store_true", help="one row per scenario instead of one per case")
+
+    bench = commands.add_parser("bench", help="per-case cost of the lab against a plain Playwright loop and the in-page floor")
+    bench.add_argument("paths", nargs="*", type=Path)
+    bench.add_argument("--browser", action="append", default=[], metavar="NAME")
+    bench.add_argument("-k", "--select", metavar="TEXT")
 
     commands.add_parser("doctor", help="which browsers were found and how they are driven")
     commands.add_parser("install-browsers", help="install Playwright's browser builds, or the system's packages where downloads fail")
@@ -115,15 +121,19 @@ def _command_doctor(_: argparse.Namespace) -> int:
 
 
 def _command_report(args: argparse.Namespace) -> int:
-    from .report.markdown import load_results, results_table, update_between_markers
+    from .report.markdown import load_results, results_table, summary_table, update_between_markers
 
     try:
         document = load_results(args.results)
     except (OSError, ValueError) as exc:
         print(f"cors-lab: {args.results}: cannot read results: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    command = f"cors-lab report {args.results}" + (f" --update {args.update}" if args.update else "")
-    table = results_table(document, command)
+    if not isinstance(document, dict) or not {"environment", "browsers", "results"} <= set(document):
+        print(f"cors-lab: {args.results}: not a cors-lab results file (needs environment, browsers, results)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    command = " ".join(["cors-lab report", str(args.results)] + (["--summary"] if args.summary else [])
+                       + ([f"--update {args.update}"] if args.update else []))
+    table = (summary_table if args.summary else results_table)(document, command)
     if args.update:
         try:
             update_between_markers(args.update, table)
@@ -133,6 +143,19 @@ def _command_report(args: argparse.Namespace) -> int:
         print(f"updated {args.update}")
     else:
         print(table, end="")
+    return EXIT_OK
+
+
+def _command_bench(args: argparse.Namespace) -> int:
+    from .bench import measure
+
+    scenarios = _load(args.paths, args.select)
+    results = [measure(scenarios, candidate) for candidate in select_browsers(args.browser, find_browsers())]
+    for result in results:
+        for line in result.lines():
+            print(line)
+    for result in results:
+        print(result.ratios())
     return EXIT_OK
 
 
@@ -146,7 +169,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"run": _command_run, "list": _command_list, "doctor": _command_doctor,
-                "install-browsers": _command_install_browsers, "report": _command_report}[args.command](args)
+                "install-browsers": _command_install_browsers, "report": _command_report, "bench": _command_bench}[args.command](args)
     except ScenarioError as exc:
         for problem in exc.problems:
             print(clean(str(problem)), file=sys.stderr)

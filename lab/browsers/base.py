@@ -75,6 +75,7 @@ class Candidate:
     executable: str
     driver: str
     launch: Callable[[], Browser]
+    system_binary: bool = False
 
 
 class BrowserUnavailable(Exception):

@@ -63,7 +63,7 @@ def find_browsers() -> List[Candidate]:
         system = _system_binary(engine)
         if system:
             driver = "playwright (system binary)" if engine == "chromium" else "playwright over WebDriver BiDi (system binary)"
-            candidates.append(Candidate(engine, engine, system, driver, _launcher(engine, system, driver)))
+            candidates.append(Candidate(engine, engine, system, driver, _launcher(engine, system, driver), system_binary=True))
     return candidates
 
 

@@ -11,6 +11,16 @@ PROBE_CALL = "spec => window.corsLabProbe(spec)"
 PRODUCTS = {"chromium": "Chromium", "firefox": "Firefox"}
 
 
+def launch_options(engine: str, executable: Optional[str]) -> Dict[str, Any]:
+    """How to launch an engine: Playwright's build (no options) or a system binary."""
+    options: Dict[str, Any] = {}
+    if executable:
+        options["executable_path"] = executable
+        if engine == "firefox":
+            options["channel"] = "moz-firefox"  # stock Firefox over WebDriver BiDi
+    return options
+
+
 class PlaywrightPage(Page):
     def __init__(self, page: Any) -> None:
         self._page = page
@@ -36,13 +46,8 @@ class PlaywrightBrowser(Browser):
         from playwright.sync_api import Error, sync_playwright
 
         self._playwright = sync_playwright().start()
-        options: Dict[str, Any] = {}
-        if executable:
-            options["executable_path"] = executable
-            if engine == "firefox":
-                options["channel"] = "moz-firefox"  # stock Firefox over WebDriver BiDi
         try:
-            self._browser = getattr(self._playwright, engine).launch(**options)
+            self._browser = getattr(self._playwright, engine).launch(**launch_options(engine, executable))
         except Error as exc:
             self._playwright.stop()
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)

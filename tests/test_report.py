@@ -1,0 +1,45 @@
+"""Markdown reports: built from results files, escaping whatever servers and browsers said."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lab.cli import main
+from lab.report.markdown import BEGIN, END, results_table, summary_table
+
+HOSTILE = "<script>alert(1)</script> | \x1b[31mred"
+
+
+def _document() -> dict:
+    row = {"scenario": "g/s", "group": "g", "case": HOSTILE, "browser": "chromium", "outcome": "blocked",
+           "expected": "allowed", "matched": False, "preflight": True}
+    return {"environment": {"python": "3", "flask": "3.1", "flask-cors": "6", "werkzeug": "3", "playwright": "1.64"},
+            "browsers": [{"name": "chromium", "product": "Chromium", "version": "<b>156</b>"}], "results": [row]}
+
+
+def test_tables_escape_html_pipes_and_control_characters() -> None:
+    for table in (results_table(_document(), "cmd"), summary_table(_document(), "cmd")):
+        assert "<script>" not in table and "<b>" not in table and "\x1b" not in table
+    table = results_table(_document(), "cmd")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; \\| " in table
+    assert "| blocked (preflight) **expected allowed** |" in table
+    assert "1 blocked **1 unexpected**" in summary_table(_document(), "cmd")
+
+
+def test_report_updates_only_the_marked_block(tmp_path: Path) -> None:
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps(_document()))
+    page = tmp_path / "page.md"
+    page.write_text(f"intro\n{BEGIN}\nold\n{END}\noutro\n")
+    assert main(["report", str(results), "--update", str(page)]) == 0
+    text = page.read_text()
+    assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text and "g/s" not in text.split(BEGIN)[0]
+
+
+def test_report_rejects_a_file_that_is_not_results(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{\"not\": 1}")
+    assert main(["report", str(bad)]) == 2
+    bad.write_text("{nope")
+    assert main(["report", str(bad)]) == 2
