@@ -76,30 +76,30 @@ class Progress(Sink):
 
 
 def summary(rows: Sequence[ResultRow], browsers: Sequence[str], color: bool) -> str:
-    """One row per case, one column per browser; mismatches say what was expected."""
+    """Cases grouped under their scenario, one column per browser; mismatches say what was expected."""
     style = _Style(color)
     cells: Dict[Tuple[str, str], Dict[str, ResultRow]] = {}
     for row in rows:
         cells.setdefault((row.scenario, row.case), {})[row.browser] = row
-    names = [f"{scenario} :: {case}" for scenario, case in cells]
-    width = min(max([len(n) for n in names] + [4]), 70)
+    width = min(max([len(case) + 2 for _, case in cells] + [6]), 72) + 2
     column = 22
-    width += 2
-    lines = ["case".ljust(width) + "".join(b.ljust(column) for b in browsers)]
     colors = {"allowed": "32", "blocked": "33", "error": "31;1", "timeout": "31;1"}
+    lines = [style("case".ljust(width) + "".join(b.ljust(column) for b in browsers).rstrip(), "1")]
+    current = None
     for (scenario, case), by_browser in sorted(cells.items()):
-        name = clean(f"{scenario} :: {case}")
-        name = name if len(name) <= width - 2 else name[: width - 3] + "…"
+        if scenario != current:
+            lines.append(style(clean(scenario), "1"))
+            current = scenario
+        name = clean(case)
+        name = "  " + (name if len(name) <= width - 4 else name[: width - 5] + "…")
         line = name.ljust(width)
         for browser in browsers:
             row = by_browser.get(browser)
-            if row is None:
-                text = "-"
-                line += text.ljust(column)
-                continue
-            text = SYMBOLS[row.outcome] + ("" if row.matched else f" (want {row.expected})")
+            text = "-" if row is None else SYMBOLS[row.outcome] + ("" if row.matched else f" (want {row.expected})")
             padded = text.ljust(column)
-            line += style(padded, colors[row.outcome] if row.matched else "41;97") if color else padded
+            if row is not None:
+                padded = style(padded, colors[row.outcome] if row.matched else "41;97")
+            line += padded
         lines.append(line.rstrip())
     return "\n".join(lines)
 

@@ -140,3 +140,14 @@ def test_ctrl_c_keeps_every_measured_cell(browsers: list, tmp_path: Path) -> Non
     kept = {(r["scenario"], r["case"]) for r in document["results"]}
     assert {(r["row"]["scenario"], r["row"]["case"]) for r in streamed if "row" in r} <= kept
     assert 0 < len(kept) < 13
+
+
+def test_two_runs_at_once_do_not_collide(browsers: list, tmp_path: Path) -> None:
+    runs = [subprocess.Popen([sys.executable, "-m", "lab", "run", str(E2E / "basics.toml"), "--browser", "chromium",
+                              "--out", str(tmp_path / f"run{i}.json")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for i in range(2)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    ports = [{row["exchanges"][0]["request_headers"]["Host"] for row in json.loads((tmp_path / f"run{i}.json").read_text())["results"]}
+             for i in range(2)]
+    assert not ports[0] & ports[1], "each run must serve its origins on ports of its own"

@@ -94,6 +94,13 @@ class _Checker:
                 self.fail(where, f"{_name(where)} is missing required key {key!r}")
         return value
 
+    def array_of_tables(self, value: Any, where: KeyPath, header: str) -> List[Any]:
+        """The items of a `[[header]]` array, or [] (with a problem) when it is written otherwise."""
+        if not isinstance(value, list):
+            self.fail(where, f"{_name(where)} must be written as [[{header}]] tables")
+            return []
+        return value
+
     def get(self, table: Dict[str, Any], key: str, where: KeyPath, kind: type, default: Any = None, choices: Sequence[Any] = ()) -> Any:
         if key not in table:
             return default
@@ -223,10 +230,7 @@ def _route(check: _Checker, raw: Any, where: KeyPath) -> Route:
 
 
 def _routes(check: _Checker, table: Dict[str, Any], where: KeyPath) -> Tuple[Route, ...]:
-    raw = table.get("routes", [])
-    if not isinstance(raw, list):
-        check.fail(where + ("routes",), "routes must be written as [[...routes]] tables")
-        return ()
+    raw = check.array_of_tables(table.get("routes", []), where + ("routes",), ".".join(str(p) for p in where if isinstance(p, str)) + ".routes")
     routes = tuple(_route(check, r, where + ("routes", i)) for i, r in enumerate(raw))
     seen: Dict[Tuple[str, str], int] = {}
     for i, route in enumerate(routes):
@@ -238,9 +242,7 @@ def _routes(check: _Checker, table: Dict[str, Any], where: KeyPath) -> Tuple[Rou
 
 
 def _blueprints(check: _Checker, raw: Any, where: KeyPath) -> Tuple[Blueprint, ...]:
-    if not isinstance(raw, list):
-        check.fail(where, "blueprints must be written as [[backend.blueprints]] tables")
-        return ()
+    raw = check.array_of_tables(raw, where, "backend.blueprints")
     result = []
     for i, item in enumerate(raw):
         at = where + (i,)
@@ -270,9 +272,7 @@ def _blueprints(check: _Checker, raw: Any, where: KeyPath) -> Tuple[Blueprint, .
 
 
 def _hooks(check: _Checker, raw: Any, where: KeyPath) -> Tuple[Hook, ...]:
-    if not isinstance(raw, list):
-        check.fail(where, "hooks must be written as [[backend.hooks]] tables")
-        return ()
+    raw = check.array_of_tables(raw, where, "backend.hooks")
     hooks = []
     for i, item in enumerate(raw):
         at = where + (i,)
@@ -294,9 +294,7 @@ def _hooks(check: _Checker, raw: Any, where: KeyPath) -> Tuple[Hook, ...]:
 
 
 def _error_handlers(check: _Checker, raw: Any, where: KeyPath) -> Tuple[ErrorHandler, ...]:
-    if not isinstance(raw, list):
-        check.fail(where, "error_handlers must be written as [[backend.error_handlers]] tables")
-        return ()
+    raw = check.array_of_tables(raw, where, "backend.error_handlers")
     handlers = []
     for i, item in enumerate(raw):
         at = where + (i,)
