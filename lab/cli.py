@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 from .browsers.base import BrowserUnavailable
-from .browsers.discovery import find_browsers, select_browsers
+from .browsers.discovery import find_browsers, parse_capabilities, remote_candidate, select_browsers
 from .results import ResultsFile
 from .run import RunOptions, run_lab
 from .scenario import ScenarioError, load_scenarios
@@ -25,7 +25,8 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run scenarios in real browsers")
     run.add_argument("paths", nargs="*", type=Path, help="scenario files or folders (default: the built-in scenarios/)")
-    run.add_argument("--browser", action="append", default=[], metavar="NAME", help="chromium or firefox; repeatable (default: every browser found)")
+    run.add_argument("--browser", action="append", default=[], metavar="NAME", help="chromium, firefox or webkit; repeatable (default: every browser found)")
+    _remote_options(run)
     run.add_argument("--out", type=Path, help="write the results JSON here (streamed while running)")
     run.add_argument("-k", "--select", metavar="TEXT", help="only scenarios whose id or tags contain TEXT")
     run.add_argument("--shuffle", type=int, metavar="SEED", help="run scenarios and cases in a random order from SEED")
@@ -46,9 +47,22 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--browser", action="append", default=[], metavar="NAME")
     bench.add_argument("-k", "--select", metavar="TEXT")
 
-    commands.add_parser("doctor", help="which browsers were found and how they are driven")
+    doctor = commands.add_parser("doctor", help="which browsers are usable here, how each is driven, what to install")
+    _remote_options(doctor)
     commands.add_parser("install-browsers", help="install Playwright's browser builds, or the system's packages where downloads fail")
     return parser
+
+
+def _remote_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--webdriver", action="append", default=[], metavar="NAME=URL",
+                        help="also use a browser behind a W3C WebDriver endpoint (safari=http://127.0.0.1:4444); repeatable")
+    parser.add_argument("--webdriver-capabilities", metavar="JSON|@FILE", help="extra capabilities for --webdriver sessions")
+
+
+def _candidates(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    extra = parse_capabilities(args.webdriver_capabilities) if args.webdriver_capabilities else None
+    remotes = [remote_candidate(spec, extra) for spec in args.webdriver]
+    return select_browsers(args.browser if hasattr(args, "browser") else [], find_browsers() + remotes)
 
 
 def _selector(text: Optional[str]):  # type: ignore[no-untyped-def]
@@ -66,7 +80,7 @@ def _command_run(args: argparse.Namespace) -> int:
     if not scenarios:
         print(f"cors-lab: no scenario matches {args.select!r}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    candidates = select_browsers(args.browser, find_browsers())
+    candidates = _candidates(args)
     results = ResultsFile(args.out)
     total = sum(len(s.cases) for s in scenarios) * len(candidates)
     progress = Progress(results, total)
@@ -107,17 +121,13 @@ def _command_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _command_doctor(_: argparse.Namespace) -> int:
-    found = {c.name: c for c in find_browsers()}
-    for name in ("chromium", "firefox"):
-        candidate = found.get(name)
-        if candidate:
-            print(f"{name:9} {candidate.executable}  via {candidate.driver}")
-        else:
-            from .browsers.discovery import INSTALL_HINTS
+def _command_doctor(args: argparse.Namespace) -> int:
+    from .doctor import diagnose
 
-            print(f"{name:9} not found. Install: {INSTALL_HINTS[name]}")
-    return EXIT_OK if len(found) == 2 else EXIT_MISMATCH
+    candidates = [c for c in find_browsers()]
+    extra = parse_capabilities(args.webdriver_capabilities) if args.webdriver_capabilities else None
+    candidates += [remote_candidate(spec, extra) for spec in args.webdriver]
+    return EXIT_OK if diagnose(candidates, sys.stdout) else EXIT_MISMATCH
 
 
 def _command_report(args: argparse.Namespace) -> int:

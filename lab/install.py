@@ -11,7 +11,11 @@ from typing import Dict, List, Sequence
 
 from .browsers.discovery import find_browsers
 
-APT_PACKAGES: Dict[str, Sequence[str]] = {"chromium": ("chromium",), "firefox": ("firefox-esr",)}
+APT_PACKAGES: Dict[str, Sequence[str]] = {
+    "chromium": ("chromium",),
+    "firefox": ("firefox-esr",),
+    "webkit": ("webkit2gtk-driver", "xvfb"),  # WebKitGTK's MiniBrowser over WebDriver, on a virtual display
+}
 
 
 def _run(command: List[str]) -> int:
@@ -24,7 +28,7 @@ def _missing(engines: Sequence[str]) -> List[str]:
     return [e for e in engines if e not in found]
 
 
-def install_browsers(engines: Sequence[str] = ("chromium", "firefox")) -> int:
+def install_browsers(engines: Sequence[str] = ("chromium", "firefox", "webkit")) -> int:
     """Make every engine in `engines` usable; 0 on success, 1 with instructions otherwise."""
     missing = _missing(engines)
     if not missing:

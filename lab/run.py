@@ -180,7 +180,7 @@ class _Worker:
             exchanges=[e.to_dict() for e in exchanges], duration_ms=round(duration_ms, 2),
         )
         if self.browser is not None and any(name.lower() == "set-cookie" for e in exchanges for name, _ in e.response_headers):
-            self.browser.clear_cookies()
+            self.browser.clear_cookies(sorted(set(urls.values())))
         return row, token
 
     def _restart_browser(self, pages: Dict[str, Page]) -> None:

@@ -115,13 +115,24 @@ def totals(rows: Sequence[ResultRow], seconds: float) -> str:
 
 
 def mismatches(rows: Sequence[ResultRow], limit: int = 20) -> List[str]:
-    """A short explanation per unexpected cell: the lab's reason or the browser's message."""
-    lines = []
-    for row in [r for r in rows if not r.matched][:limit]:
+    """A short explanation per unexpected cell; cells that failed for one shared reason are told once."""
+    lines: List[str] = []
+    shared: Dict[Tuple[str, str], List[ResultRow]] = {}
+    for row in rows:
+        if not row.matched and row.reason:
+            shared.setdefault((row.browser, row.reason), []).append(row)
+    told = set()
+    for row in [r for r in rows if not r.matched]:
+        group = shared.get((row.browser, row.reason or ""), [])
+        if len(group) > 1:
+            if (row.browser, row.reason) not in told:
+                told.add((row.browser, row.reason))
+                lines.append(clean(f"  {row.browser}: {len(group)} cells: {row.outcome}: {row.reason}"))
+            continue
         detail = row.reason or (row.console[0] if row.console else row.error) or ""
         lines.append(clean(f"  {row.browser}: {row.scenario} :: {row.case}: {row.outcome}, expected {row.expected}"
                            + (f" ({detail})" if detail else "")))
-    return lines
+    return lines[:limit] + ([f"  ... and {len(lines) - limit} more"] if len(lines) > limit else [])
 
 
 def is_color(stream: Optional[TextIO]) -> bool:

@@ -19,7 +19,7 @@ from lab.run import RunOptions, Sink, run_lab
 from lab.scenario import load_scenarios
 
 E2E = Path(__file__).parent / "e2e"
-ENGINES = ("chromium", "firefox")
+ENGINES = ("chromium", "firefox", "webkit")
 
 
 class Collect(Sink):

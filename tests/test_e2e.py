@@ -13,6 +13,7 @@ from typing import Dict, Tuple
 import pytest
 
 from lab.browsers import playwright as playwright_driver
+from lab.browsers import webdriver as webdriver_driver
 from lab.results import ResultRow
 from tests.conftest import E2E, ENGINES, run_rows
 
@@ -87,7 +88,8 @@ def test_cookies_set_by_one_case_never_reach_another(browsers: list, e2e_cells: 
         assert all("Cookie" not in e["request_headers"] for e in row.exchanges)
         assert all(e2e_cells[("isolation", f"preflighted PUT {n}", engine)].preflight for n in ("one", "two"))
     # Control: without the lab's clearing, the cookie does leak, so the check above can fail.
-    monkeypatch.setattr(playwright_driver.PlaywrightBrowser, "clear_cookies", lambda self: None)
+    monkeypatch.setattr(playwright_driver.PlaywrightBrowser, "clear_cookies", lambda self, origins: None)
+    monkeypatch.setattr(webdriver_driver.WebDriverBrowser, "clear_cookies", lambda self, origins: None)
     leaky = run_rows([E2E / "isolation.toml"], browsers)
     for engine in ENGINES:
         row = leaky[("isolation", "same-origin fetch that must not carry it", engine)]

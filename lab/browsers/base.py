@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Sequence
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,8 @@ class Browser(ABC):
         """The page for an origin, opened on first use and reused afterwards."""
 
     @abstractmethod
-    def clear_cookies(self) -> None:
-        """Forget cookies, so that a case that set one cannot change a later case."""
+    def clear_cookies(self, origin_urls: Sequence[str]) -> None:
+        """Forget cookies (at least those of these origins' hosts), so that a case that set one cannot change a later case."""
 
     @abstractmethod
     def close(self) -> None:

@@ -1,10 +1,19 @@
-"""Find the browsers on this machine: Playwright's own builds first, then system browsers."""
+"""Find the browsers on this machine: Playwright's own builds first, then system browsers.
+
+Order per engine: Playwright's build; then the system's binary (chromium,
+google-chrome; firefox, firefox-esr) driven by Playwright; for WebKit, WebKitGTK's
+MiniBrowser through WebKitWebDriver, or Safari through safaridriver. Remote W3C
+WebDriver endpoints (`--webdriver NAME=URL`) are added by the caller.
+"""
 
 from __future__ import annotations
 
+import glob
+import json
 import os
 import shutil
-from typing import Dict, List, Optional, Sequence
+import subprocess
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from .base import Browser, BrowserUnavailable, Candidate
 
@@ -13,22 +22,30 @@ SYSTEM_BINARIES: Dict[str, Sequence[str]] = {
     "chromium": ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"),
     "firefox": ("firefox-esr", "firefox"),
 }
+MINIBROWSER_GLOBS = (
+    "/usr/lib/*/webkit2gtk-4.*/MiniBrowser",
+    "/usr/libexec/webkit2gtk-4.*/MiniBrowser",
+    "/usr/lib/webkit2gtk-4.*/MiniBrowser",
+)
 INSTALL_HINTS: Dict[str, str] = {
     "chromium": "python -m playwright install chromium   (no download access? apt-get install chromium)",
     "firefox": "python -m playwright install firefox   (no download access? apt-get install firefox-esr)",
-    "webkit": "WebKit support arrives with the WebKit driver; it cannot be run yet",
+    "webkit": "python -m playwright install webkit   (no download access? apt-get install webkit2gtk-driver xvfb;"
+              " on macOS: safaridriver --enable)",
 }
+REMOTE_ENGINES = {"safari": "webkit", "webkit": "webkit", "minibrowser": "webkit", "chrome": "chromium",
+                  "chromium": "chromium", "msedge": "chromium", "microsoftedge": "chromium", "firefox": "firefox"}
 
 
 def _playwright_builds() -> Dict[str, str]:
-    """Executables of Playwright's own browser builds that are installed (not downloaded here)."""
+    """Executables of Playwright's own browser builds that are installed."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:  # pragma: no cover - playwright is a dependency
         return {}
     found: Dict[str, str] = {}
     with sync_playwright() as playwright:
-        for engine in ("chromium", "firefox"):
+        for engine in KNOWN:
             path = getattr(playwright, engine).executable_path
             if path and os.path.exists(path):
                 found[engine] = path
@@ -43,7 +60,15 @@ def _system_binary(engine: str) -> Optional[str]:
     return None
 
 
-def _launcher(engine: str, executable: Optional[str], driver: str):  # type: ignore[no-untyped-def]
+def minibrowser() -> Optional[str]:
+    for pattern in MINIBROWSER_GLOBS:
+        for path in sorted(glob.glob(pattern), reverse=True):
+            if os.access(path, os.X_OK):
+                return path
+    return None
+
+
+def _playwright_launcher(engine: str, executable: Optional[str], driver: str) -> Callable[[], Browser]:
     def launch() -> Browser:
         from .playwright import PlaywrightBrowser
 
@@ -51,20 +76,105 @@ def _launcher(engine: str, executable: Optional[str], driver: str):  # type: ign
     return launch
 
 
+def _webkitgtk_launcher(webdriver: str, binary: str) -> Callable[[], Browser]:
+    def launch() -> Browser:
+        from .webdriver import WebDriverBrowser, start_local_driver, start_virtual_display
+
+        helpers: List[Any] = []
+        env = dict(os.environ)
+        if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
+            display, env["DISPLAY"] = start_virtual_display()
+            helpers.append(display)
+        try:
+            driver, endpoint = start_local_driver([webdriver], env)
+        except BrowserUnavailable:
+            for helper in helpers:
+                helper.stop()
+            raise
+        helpers.append(driver)
+        capabilities = {"browserName": "MiniBrowser",
+                        "webkitgtk:browserOptions": {"binary": binary, "args": ["--automation"]}}
+        return WebDriverBrowser(endpoint, capabilities, "webkit", "webkit", "WebKitGTK MiniBrowser",
+                                "webdriver (WebKitWebDriver)", binary, helpers)
+    return launch
+
+
+def _safaridriver_launcher(safaridriver: str) -> Callable[[], Browser]:
+    def launch() -> Browser:
+        from .webdriver import WebDriverBrowser, start_local_driver
+
+        driver, endpoint = start_local_driver([safaridriver])
+        return WebDriverBrowser(endpoint, {"browserName": "safari"}, "webkit", "webkit", "Safari",
+                                "webdriver (safaridriver)", safaridriver, [driver])
+    return launch
+
+
+def remote_candidate(spec: str, extra_capabilities: Optional[Dict[str, Any]] = None) -> Candidate:
+    """A browser behind a W3C WebDriver endpoint: `NAME=URL`, NAME being the browserName (safari, chrome, ...).
+
+    The remote browser must reach this machine's loopback origins, so the endpoint
+    has to run on this machine (safaridriver, a grid node here) until origins can
+    be served under other host names.
+    """
+    name, separator, url = spec.partition("=")
+    if not separator or not name or not url.startswith(("http://", "https://")):
+        raise BrowserUnavailable(f"--webdriver {spec!r}: expected NAME=URL, for example safari=http://127.0.0.1:4444")
+    engine = REMOTE_ENGINES.get(name.lower())
+    if engine is None:
+        raise BrowserUnavailable(f"--webdriver {spec!r}: unknown browser {name!r}; expected one of: {', '.join(REMOTE_ENGINES)}")
+    capabilities = {"browserName": name, **(extra_capabilities or {})}
+
+    def launch() -> Browser:
+        from .webdriver import WebDriverBrowser
+
+        return WebDriverBrowser(url, capabilities, name, engine, f"{name} (remote)", f"webdriver (remote {url})", url)
+    return Candidate(name, engine, url, f"webdriver (remote {url})", launch)
+
+
+def parse_capabilities(text: str) -> Dict[str, Any]:
+    """Capabilities as JSON text, or @FILE holding JSON."""
+    try:
+        raw = open(text[1:], encoding="utf-8").read() if text.startswith("@") else text
+        value = json.loads(raw)
+    except (OSError, ValueError) as exc:
+        raise BrowserUnavailable(f"--webdriver-capabilities: not JSON (or @file of JSON): {exc}") from exc
+    if not isinstance(value, dict):
+        raise BrowserUnavailable("--webdriver-capabilities: must be a JSON object")
+    return value
+
+
 def find_browsers() -> List[Candidate]:
     """Every browser the lab can drive here, one per engine, best option first."""
     bundled = _playwright_builds()
     candidates: List[Candidate] = []
-    for engine in ("chromium", "firefox"):
+    for engine in KNOWN:
         if engine in bundled:
             driver = "playwright (Playwright's build)"
-            candidates.append(Candidate(engine, engine, bundled[engine], driver, _launcher(engine, None, driver)))
-            continue
-        system = _system_binary(engine)
-        if system:
-            driver = "playwright (system binary)" if engine == "chromium" else "playwright over WebDriver BiDi (system binary)"
-            candidates.append(Candidate(engine, engine, system, driver, _launcher(engine, system, driver), system_binary=True))
+            candidates.append(Candidate(engine, engine, bundled[engine], driver, _playwright_launcher(engine, None, driver)))
+        elif engine == "webkit":
+            webdriver, binary, safari = shutil.which("WebKitWebDriver"), minibrowser(), shutil.which("safaridriver")
+            if webdriver and binary:
+                candidates.append(Candidate("webkit", "webkit", binary, "webdriver (WebKitWebDriver)",
+                                            _webkitgtk_launcher(webdriver, binary), system_binary=True))
+            elif safari:
+                candidates.append(Candidate("webkit", "webkit", safari, "webdriver (safaridriver)",
+                                            _safaridriver_launcher(safari), system_binary=True))
+        else:
+            system = _system_binary(engine)
+            if system:
+                driver = "playwright (system binary)" if engine == "chromium" else "playwright over WebDriver BiDi (system binary)"
+                candidates.append(Candidate(engine, engine, system, driver, _playwright_launcher(engine, system, driver),
+                                            system_binary=True))
     return candidates
+
+
+def system_version(executable: str) -> str:
+    """`BINARY --version`, for messages that must name the browser's version without launching it."""
+    try:
+        done = subprocess.run([executable, "--version"], capture_output=True, text=True, timeout=20)
+        return done.stdout.strip() or done.stderr.strip() or "unknown version"
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown version"
 
 
 def select_browsers(requested: Sequence[str], found: Sequence[Candidate]) -> List[Candidate]:
@@ -72,14 +182,16 @@ def select_browsers(requested: Sequence[str], found: Sequence[Candidate]) -> Lis
     by_name = {c.name: c for c in found}
     if not requested:
         if not found:
-            hints = "\n".join(f"  {name}: {INSTALL_HINTS[name]}" for name in ("chromium", "firefox"))
+            hints = "\n".join(f"  {name}: {INSTALL_HINTS[name]}" for name in KNOWN)
             raise BrowserUnavailable(f"no browser found. Install one:\n{hints}")
         return list(found)
     selected = []
     for name in dict.fromkeys(requested):
-        if name not in KNOWN:
-            raise BrowserUnavailable(f"unknown browser {name!r}; expected one of: {', '.join(KNOWN)}")
-        if name not in by_name:
+        if name in by_name:
+            selected.append(by_name[name])
+        elif name in KNOWN:
             raise BrowserUnavailable(f"browser {name!r} was not found on this machine. Install it: {INSTALL_HINTS[name]}")
-        selected.append(by_name[name])
+        else:
+            known = ", ".join(list(KNOWN) + [n for n in by_name if n not in KNOWN])
+            raise BrowserUnavailable(f"unknown browser {name!r}; expected one of: {known}")
     return selected

@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from ..frontend import PAGE_PATH
 from .base import Browser, BrowserInfo, BrowserUnavailable, ConsoleMessage, Page
 
 PROBE_CALL = "spec => window.corsLabProbe(spec)"
-PRODUCTS = {"chromium": "Chromium", "firefox": "Firefox"}
+PRODUCTS = {"chromium": "Chromium", "firefox": "Firefox", "webkit": "WebKit"}
+
+
+def _playwright_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("playwright")
+    except Exception:
+        return "unknown"
+
+
+def undrivable_message(engine: str, executable: Optional[str], error: str) -> str:
+    """Why a found browser cannot be driven, naming both versions and the fix (never a protocol traceback)."""
+    from .discovery import system_version
+
+    first_line = error.strip().splitlines()[0] if error.strip() else "unknown error"
+    what = system_version(executable) if executable else f"Playwright's {engine} build"
+    message = f"Playwright {_playwright_version()} cannot drive {what} ({executable or engine}): {first_line}"
+    if engine == "firefox" and executable and "Protocol error" in error:
+        message += (". Stock Firefox is driven over WebDriver BiDi, and this Playwright speaks a newer BiDi than this"
+                    " Firefox (measured: Playwright 1.65 fails against Firefox ESR 153, 1.60-1.64 work). Fix:"
+                    " pip install 'playwright>=1.60,<1.65', or use Playwright's own Firefox: python -m playwright install firefox")
+    elif executable:
+        message += f". Fix: use Playwright's own build (python -m playwright install {engine}) or a version of this browser that Playwright {_playwright_version()} supports"
+    else:
+        message += f". Fix: python -m playwright install {engine}"
+    return message
 
 
 def launch_options(engine: str, executable: Optional[str]) -> Dict[str, Any]:
@@ -48,16 +75,17 @@ class PlaywrightBrowser(Browser):
         self._playwright = sync_playwright().start()
         try:
             self._browser = getattr(self._playwright, engine).launch(**launch_options(engine, executable))
+            self._context = self._browser.new_context()
+            self._spare = self._context.new_page()  # fails here, not mid-run, when the protocol does not match
         except Error as exc:
             self._playwright.stop()
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-            raise BrowserUnavailable(f"{engine} ({executable or 'Playwright build'}) failed to launch: {first_line}") from exc
-        self._context = self._browser.new_context()
+            raise BrowserUnavailable(undrivable_message(engine, executable, str(exc))) from exc
         self._pages: Dict[str, PlaywrightPage] = {}
         self.info = BrowserInfo(
             name=engine,
             engine=engine,
-            product=PRODUCTS[engine] + ("" if not executable or "esr" not in executable else " ESR"),
+            product=PRODUCTS[engine] + ("" if not executable or "esr" not in executable else " ESR")
+            + ("" if executable else " (Playwright build)"),
             version=self._browser.version,
             driver=driver,
             executable=executable or getattr(self._playwright, engine).executable_path,
@@ -65,13 +93,13 @@ class PlaywrightBrowser(Browser):
 
     def page(self, origin_url: str) -> Page:
         if origin_url not in self._pages:
-            page = self._context.new_page()
+            page, self._spare = (self._spare or self._context.new_page()), None
             wrapped = PlaywrightPage(page)
             page.goto(origin_url + PAGE_PATH)
             self._pages[origin_url] = wrapped
         return self._pages[origin_url]
 
-    def clear_cookies(self) -> None:
+    def clear_cookies(self, origin_urls: Sequence[str]) -> None:
         self._context.clear_cookies()
 
     def close(self) -> None:

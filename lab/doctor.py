@@ -1,0 +1,60 @@
+"""`cors-lab doctor`: which engines are usable here, how each is driven, what to install.
+
+"Found" is not "usable": each browser is launched and runs one allowed and one
+blocked fetch, so a browser that cannot be driven (a Playwright too new for the
+installed Firefox, a missing X display) says so here, before a long run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List, Sequence, TextIO
+
+from .browsers.base import BrowserInfo, Candidate
+from .browsers.discovery import INSTALL_HINTS, KNOWN
+from .results import ResultRow
+from .run import RunOptions, Sink, run_lab
+from .scenario import load_scenarios
+
+DOCTOR_SCENARIO = Path(__file__).parent / "doctor.toml"
+
+
+class _Collect(Sink):
+    def __init__(self) -> None:
+        self.rows: List[ResultRow] = []
+        self.infos: Dict[str, BrowserInfo] = {}
+
+    def browser_ready(self, info: BrowserInfo) -> None:
+        self.infos[info.name] = info
+
+    def row(self, row: ResultRow) -> None:
+        self.rows.append(row)
+
+
+def diagnose(candidates: Sequence[Candidate], out: TextIO) -> bool:
+    """Print one block per engine; True when all three engines are usable."""
+    collected = _Collect()
+    if candidates:
+        run_lab(load_scenarios([DOCTOR_SCENARIO]), candidates, RunOptions(timeout_s=10), collected)
+    usable_engines = set()
+    by_engine = {c.engine: c for c in candidates}
+    for engine in KNOWN:
+        candidate = by_engine.get(engine)
+        if candidate is None:
+            out.write(f"{engine}: MISSING\n  install: {INSTALL_HINTS[engine]}\n")
+            continue
+        rows = [r for r in collected.rows if r.browser == candidate.name]
+        info = collected.infos.get(candidate.name)
+        usable = bool(rows) and all(r.matched for r in rows)
+        out.write(f"{engine}: {'usable' if usable else 'NOT USABLE'}\n")
+        out.write(f"  binary:  {candidate.executable}\n")
+        out.write(f"  version: {info.product + ' ' + info.version if info else 'unknown (did not start)'}\n")
+        out.write(f"  driven:  {candidate.driver}\n")
+        if usable:
+            usable_engines.add(engine)
+        else:
+            reasons = sorted({r.reason or f"{r.case}: {r.outcome}, expected {r.expected}" for r in rows if not r.matched})
+            for reason in reasons or ["no result"]:
+                out.write(f"  problem: {reason}\n")
+            out.write(f"  install: {INSTALL_HINTS[engine]}\n")
+    return usable_engines == set(KNOWN)

@@ -1,0 +1,93 @@
+"""Finding, describing and driving browsers: WebDriver endpoints, doctor, missing browsers, clean-up."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from lab import cli
+from lab.browsers import webdriver
+from lab.browsers.discovery import find_browsers, minibrowser, remote_candidate
+from lab.browsers.base import BrowserUnavailable
+from tests.conftest import E2E, run_rows
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def webkitgtk_endpoint(browsers: list):
+    """A WebKitWebDriver started outside the lab, on its own display: a 'remote' endpoint on this machine."""
+    display, name = webdriver.start_virtual_display()
+    driver, endpoint = webdriver.start_local_driver(["WebKitWebDriver"], dict(os.environ, DISPLAY=name))
+    yield endpoint
+    driver.stop()
+    display.stop()
+
+
+def test_a_remote_webdriver_endpoint_runs_the_same_cases(webkitgtk_endpoint: str, tmp_path: Path) -> None:
+    out = tmp_path / "remote.json"
+    capabilities = json.dumps({"webkitgtk:browserOptions": {"binary": minibrowser(), "args": ["--automation"]}})
+    done = subprocess.run([sys.executable, "-m", "lab", "run", str(E2E / "basics.toml"), "--browser", "MiniBrowser",
+                           "--webdriver", f"MiniBrowser={webkitgtk_endpoint}", "--webdriver-capabilities", capabilities,
+                           "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    document = json.loads(out.read_text())
+    assert document["browsers"][0]["engine"] == "webkit"
+    assert document["browsers"][0]["driver"] == f"webdriver (remote {webkitgtk_endpoint})"
+    assert {r["outcome"] for r in document["results"]} == {"allowed", "blocked"}
+
+
+def test_bad_webdriver_specs_are_bad_input() -> None:
+    for spec, message in [("safari", "expected NAME=URL"), ("netscape=http://127.0.0.1:1", "unknown browser 'netscape'")]:
+        with pytest.raises(BrowserUnavailable, match=message):
+            remote_candidate(spec)
+
+
+def test_an_unreachable_endpoint_is_an_error_cell_not_a_crash(tmp_path: Path) -> None:
+    candidate = remote_candidate("safari=http://127.0.0.1:9")
+    cells = run_rows([E2E / "basics.toml"], [candidate])
+    assert {r.outcome for r in cells.values()} == {"error"}
+    assert all("did not start a session" in r.reason for r in cells.values())
+
+
+def test_webkit_helpers_do_not_outlive_the_run(browsers: list, monkeypatch: pytest.MonkeyPatch) -> None:
+    started: List[webdriver._Process] = []
+    original = webdriver._Process.__init__
+
+    def remember(self: webdriver._Process, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        original(self, *args, **kwargs)
+        started.append(self)
+
+    monkeypatch.setattr(webdriver._Process, "__init__", remember)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    webkit = [c for c in browsers if c.engine == "webkit"]
+    cells = run_rows([E2E / "basics.toml"], webkit)
+    assert all(r.matched for r in cells.values())
+    commands = [os.path.basename(p.process.args[0]) for p in started]
+    assert commands == ["Xvfb", "WebKitWebDriver"], commands
+    assert all(p.process.poll() is not None for p in started), "Xvfb and WebKitWebDriver must be stopped"
+
+
+def test_doctor_reports_every_engine_usable(browsers: list, capsys: pytest.CaptureFixture) -> None:
+    assert cli.main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    for engine in ("chromium", "firefox", "webkit"):
+        assert f"{engine}: usable" in out
+    assert "driven:  webdriver (WebKitWebDriver)" in out
+
+
+def test_a_requested_browser_that_is_missing_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture) -> None:
+    found = [c for c in find_browsers() if c.engine != "webkit"]
+    monkeypatch.setattr(cli, "find_browsers", lambda: found)
+    assert cli.main(["run", str(E2E / "basics.toml"), "--browser", "webkit"]) == 2
+    err = capsys.readouterr().err
+    assert "browser 'webkit' was not found" in err and "apt-get install webkit2gtk-driver xvfb" in err
+    assert cli.main(["doctor"]) == 1
+    assert "webkit: MISSING" in capsys.readouterr().out
