@@ -2,7 +2,8 @@
 
 For each browser, on the same machine and the same backends:
 - lab:   `run_lab` (recording, classification, cookie hygiene, console capture);
-- loop:  plain Playwright, one `page.evaluate(fetch)` per case, one page per origin;
+- loop:  plain Playwright (or plain WebDriver for WebDriver browsers), one evaluate
+         (execute_async) of fetch per case, one page per origin;
 - floor: every case of a scenario inside one `evaluate`, one after another.
 Browser launch is excluded from all three; first page opens are included in all three.
 """
@@ -12,12 +13,13 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .backend import TOKEN_PARAM, build_app
 from .backend.template import fill
 from .browsers.base import BrowserInfo, Candidate
 from .browsers.playwright import launch_options
+from .browsers.webdriver import WebDriverBrowser
 from .frontend import PAGE_PATH
 from .results import ResultRow
 from .run import RunOptions, Sink, run_lab
@@ -72,30 +74,43 @@ def _init(case: Case, urls: Dict[str, str]) -> Dict[str, Any]:
     return init
 
 
-def _time_plain(scenarios: Sequence[Scenario], candidate: Candidate, batched: bool) -> float:
-    """Plain Playwright over the same backends: one evaluate per case, or one per scenario and page."""
-    from playwright.sync_api import sync_playwright
+Calls = Dict[str, List[Tuple[str, Dict[str, Any]]]]
 
+
+def _scenario_calls(scenarios: Sequence[Scenario]):  # type: ignore[no-untyped-def]
+    """Serve each scenario in turn and yield its fetches grouped by page origin."""
     pool, stopping = OriginPool(), threading.Event()
     serial = 0
-    with sync_playwright() as playwright:
-        browser = getattr(playwright, candidate.engine).launch(
-            **launch_options(candidate.engine, candidate.executable if candidate.system_binary else None))
-        context = browser.new_context()
-        pages: Dict[str, Any] = {}
-        started = time.perf_counter()
+    try:
         for scenario in scenarios:
             urls = {name: pool.url(origin) for name, origin in scenario.origins.items()}
             try:
                 pool.mount(build_app(scenario, urls, stopping))
             except Exception:
                 continue
-            calls: Dict[str, List[Tuple[str, Dict[str, Any]]]] = {}
+            calls: Calls = {}
             for case in scenario.cases:
                 serial += 1
                 separator = "&" if "?" in case.path else "?"
                 url = f"{urls[case.target]}{case.path}{separator}{TOKEN_PARAM}=bench-{serial}"
                 calls.setdefault(urls[case.page], []).append((url, _init(case, urls)))
+            yield calls
+    finally:
+        stopping.set()
+        pool.close()
+
+
+def _time_playwright(scenarios: Sequence[Scenario], candidate: Candidate, batched: bool) -> float:
+    """Plain Playwright: one evaluate per case (or per scenario and page), one page per origin."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = getattr(playwright, candidate.engine).launch(
+            **launch_options(candidate.engine, candidate.executable if candidate.system_binary else None))
+        context = browser.new_context()
+        pages: Dict[str, Any] = {}
+        started = time.perf_counter()
+        for calls in _scenario_calls(scenarios):
             for origin, origin_calls in calls.items():
                 if origin not in pages:
                     pages[origin] = context.new_page()
@@ -108,9 +123,43 @@ def _time_plain(scenarios: Sequence[Scenario], candidate: Candidate, batched: bo
             context.clear_cookies()
         elapsed = time.perf_counter() - started
         browser.close()
-    stopping.set()
-    pool.close()
     return elapsed
+
+
+def _time_webdriver(scenarios: Sequence[Scenario], candidate: Candidate, batched: bool) -> float:
+    """Plain WebDriver: one execute_async per case (or per scenario and page), one window per origin."""
+    browser = candidate.launch()
+    assert isinstance(browser, WebDriverBrowser)
+    client = browser.client
+    handles: Dict[str, str] = {}
+    fresh: Optional[str] = client.session("GET", "/window")
+    started = time.perf_counter()
+    try:
+        for calls in _scenario_calls(scenarios):
+            for origin, origin_calls in calls.items():
+                if origin not in handles:
+                    handles[origin] = fresh or client.session("POST", "/window/new", {"type": "tab"})["handle"]
+                    fresh = None
+                    client.session("POST", "/window", {"handle": handles[origin]})
+                    client.session("POST", "/url", {"url": origin + PAGE_PATH})
+                else:
+                    client.session("POST", "/window", {"handle": handles[origin]})
+                if batched:
+                    client.session("POST", "/execute/async", {"script": ASYNC.format(FETCH_ALL), "args": [origin_calls]})
+                else:
+                    for call in origin_calls:
+                        client.session("POST", "/execute/async", {"script": ASYNC.format(FETCH_ONE), "args": [list(call)]})
+        return time.perf_counter() - started
+    finally:
+        browser.close()
+
+
+ASYNC = "const done = arguments[arguments.length - 1]; ({})(arguments[0]).then(done);"
+
+
+def _time_plain(scenarios: Sequence[Scenario], candidate: Candidate, batched: bool) -> float:
+    timer = _time_webdriver if candidate.driver.startswith("webdriver") else _time_playwright
+    return timer(scenarios, candidate, batched)
 
 
 def measure(scenarios: Sequence[Scenario], candidate: Candidate, timeout_s: float = 10.0) -> Measurement:

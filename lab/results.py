@@ -70,6 +70,11 @@ def environment() -> Dict[str, Any]:
     }
 
 
+def _browser_order(info: BrowserInfo) -> tuple:
+    engines = ("chromium", "firefox", "webkit")
+    return (engines.index(info.engine) if info.engine in engines else len(engines), info.name)
+
+
 class ResultsFile:
     """Collects rows (thread-safe) and streams them to disk when a path is given."""
 
@@ -110,7 +115,7 @@ class ResultsFile:
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "command": ["cors-lab"] + list(self.argv),
             "environment": environment(),
-            "browsers": [info.to_dict() for info in self.browsers.values()],
+            "browsers": [info.to_dict() for info in sorted(self.browsers.values(), key=_browser_order)],
             "results": [row.to_dict() for row in self.rows],
         }
 
