@@ -12,7 +12,9 @@ from .browsers.base import BrowserUnavailable
 from .browsers.discovery import find_browsers, parse_capabilities, remote_candidate, select_browsers
 from .results import ResultsFile
 from .run import RunOptions, run_lab
-from .scenario import ScenarioError, load_scenarios
+from .backend.pinned import LocalBackends
+from .pins import ENVS_DIR, Pin, ensure_env, load_pins, pins_from_lists
+from .scenario import Problem, ScenarioError, load_scenarios
 from .terminal import Progress, clean, is_color, mismatches, summary, totals
 
 BUILTIN_SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -32,6 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--shuffle", type=int, metavar="SEED", help="run scenarios and cases in a random order from SEED")
     run.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per-case fetch timeout (default 10)")
     run.add_argument("--quiet", action="store_true", help="print only the totals line")
+    pins = run.add_argument_group("version pins (default: the Flask and flask-cors installed here)")
+    pins.add_argument("--pins", type=Path, metavar="FILE", help="run every [[pin]] of a pins file (see pins.toml)")
+    pins.add_argument("--full", action="store_true", help="with --pins: the cross product of every version the file names")
+    pins.add_argument("--flask", action="append", default=[], metavar="VERSION", help="Flask line or release; repeatable")
+    pins.add_argument("--flask-cors", action="append", default=[], metavar="VERSION", help="flask-cors line or release; repeatable")
+    pins.add_argument("--envs", type=Path, default=None, metavar="DIR", help="where pin environments are kept (default .cors-lab/envs)")
 
     listing = commands.add_parser("list", help="list scenarios and their cases (validates them)")
     listing.add_argument("paths", nargs="*", type=Path)
@@ -65,6 +73,33 @@ def _candidates(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return select_browsers(args.browser if hasattr(args, "browser") else [], find_browsers() + remotes)
 
 
+def _pins(args: argparse.Namespace) -> List[Pin]:
+    if args.pins and (args.flask or args.flask_cors):
+        raise ScenarioError([Problem(args.pins, 0, "use either --pins or --flask/--flask-cors, not both")])
+    if args.pins:
+        return load_pins(args.pins, args.full)
+    if args.flask or args.flask_cors:
+        installed = LocalBackends().versions
+        return pins_from_lists(args.flask or [installed["flask"]], args.flask_cors or [installed["flask-cors"]])
+    return []
+
+
+def _prepare_backends(pins: List[Pin], args: argparse.Namespace) -> list:
+    """Make every pin's environment (in parallel, reused when unchanged) and start its host process."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .backend.pinned import start_backends
+
+    print(f"preparing {len(pins)} pin environment(s) in {args.envs or ENVS_DIR} ...", file=sys.stderr, flush=True)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        envs = list(pool.map(lambda pin: ensure_env(pin, args.envs or ENVS_DIR), pins))
+    backends = start_backends(envs, timeout_s=max(30.0, args.timeout + 5))
+    for backend in backends:
+        state = f"error: {backend.error}" if backend.error else ", ".join(f"{k} {v}" for k, v in backend.versions.items())
+        print(clean(f"  {backend.label}: {state}"), file=sys.stderr)
+    return backends
+
+
 def _selector(text: Optional[str]):  # type: ignore[no-untyped-def]
     if not text:
         return lambda scenario: True
@@ -81,16 +116,21 @@ def _command_run(args: argparse.Namespace) -> int:
         print(f"cors-lab: no scenario matches {args.select!r}", file=sys.stderr)
         return EXIT_BAD_INPUT
     candidates = _candidates(args)
-    results = ResultsFile(args.out)
-    total = sum(len(s.cases) for s in scenarios) * len(candidates)
-    progress = Progress(results, total)
+    pins = _pins(args)
     started = time.perf_counter()
+    backends = _prepare_backends(pins, args) if pins else [LocalBackends()]
+    results = ResultsFile(args.out)
+    results.set_pins([{"label": b.label, **b.versions, "error": b.error} for b in backends])
+    total = sum(len(s.cases) for s in scenarios) * len(candidates) * len(backends)
+    progress = Progress(results, total)
     completed = False
     try:
-        completed = run_lab(scenarios, candidates, RunOptions(args.timeout, args.shuffle), progress)
+        completed = run_lab(scenarios, candidates, RunOptions(args.timeout, args.shuffle), progress, backends)
     finally:
         progress.close()
         results.finish(complete=completed)
+        for backend in backends:
+            backend.close()
     rows = results.rows
     browsers = [c.name for c in candidates]
     if not args.quiet:

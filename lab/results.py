@@ -33,6 +33,7 @@ class ResultRow:
     outcome: str
     expected: str
     matched: bool
+    pin: str = ""
     status: Optional[int] = None
     response_type: Optional[str] = None
     preflight: bool = False
@@ -82,6 +83,7 @@ class ResultsFile:
         self.path = path
         self.rows: List[ResultRow] = []
         self.browsers: Dict[str, BrowserInfo] = {}
+        self.pins: List[Dict[str, Any]] = []
         self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.argv = argv if argv is not None else sys.argv[1:]
         self._lock = threading.Lock()
@@ -96,6 +98,12 @@ class ResultsFile:
         if self._partial is not None:
             self._partial.write(json.dumps(record) + "\n")
             self._partial.flush()
+
+    def set_pins(self, pins: List[Dict[str, Any]]) -> None:
+        """The backends' versions (or why a pin could not run): one entry per pin label."""
+        with self._lock:
+            self.pins = pins
+            self._write_line({"pins": pins})
 
     def add_browser(self, info: BrowserInfo) -> None:
         with self._lock:
@@ -116,6 +124,7 @@ class ResultsFile:
             "command": ["cors-lab"] + list(self.argv),
             "environment": environment(),
             "browsers": [info.to_dict() for info in sorted(self.browsers.values(), key=_browser_order)],
+            "pins": self.pins,
             "results": [row.to_dict() for row in self.rows],
         }
 

@@ -13,9 +13,10 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
-from .backend import TOKEN_PARAM, BackendBuildError, Exchange, Recorder, build_app
+from .backend import TOKEN_PARAM, BackendBuildError, Exchange, Recorder
+from .backend.recorder import WSGIApp
 from .backend.template import fill
 from .browsers.base import Browser, BrowserInfo, Candidate, Page
 from .results import ResultRow
@@ -27,6 +28,15 @@ from .servers import OriginPool
 class RunOptions:
     timeout_s: float = 10.0
     shuffle_seed: Optional[int] = None
+
+
+class Backends(Protocol):
+    """Where scenario backends come from: this process's Flask, or a pin's host process."""
+
+    label: str
+
+    def build(self, slot: str, scenario: Scenario, origins: Mapping[str, str], stopping: threading.Event) -> WSGIApp:
+        ...
 
 
 class Sink:
@@ -63,9 +73,9 @@ def classify(result: Optional[Dict[str, Any]], exchanges: Sequence[Exchange], fa
     return outcome, None
 
 
-def _error_row(scenario: Scenario, case: Case, info_name: str, engine: str, reason: str) -> ResultRow:
+def _error_row(scenario: Scenario, case: Case, info_name: str, engine: str, pin: str, reason: str) -> ResultRow:
     expected = case.expected_in(engine)
-    return ResultRow(scenario.id, scenario.group, case.name, info_name, engine, "error", expected, False, reason=reason)
+    return ResultRow(scenario.id, scenario.group, case.name, info_name, engine, "error", expected, False, pin=pin, reason=reason)
 
 
 class _Worker:
@@ -83,22 +93,23 @@ class _Worker:
         self.launch_failure = ""
         self.serial = 0
 
-    def run(self, scenarios: Sequence[Scenario]) -> None:
+    def run(self, scenarios: Sequence[Scenario], backends: Sequence[Backends]) -> None:
         rng = random.Random(self.options.shuffle_seed) if self.options.shuffle_seed is not None else None
+        work = [(scenario, backend) for scenario in scenarios for backend in backends]
         try:
             try:
                 self.browser = self.candidate.launch()
             except Exception as exc:
-                for scenario in scenarios:
+                for scenario, backend in work:
                     for case in scenario.cases:
                         self.sink.row(_error_row(scenario, case, self.candidate.name, self.candidate.engine,
-                                                 f"browser failed to launch: {exc}"))
+                                                 backend.label, f"browser failed to launch: {exc}"))
                 return
             self.sink.browser_ready(self.browser.info)
-            for scenario in _ordered(scenarios, rng):
+            for scenario, backend in _ordered(work, rng):
                 if self.stop.is_set():
                     return
-                for row in self._run_scenario(scenario, rng):
+                for row in self._run_scenario(scenario, backend, rng):
                     self.sink.row(row)
         finally:
             self.stopping.set()
@@ -107,13 +118,13 @@ class _Worker:
                 self.browser.close()
             self.finished.set()
 
-    def _run_scenario(self, scenario: Scenario, rng: Optional[random.Random]) -> List[ResultRow]:
+    def _run_scenario(self, scenario: Scenario, backend: Backends, rng: Optional[random.Random]) -> List[ResultRow]:
         urls = {name: self.pool.url(origin) for name, origin in scenario.origins.items()}
         try:
-            app = build_app(scenario, urls, self.stopping)
+            app = backend.build(self.candidate.name, scenario, urls, self.stopping)
         except BackendBuildError as exc:
-            return [_error_row(scenario, c, self.candidate.name, self.candidate.engine, f"backend did not start: {exc}")
-                    for c in scenario.cases]
+            return [_error_row(scenario, c, self.candidate.name, self.candidate.engine, backend.label,
+                               f"backend did not start: {exc}") for c in scenario.cases]
         recorder = Recorder(app, [(k, fill(v, urls)) for k, v in scenario.backend.proxy_headers])
         self.pool.mount(recorder)
         rows: List[Tuple[ResultRow, str]] = []
@@ -122,7 +133,7 @@ class _Worker:
             for case in _ordered(scenario.cases, rng):
                 if self.stop.is_set():
                     break
-                measured = self._run_case(scenario, case, urls, recorder, pages)
+                measured = self._run_case(scenario, case, urls, recorder, pages, backend.label)
                 if measured is not None:
                     rows.append(measured)
         finally:
@@ -133,10 +144,10 @@ class _Worker:
         return [row for row, _ in rows]
 
     def _run_case(self, scenario: Scenario, case: Case, urls: Dict[str, str], recorder: Recorder,
-                  pages: Dict[str, Page]) -> Optional[Tuple[ResultRow, str]]:
+                  pages: Dict[str, Page], pin: str) -> Optional[Tuple[ResultRow, str]]:
         """Measure one cell; None when the run was interrupted under it (nothing was measured)."""
         if self.browser is None:
-            return _error_row(scenario, case, self.candidate.name, self.candidate.engine, self.launch_failure), ""
+            return _error_row(scenario, case, self.candidate.name, self.candidate.engine, pin, self.launch_failure), ""
         self.serial += 1
         token = f"{self.serial}-{secrets.token_hex(4)}"
         separator = "&" if "?" in case.path else "?"
@@ -172,7 +183,7 @@ class _Worker:
         row = ResultRow(
             scenario=scenario.id, group=scenario.group, case=case.name,
             browser=self.candidate.name, engine=engine,
-            outcome=outcome, expected=expected, matched=outcome == expected,
+            outcome=outcome, expected=expected, matched=outcome == expected, pin=pin,
             status=result.get("status"), response_type=result.get("response_type"),
             preflight=any(e.kind == "preflight" for e in exchanges),
             readable_headers=result.get("readable_headers"), read_headers=result.get("read_headers") or {},
@@ -196,11 +207,16 @@ class _Worker:
             self.launch_failure = f"browser could not be restarted: {exc}"
 
 
-def run_lab(scenarios: Sequence[Scenario], candidates: Sequence[Candidate], options: RunOptions, sink: Sink) -> bool:
-    """Run every scenario in every browser, side by side; returns False when interrupted."""
+def run_lab(scenarios: Sequence[Scenario], candidates: Sequence[Candidate], options: RunOptions, sink: Sink,
+            backends: Optional[Sequence[Backends]] = None) -> bool:
+    """Run every scenario with every backend (pin) in every browser; returns False when interrupted."""
+    if backends is None:
+        from .backend.pinned import LocalBackends
+
+        backends = [LocalBackends()]
     stop = threading.Event()
     workers = [_Worker(c, options, sink, stop) for c in candidates]
-    threads = [threading.Thread(target=w.run, args=(scenarios,), name=f"browser-{w.candidate.name}", daemon=True)
+    threads = [threading.Thread(target=w.run, args=(scenarios, backends), name=f"browser-{w.candidate.name}", daemon=True)
                for w in workers]
     for thread in threads:
         thread.start()

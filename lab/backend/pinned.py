@@ -1,0 +1,145 @@
+"""Backends built with the installed Flask (in this process) or with a pin's (in a host subprocess).
+
+Both give the runner a WSGI app per (browser slot, scenario). A pinned backend is
+reached through a small forwarding proxy, so that the lab's origin servers,
+pages and recorder stay the same for every pin and browsers launch once.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import select
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
+
+from ..pins import PinEnv
+from ..scenario.model import Scenario
+from .app import BackendBuildError, build_app
+from .recorder import WSGIApp
+
+LAB_ROOT = Path(__file__).resolve().parent.parent.parent
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"}
+
+
+class LocalBackends:
+    """Backends built in this process, with whatever Flask and flask-cors are installed here."""
+
+    def __init__(self) -> None:
+        from importlib.metadata import version
+        import platform
+
+        self.versions = {"python": platform.python_version(), "flask": version("flask"),
+                         "flask-cors": version("flask-cors"), "werkzeug": version("werkzeug")}
+        self.label = f"flask {self.versions['flask']} / flask-cors {self.versions['flask-cors']}"
+        self.error: Optional[str] = None
+
+    def build(self, slot: str, scenario: Scenario, origins: Mapping[str, str], stopping: threading.Event) -> WSGIApp:
+        return build_app(scenario, origins, stopping)
+
+    def close(self) -> None:
+        pass
+
+
+def forwarding_app(port: int, timeout_s: float) -> WSGIApp:
+    """A WSGI app that sends each request, as received, to a backend on a loopback port."""
+
+    def forward(environ: Dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        headers = {key[5:].replace("_", "-").title(): value for key, value in environ.items() if key.startswith("HTTP_")}
+        for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            if environ.get(key):
+                headers[key.replace("_", "-").title()] = environ[key]
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else None
+        target = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+        try:
+            connection.request(environ["REQUEST_METHOD"], target, body=body, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+        finally:
+            connection.close()
+        kept = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP]
+        start_response(f"{response.status} {response.reason}", kept)
+        return [data]
+
+    return forward
+
+
+class PinnedBackends:
+    """A pin's host subprocess; `error` says why it is unusable (install or import failure)."""
+
+    def __init__(self, env: PinEnv, timeout_s: float = 30.0) -> None:
+        self.label = env.pin.label
+        self.versions: Dict[str, str] = dict(env.versions)
+        self.error: Optional[str] = env.error
+        self.timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self._process: Optional[subprocess.Popen] = None
+        if env.python is None:
+            return
+        self._process = subprocess.Popen(
+            [env.python, "-m", "lab.backend.host"], cwd=str(LAB_ROOT),
+            env=dict(os.environ, PYTHONPATH=str(LAB_ROOT), PYTHONDONTWRITEBYTECODE="1"),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        ready = self._read(60)
+        if not ready or not ready.get("ready"):
+            self.error = f"{self.label} does not start: {ready.get('error') if ready else 'no answer from its host process'}"
+            self.close()
+
+    def _read(self, timeout_s: float) -> Optional[Dict[str, Any]]:
+        assert self._process is not None and self._process.stdout is not None
+        ready, _, _ = select.select([self._process.stdout], [], [], timeout_s)
+        line = self._process.stdout.readline() if ready else ""
+        return json.loads(line) if line else None
+
+    def _ask(self, command: Dict[str, Any]) -> Dict[str, Any]:
+        with self._lock:
+            if self._process is None or self._process.poll() is not None:
+                raise BackendBuildError(f"the host process of {self.label} is not running")
+            assert self._process.stdin is not None
+            self._process.stdin.write(json.dumps(command) + "\n")
+            self._process.stdin.flush()
+            answer = self._read(60)
+        if answer is None:
+            raise BackendBuildError(f"the host process of {self.label} did not answer")
+        return answer
+
+    def build(self, slot: str, scenario: Scenario, origins: Mapping[str, str], stopping: threading.Event) -> WSGIApp:
+        if self.error:
+            raise BackendBuildError(self.error)
+        answer = self._ask({"op": "mount", "slot": slot, "path": str(scenario.path.resolve()),
+                            "scenario_id": scenario.id, "origins": dict(origins)})
+        if not answer.get("ok"):
+            raise BackendBuildError(answer.get("error", "unknown error"))
+        return forwarding_app(int(answer["port"]), self.timeout_s)
+
+    def close(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        try:
+            if process.stdin:
+                process.stdin.close()
+            process.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            process.kill()
+            process.wait(timeout=5)
+
+
+def start_backends(envs: List[PinEnv], timeout_s: float) -> List[PinnedBackends]:
+    """Start every pin's host side by side."""
+    started: List[Optional[PinnedBackends]] = [None] * len(envs)
+
+    def start(index: int) -> None:
+        started[index] = PinnedBackends(envs[index], timeout_s)
+
+    threads = [threading.Thread(target=start, args=(i,)) for i in range(len(envs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [b for b in started if b is not None]

@@ -1,0 +1,180 @@
+"""Version pins: which Flask and flask-cors a backend runs with, and the environments that hold them.
+
+A pin names a Flask line or release and a flask-cors line or release
+(`3.1` means the newest 3.1.x, `3.1.2` exactly that). Werkzeug follows Flask's
+line unless pinned, because Flask 2.x with an unbounded Werkzeug 3 does not
+import at all, which would hide what flask-cors does.
+
+Environments are made once per pin under `.cors-lab/envs/` (uv when it is
+installed, venv + pip otherwise) and reused while the pin is unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from .scenario.load import Problem, ScenarioError, tomllib
+
+VERSION = re.compile(r"\d+(\.\d+){0,2}")
+ENVS_DIR = Path(".cors-lab") / "envs"
+
+
+@dataclass(frozen=True)
+class Pin:
+    flask: str
+    flask_cors: str
+    werkzeug: Optional[str] = None
+    python: Optional[str] = None
+
+    @property
+    def label(self) -> str:
+        extra = (f" werkzeug {self.werkzeug}" if self.werkzeug else "") + (f" python {self.python}" if self.python else "")
+        return f"flask {self.flask} / flask-cors {self.flask_cors}{extra}"
+
+    def requirements(self) -> List[str]:
+        werkzeug = self.werkzeug or ".".join(self.flask.split(".")[:2])
+        return [_requirement("flask", self.flask), _requirement("flask-cors", self.flask_cors), _requirement("werkzeug", werkzeug)]
+
+    @property
+    def slug(self) -> str:
+        text = json.dumps([self.requirements(), self.python])
+        readable = re.sub(r"[^a-z0-9.]+", "-", f"flask-{self.flask}-cors-{self.flask_cors}".lower())
+        return f"{readable}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
+
+
+def _requirement(package: str, version: str) -> str:
+    return f"{package}=={version}" if version.count(".") >= 2 else f"{package}=={version}.*"
+
+
+@dataclass
+class PinEnv:
+    """A pin's ready environment, or the reason it could not be made."""
+
+    pin: Pin
+    python: Optional[str] = None
+    error: Optional[str] = None
+    versions: Dict[str, str] = field(default_factory=dict)
+
+
+def _check_version(value: object, where: str, problems: List[str]) -> str:
+    if not isinstance(value, str) or not VERSION.fullmatch(value):
+        problems.append(f"{where}: {value!r} is not a version such as \"3.1\" or \"3.1.2\"")
+        return "0"
+    return value
+
+
+def pins_from_lists(flask: Sequence[str], flask_cors: Sequence[str]) -> List[Pin]:
+    """The cross product of Flask and flask-cors versions given on the command line."""
+    problems: List[str] = []
+    pins = [Pin(_check_version(f, "--flask", problems), _check_version(c, "--flask-cors", problems))
+            for f, c in itertools.product(flask, flask_cors)]
+    if problems:
+        raise ScenarioError([Problem(Path("command line"), 0, p) for p in problems])
+    return pins
+
+
+def load_pins(path: Path, full: bool = False) -> List[Pin]:
+    """Pins from a TOML file: `[[pin]]` tables (the default matrix), or with `full` the cross product of
+    every Flask and flask-cors version the file mentions."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([Problem(path, 0, f"cannot read pins file: {exc}")]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([Problem(path, 0, f"invalid TOML: {exc}")]) from exc
+    problems: List[str] = []
+    entries = data.get("pin", [])
+    if not isinstance(entries, list) or not entries:
+        problems.append("a pins file needs [[pin]] tables with flask and flask-cors")
+        entries = []
+    pins: List[Pin] = []
+    for number, entry in enumerate(entries, start=1):
+        where = f"[[pin]] #{number}"
+        if not isinstance(entry, dict):
+            problems.append(f"{where}: must be a table")
+            continue
+        unknown = set(entry) - {"flask", "flask-cors", "werkzeug", "python"}
+        if unknown:
+            problems.append(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; expected flask, flask-cors, werkzeug, python")
+        pins.append(Pin(
+            flask=_check_version(entry.get("flask"), f"{where} flask", problems),
+            flask_cors=_check_version(entry.get("flask-cors"), f"{where} flask-cors", problems),
+            werkzeug=_check_version(entry["werkzeug"], f"{where} werkzeug", problems) if "werkzeug" in entry else None,
+            python=_check_version(entry["python"], f"{where} python", problems) if "python" in entry else None,
+        ))
+    if problems:
+        raise ScenarioError([Problem(path, 0, p) for p in problems])
+    if full:
+        flasks = sorted({p.flask for p in pins}, key=_version_key)
+        corses = sorted({p.flask_cors for p in pins}, key=_version_key)
+        pins = [Pin(f, c) for f, c in itertools.product(flasks, corses)]
+    return pins
+
+
+def _version_key(version: str) -> tuple:
+    return tuple(int(part) for part in version.split("."))
+
+
+def _run(command: List[str], env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+
+
+def _tail(text: str, lines: int = 6) -> str:
+    return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:] if line.strip())
+
+
+def _interpreter(version: Optional[str]) -> str:
+    if version is None:
+        return sys.executable
+    for candidate in (f"python{version}", os.path.expanduser(f"~/.pyenv/versions/{version}/bin/python")):
+        found = shutil.which(candidate) or (candidate if os.path.exists(candidate) else None)
+        if found:
+            return found
+    matches = sorted(Path(os.path.expanduser("~/.pyenv/versions")).glob(f"{version}.*/bin/python"))
+    return str(matches[-1]) if matches else f"python{version}"
+
+
+def ensure_env(pin: Pin, root: Path = ENVS_DIR) -> PinEnv:
+    """Create (or reuse) the pin's environment; failures become `PinEnv.error`, never exceptions."""
+    directory = (root / pin.slug).resolve()
+    python = directory / "bin" / "python"
+    marker = directory / "cors-lab-ready.json"
+    if marker.exists() and python.exists():
+        return PinEnv(pin, str(python), versions=json.loads(marker.read_text()))
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    requirements = pin.requirements() + ["tomli>=2; python_version < '3.11'"]
+    uv = shutil.which("uv")
+    interpreter = _interpreter(pin.python)
+    if uv:
+        steps = [[uv, "venv", "--quiet", "--python", interpreter, str(directory)],
+                 [uv, "pip", "install", "--quiet", "--python", str(python), *requirements]]
+    else:
+        steps = [[interpreter, "-m", "venv", str(directory)],
+                 [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *requirements]]
+    for step in steps:
+        try:
+            done = _run(step)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return PinEnv(pin, error=f"could not install {pin.label}: {exc}")
+        if done.returncode != 0:
+            return PinEnv(pin, error=f"could not install {pin.label}: {_tail(done.stderr or done.stdout)}")
+    probe = _run([str(python), "-c", "import json, platform, importlib.metadata as m; print(json.dumps({"
+                  "'python': platform.python_version(), 'flask': m.version('flask'), "
+                  "'flask-cors': m.version('flask-cors'), 'werkzeug': m.version('werkzeug')}))"])
+    if probe.returncode != 0:
+        return PinEnv(pin, error=f"installed {pin.label} but could not read its versions: {_tail(probe.stderr)}")
+    versions = json.loads(probe.stdout)
+    marker.write_text(json.dumps(versions))
+    return PinEnv(pin, str(python), versions=versions)
