@@ -1,6 +1,15 @@
-"""Sessions: `nox -s lab` runs the built-in scenarios; `nox -s tests` runs the test suite.
+"""Sessions:
 
-uv creates the virtualenvs when it is installed (much faster); plain virtualenv otherwise.
+- `nox -s lab`: the version matrix of pins.toml (or `-- --full`, or `-- --flask 3.1.2 --flask-cors 5.0.1`)
+  in every browser found, then the merged report in reports/ (JSON, Markdown, HTML).
+- `nox -s upgrade_check -- OLD NEW [--flask VERSION]`: two flask-cors releases, same Flask and browsers, and their diff.
+- `nox -s tests`: the test suite.  `nox -s docs`: regenerate the committed results tables.
+
+The matrix runs inside one `lab` session on purpose: the lab makes one environment
+per pin itself (cached in .cors-lab/envs) and serves every pin's backends to one set
+of browsers, so N pins cost N installs once and the browsers launch once, instead
+of N nox sessions each launching three browsers. nox's own virtualenvs (and the pin
+environments) use uv when it is installed, virtualenv / venv otherwise.
 """
 
 from __future__ import annotations
@@ -10,28 +19,63 @@ import nox
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["lab"]
 
+PIN_OPTIONS = ("--pins", "--flask", "--flask-cors")
+REPORTS = "reports"
+
+
+def _setup(session: nox.Session, extras: str = "") -> None:
+    session.install("-e", f".{extras}")
+    session.run("cors-lab", "install-browsers")
+
+
+def _report(session: nox.Session, results: str, name: str) -> None:
+    session.run("cors-lab", "report", results, "--json", f"{REPORTS}/{name}.json",
+                "--markdown", f"{REPORTS}/{name}.md", "--html", f"{REPORTS}/{name}.html")
+
 
 @nox.session
 def lab(session: nox.Session) -> None:
-    """Install cors-lab and browsers, run the built-in scenarios, write reports/results.json."""
-    session.install("-e", ".")
-    session.run("cors-lab", "install-browsers")
-    session.run("cors-lab", "run", "--out", "reports/results.json", *session.posargs)
+    """Run the built-in scenarios across the version matrix and write the merged report."""
+    _setup(session)
+    arguments = list(session.posargs)
+    if not any(option in arguments for option in PIN_OPTIONS):
+        arguments = ["--pins", "pins.toml", *arguments]
+    # Exit status 1 (an outcome differs from its expectation on some pin) is a finding for the report, not a crash.
+    session.run("cors-lab", "run", "--quiet", "--out", f"{REPORTS}/results.json", *arguments, success_codes=[0, 1])
+    _report(session, f"{REPORTS}/results.json", "report")
+    session.log(f"report: {REPORTS}/report.html, {REPORTS}/report.md, {REPORTS}/report.json")
+
+
+@nox.session
+def upgrade_check(session: nox.Session) -> None:
+    """`-- OLD NEW [--flask VERSION]`: what changes in the browsers when flask-cors goes from OLD to NEW."""
+    arguments = list(session.posargs)
+    flask = "3.1"
+    if "--flask" in arguments:
+        index = arguments.index("--flask")
+        flask = arguments[index + 1]
+        del arguments[index:index + 2]
+    if len(arguments) < 2:
+        session.error("usage: nox -s upgrade_check -- OLD NEW [--flask VERSION] [cors-lab run options]")
+    old, new, extra = arguments[0], arguments[1], arguments[2:]
+    _setup(session)
+    for version in (old, new):
+        session.run("cors-lab", "run", "--quiet", "--flask", flask, "--flask-cors", version,
+                    "--out", f"{REPORTS}/upgrade-{version}.json", *extra, success_codes=[0, 1])
+    session.run("cors-lab", "diff", f"{REPORTS}/upgrade-{old}.json", f"{REPORTS}/upgrade-{new}.json")
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
     """The test suite, in real browsers (installed first when missing)."""
-    session.install("-e", ".[test]")
-    session.run("cors-lab", "install-browsers")
+    _setup(session, "[test]")
     session.run("pytest", *(session.posargs or ["-n", "2", "-q"]))
 
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Run the library and regenerate the results tables in README.md and docs/ from it."""
-    session.install("-e", ".")
-    session.run("cors-lab", "install-browsers")
-    session.run("cors-lab", "run", "--quiet", "--out", "reports/results.json")
-    session.run("cors-lab", "report", "reports/results.json", "--summary", "--update", "README.md")
-    session.run("cors-lab", "report", "reports/results.json", "--update", "docs/browser-behaviour.md")
+    """Run the default matrix and regenerate the results tables in README.md and docs/ from it."""
+    _setup(session)
+    session.run("cors-lab", "run", "--quiet", "--pins", "pins.toml", "--out", f"{REPORTS}/results.json", success_codes=[0, 1])
+    session.run("cors-lab", "report", f"{REPORTS}/results.json", "--summary", "--update", "README.md")
+    session.run("cors-lab", "report", f"{REPORTS}/results.json", "--update", "docs/browser-behaviour.md")

@@ -45,10 +45,17 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("paths", nargs="*", type=Path)
     listing.add_argument("-k", "--select", metavar="TEXT")
 
-    report = commands.add_parser("report", help="turn a results file into Markdown tables")
-    report.add_argument("results", type=Path, help="a results JSON file written by `cors-lab run --out`")
+    report = commands.add_parser("report", help="merge results files into JSON, Markdown and HTML reports")
+    report.add_argument("results", type=Path, nargs="+", help="results JSON files written by `cors-lab run --out`")
+    report.add_argument("--json", type=Path, metavar="FILE", help="write the merged results here")
+    report.add_argument("--markdown", type=Path, metavar="FILE", help="write Markdown tables here")
+    report.add_argument("--html", type=Path, metavar="FILE", help="write the self-contained HTML report here")
     report.add_argument("--update", type=Path, metavar="MARKDOWN", help="replace the <!-- results:begin/end --> block in this file")
-    report.add_argument("--summary", action="store_true", help="one row per scenario instead of one per case")
+    report.add_argument("--summary", action="store_true", help="Markdown: one row per scenario instead of one per case")
+
+    diff = commands.add_parser("diff", help="list the cells whose outcome changed between two results files")
+    diff.add_argument("old", type=Path)
+    diff.add_argument("new", type=Path)
 
     bench = commands.add_parser("bench", help="per-case cost of the lab against a plain Playwright loop and the in-page floor")
     bench.add_argument("paths", nargs="*", type=Path)
@@ -171,29 +178,54 @@ def _command_doctor(args: argparse.Namespace) -> int:
 
 
 def _command_report(args: argparse.Namespace) -> int:
-    from .report.markdown import load_results, results_table, summary_table, update_between_markers
+    import json
+
+    from .report.cells import ResultsInputError, load_document, merge
+    from .report.html import html_report
+    from .report.markdown import results_table, summary_table, update_between_markers
 
     try:
-        document = load_results(args.results)
-    except (OSError, ValueError) as exc:
-        print(f"cors-lab: {args.results}: cannot read results: {exc}", file=sys.stderr)
+        document = merge([load_document(path) for path in args.results])
+    except ResultsInputError as exc:
+        print(f"cors-lab: {clean(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if not isinstance(document, dict) or not {"environment", "browsers", "results"} <= set(document):
-        print(f"cors-lab: {args.results}: not a cors-lab results file (needs environment, browsers, results)", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    command = " ".join(["cors-lab report", str(args.results)] + (["--summary"] if args.summary else [])
+    command = " ".join(["cors-lab report", *map(str, args.results)] + (["--summary"] if args.summary else [])
                        + ([f"--update {args.update}"] if args.update else []))
     table = (summary_table if args.summary else results_table)(document, command)
+    written = []
+    for path, content in ((args.json, lambda: json.dumps(document, indent=1) + "\n"), (args.markdown, lambda: table),
+                          (args.html, lambda: html_report(document))):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content(), encoding="utf-8")
+            written.append(str(path))
     if args.update:
         try:
             update_between_markers(args.update, table)
         except (OSError, ValueError) as exc:
             print(f"cors-lab: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        print(f"updated {args.update}")
+        written.append(str(args.update))
+    if written:
+        print("wrote " + ", ".join(written))
     else:
         print(table, end="")
     return EXIT_OK
+
+
+def _command_diff(args: argparse.Namespace) -> int:
+    from .report.cells import ResultsInputError, load_document
+    from .report.diff import compare
+
+    try:
+        old, new = load_document(args.old), load_document(args.new)
+    except ResultsInputError as exc:
+        print(f"cors-lab: {clean(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    comparison = compare(old, new)
+    for line in comparison.report():
+        print(clean(line))
+    return EXIT_MISMATCH if comparison.changes else EXIT_OK
 
 
 def _command_bench(args: argparse.Namespace) -> int:
@@ -219,7 +251,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"run": _command_run, "list": _command_list, "doctor": _command_doctor,
-                "install-browsers": _command_install_browsers, "report": _command_report, "bench": _command_bench}[args.command](args)
+                "install-browsers": _command_install_browsers, "report": _command_report, "bench": _command_bench, "diff": _command_diff}[args.command](args)
     except ScenarioError as exc:
         for problem in exc.problems:
             print(clean(str(problem)), file=sys.stderr)

@@ -34,6 +34,7 @@ class Backends(Protocol):
     """Where scenario backends come from: this process's Flask, or a pin's host process."""
 
     label: str
+    versions: Dict[str, str]
 
     def build(self, slot: str, scenario: Scenario, origins: Mapping[str, str], stopping: threading.Event) -> WSGIApp:
         ...
@@ -73,8 +74,8 @@ def classify(result: Optional[Dict[str, Any]], exchanges: Sequence[Exchange], fa
     return outcome, None
 
 
-def _error_row(scenario: Scenario, case: Case, info_name: str, engine: str, pin: str, reason: str) -> ResultRow:
-    expected = case.expected_in(engine)
+def _error_row(scenario: Scenario, case: Case, info_name: str, engine: str, backend: Backends, reason: str) -> ResultRow:
+    expected, pin = case.expected_in(engine, backend.versions), backend.label
     return ResultRow(scenario.id, scenario.group, case.name, info_name, engine, "error", expected, False, pin=pin, reason=reason)
 
 
@@ -103,7 +104,7 @@ class _Worker:
                 for scenario, backend in work:
                     for case in scenario.cases:
                         self.sink.row(_error_row(scenario, case, self.candidate.name, self.candidate.engine,
-                                                 backend.label, f"browser failed to launch: {exc}"))
+                                                 backend, f"browser failed to launch: {exc}"))
                 return
             self.sink.browser_ready(self.browser.info)
             for scenario, backend in _ordered(work, rng):
@@ -123,7 +124,7 @@ class _Worker:
         try:
             app = backend.build(self.candidate.name, scenario, urls, self.stopping)
         except BackendBuildError as exc:
-            return [_error_row(scenario, c, self.candidate.name, self.candidate.engine, backend.label,
+            return [_error_row(scenario, c, self.candidate.name, self.candidate.engine, backend,
                                f"backend did not start: {exc}") for c in scenario.cases]
         recorder = Recorder(app, [(k, fill(v, urls)) for k, v in scenario.backend.proxy_headers])
         self.pool.mount(recorder)
@@ -133,7 +134,7 @@ class _Worker:
             for case in _ordered(scenario.cases, rng):
                 if self.stop.is_set():
                     break
-                measured = self._run_case(scenario, case, urls, recorder, pages, backend.label)
+                measured = self._run_case(scenario, case, urls, recorder, pages, backend)
                 if measured is not None:
                     rows.append(measured)
         finally:
@@ -144,10 +145,10 @@ class _Worker:
         return [row for row, _ in rows]
 
     def _run_case(self, scenario: Scenario, case: Case, urls: Dict[str, str], recorder: Recorder,
-                  pages: Dict[str, Page], pin: str) -> Optional[Tuple[ResultRow, str]]:
+                  pages: Dict[str, Page], backend: Backends) -> Optional[Tuple[ResultRow, str]]:
         """Measure one cell; None when the run was interrupted under it (nothing was measured)."""
         if self.browser is None:
-            return _error_row(scenario, case, self.candidate.name, self.candidate.engine, pin, self.launch_failure), ""
+            return _error_row(scenario, case, self.candidate.name, self.candidate.engine, backend, self.launch_failure), ""
         self.serial += 1
         token = f"{self.serial}-{secrets.token_hex(4)}"
         separator = "&" if "?" in case.path else "?"
@@ -178,12 +179,12 @@ class _Worker:
         duration_ms = (time.perf_counter() - started) * 1000
         exchanges = recorder.take(token)
         outcome, reason = classify(result, exchanges, failure, self.pool.alive(scenario.origins[case.target]))
-        expected = case.expected_in(engine)
+        expected = case.expected_in(engine, backend.versions)
         result = result or {}
         row = ResultRow(
             scenario=scenario.id, group=scenario.group, case=case.name,
             browser=self.candidate.name, engine=engine,
-            outcome=outcome, expected=expected, matched=outcome == expected, pin=pin,
+            outcome=outcome, expected=expected, matched=outcome == expected, pin=backend.label,
             status=result.get("status"), response_type=result.get("response_type"),
             preflight=any(e.kind == "preflight" for e in exchanges),
             readable_headers=result.get("readable_headers"), read_headers=result.get("read_headers") or {},

@@ -13,6 +13,7 @@ import time
 from typing import Dict, List, Optional, Sequence, TextIO, Tuple
 
 from .browsers.base import BrowserInfo
+from .report.cells import describe, group_cells
 from .results import ResultRow, ResultsFile
 from .run import Sink
 
@@ -76,15 +77,14 @@ class Progress(Sink):
 
 
 def summary(rows: Sequence[ResultRow], browsers: Sequence[str], color: bool) -> str:
-    """Cases grouped under their scenario, one column per browser; mismatches say what was expected."""
+    """Cases grouped under their scenario, one column per browser; a cell tells where pins disagree."""
     style = _Style(color)
-    cells: Dict[Tuple[str, str], Dict[str, ResultRow]] = {}
-    for row in rows:
-        cells.setdefault((row.scenario, row.case), {})[row.browser] = row
+    cells = group_cells(row.to_dict() for row in rows)
     width = min(max([len(case) + 2 for _, case in cells] + [6]), 72) + 2
     column = 22
     colors = {"allowed": "32", "blocked": "33", "error": "31;1", "timeout": "31;1"}
     lines = [style("case".ljust(width) + "".join(b.ljust(column) for b in browsers).rstrip(), "1")]
+    notes: List[str] = []
     current = None
     for (scenario, case), by_browser in sorted(cells.items()):
         if scenario != current:
@@ -94,13 +94,23 @@ def summary(rows: Sequence[ResultRow], browsers: Sequence[str], color: bool) -> 
         name = "  " + (name if len(name) <= width - 4 else name[: width - 5] + "…")
         line = name.ljust(width)
         for browser in browsers:
-            row = by_browser.get(browser)
-            text = "-" if row is None else SYMBOLS[row.outcome] + ("" if row.matched else f" (want {row.expected})")
+            mine = by_browser.get(browser, [])
+            text, differs = describe(mine)
+            unexpected = [r for r in mine if not r["matched"]]
+            if differs:
+                notes.append(clean(f"  {scenario} :: {case} [{browser}]: {text}"))
+                text = text.split(";")[0] + "*"
+            text = SYMBOLS.get(text, text) if not differs else text
+            if unexpected:
+                text += f" (want {unexpected[0]['expected']})" if len(mine) == 1 else f" ({len(unexpected)} unexpected)"
             padded = text.ljust(column)
-            if row is not None:
-                padded = style(padded, colors[row.outcome] if row.matched else "41;97")
+            if mine:
+                outcome = mine[0]["outcome"]
+                padded = style(padded, "41;97" if unexpected else colors[outcome])
             line += padded
         lines.append(line.rstrip())
+    if notes:
+        lines += ["", "* the pins disagree:"] + notes
     return "\n".join(lines)
 
 

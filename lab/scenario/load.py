@@ -20,6 +20,7 @@ else:  # pragma: no cover - exercised only on older interpreters in the matrix
     import tomli as tomllib
 
 from .locate import KeyLines, KeyPath
+from .versions import problem as version_problem
 from .model import (
     ENGINES,
     EXPECTABLE,
@@ -367,7 +368,7 @@ def _origins(check: _Checker, raw: Any) -> Dict[str, Origin]:
 
 def _case(check: _Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin]) -> Case:
     keys = ("name", "description", "page", "target", "path", "method", "headers", "body", "credentials",
-            "mode", "redirect", "read_headers", "expect", "expect_per_browser")
+            "mode", "redirect", "read_headers", "expect", "expect_per_browser", "expect_by_version")
     table = check.table(raw, where, keys, required=("name", "path", "expect"))
     for key in ("page", "target"):
         name = table.get(key, "app" if key == "page" else "api")
@@ -379,6 +380,13 @@ def _case(check: _Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin])
             check.fail(where + ("expect_per_browser", engine), f"unknown browser {engine!r} in expect_per_browser; expected one of: {', '.join(ENGINES)}")
         elif outcome not in EXPECTABLE:
             check.fail(where + ("expect_per_browser", engine), f"expectation {outcome!r} must be one of: {', '.join(EXPECTABLE)}")
+    by_version = check.get(table, "expect_by_version", where, dict, {})
+    for condition, outcome in by_version.items():
+        wrong = version_problem(condition)
+        if wrong:
+            check.fail(where + ("expect_by_version", condition), f"expect_by_version: {wrong}")
+        elif outcome not in EXPECTABLE:
+            check.fail(where + ("expect_by_version", condition), f"expectation {outcome!r} must be one of: {', '.join(EXPECTABLE)}")
     method = check.get(table, "method", where, str, "GET").upper()
     body = check.get(table, "body", where, str)
     if body is not None and method in ("GET", "HEAD"):
@@ -405,6 +413,7 @@ def _case(check: _Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin])
         read_headers=check.strings(table, "read_headers", where),
         expect=check.get(table, "expect", where, str, "allowed", EXPECTABLE),
         expect_per_browser={k: v for k, v in per_browser.items() if k in ENGINES and v in EXPECTABLE},
+        expect_by_version={k: v for k, v in by_version.items() if v in EXPECTABLE and not version_problem(k)},
         line=check.lines.line_of(where),
     )
 

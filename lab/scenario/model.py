@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 Headers = Tuple[Tuple[str, str], ...]
 """Header pairs in order; duplicates are kept because they matter to browsers."""
@@ -105,12 +105,23 @@ class Case:
     read_headers: Tuple[str, ...] = ()
     expect: str = "allowed"
     expect_per_browser: Dict[str, str] = field(default_factory=dict)
+    expect_by_version: Dict[str, str] = field(default_factory=dict)
     description: str = ""
     line: int = 0
 
-    def expected_in(self, engine: str) -> str:
-        """The expectation for one engine: known browser differences are data."""
-        return self.expect_per_browser.get(engine, self.expect)
+    def expected_in(self, engine: str, versions: Optional[Mapping[str, str]] = None) -> str:
+        """The expectation for one engine and pin: known browser and version differences are data.
+
+        A browser-specific expectation wins; then the first version condition that holds; then `expect`.
+        """
+        if engine in self.expect_per_browser:
+            return self.expect_per_browser[engine]
+        from .versions import holds
+
+        for condition, outcome in self.expect_by_version.items():
+            if versions and holds(condition, versions):
+                return outcome
+        return self.expect
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,61 @@
+"""`cors-lab diff OLD NEW`: the cells whose outcome changed between two results files.
+
+When each file holds a single pin (the upgrade check: same Flask, two flask-cors
+releases), cells are matched by (scenario, case, browser); otherwise the pin is
+part of the key too, so merged matrix reports compare pin by pin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Tuple
+
+from .cells import evidence, pins_of
+
+Key = Tuple[str, str, str, Optional[str]]
+
+
+@dataclass
+class Change:
+    key: Key
+    old: Dict[str, Any]
+    new: Dict[str, Any]
+
+    def lines(self) -> List[str]:
+        scenario, case, browser, pin = self.key
+        where = f"{scenario} :: {case} [{browser}]" + (f" ({pin})" if pin else "")
+        lines = [f"CHANGED {where}: {self.old['outcome']} -> {self.new['outcome']}"]
+        lines += [f"    before: {line}" for line in evidence(self.old)]
+        lines += [f"    after:  {line}" for line in evidence(self.new)]
+        return lines
+
+
+@dataclass
+class Comparison:
+    changes: List[Change]
+    compared: int
+    only_old: List[Key]
+    only_new: List[Key]
+    across: str
+
+    def report(self) -> List[str]:
+        lines = [line for change in self.changes for line in change.lines()]
+        lines.append(f"{self.compared} cells compared ({self.across}): {len(self.changes)} changed, "
+                     f"{len(self.only_old)} only in OLD, {len(self.only_new)} only in NEW")
+        return lines
+
+
+def _index(document: Dict[str, Any], with_pin: bool) -> Dict[Key, Dict[str, Any]]:
+    return {(r["scenario"], r["case"], r["browser"], r.get("pin", "") if with_pin else None): r for r in document["results"]}
+
+
+def compare(old: Dict[str, Any], new: Dict[str, Any]) -> Comparison:
+    old_pins, new_pins = pins_of(old), pins_of(new)
+    with_pin = not (len(old_pins) == 1 and len(new_pins) == 1)
+    across = "pin by pin" if with_pin else f"{old_pins[0] if old_pins else '?'} -> {new_pins[0] if new_pins else '?'}"
+    before, after = _index(old, with_pin), _index(new, with_pin)
+    common = [key for key in before if key in after]
+    changes = [Change(key, before[key], after[key]) for key in sorted(common, key=lambda k: tuple(str(p) for p in k))
+               if before[key]["outcome"] != after[key]["outcome"]]
+    return Comparison(changes, len(common), sorted(k for k in before if k not in after),
+                      sorted(k for k in after if k not in before), across)

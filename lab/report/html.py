@@ -1,0 +1,214 @@
+"""A self-contained HTML report: a colour matrix of case x browser x pin, filterable, with cell details.
+
+The data is embedded as JSON (with `<`, `>` and `&` escaped) and rendered with
+`textContent` only, so nothing a server or browser said can become markup.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List
+
+from .cells import pins_of
+
+NOISY_REQUEST_HEADERS = {
+    "user-agent", "accept", "accept-language", "accept-encoding", "connection", "priority", "referer",
+    "upgrade-insecure-requests", "cache-control", "pragma", "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform",
+}
+ROW_FIELDS = ("scenario", "group", "case", "browser", "pin", "outcome", "expected", "matched", "status", "response_type",
+              "preflight", "readable_headers", "read_headers", "error", "console", "reason", "duration_ms")
+
+
+def _slim(row: Dict[str, Any]) -> Dict[str, Any]:
+    slim = {key: row.get(key) for key in ROW_FIELDS}
+    slim["exchanges"] = [
+        {**exchange, "request_headers": {k: v for k, v in exchange.get("request_headers", {}).items()
+                                         if k.lower() not in NOISY_REQUEST_HEADERS}}
+        for exchange in row.get("exchanges", [])
+    ]
+    return slim
+
+
+def _embedded(data: Dict[str, Any]) -> str:
+    text = json.dumps(data, separators=(",", ":"))
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def html_report(document: Dict[str, Any]) -> str:
+    data = {
+        "environment": document["environment"],
+        "browsers": document["browsers"],
+        "pins": pins_of(document),
+        "pinVersions": document.get("pins", []),
+        "rows": [_slim(row) for row in document["results"]],
+        "complete": document.get("complete", True),
+    }
+    return PAGE.replace("__DATA__", _embedded(data))
+
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>cors-lab compatibility report</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body { font: 14px/1.4 system-ui, sans-serif; margin: 0; color: #1d2330; background: #f6f7f9; }
+header { padding: 16px 24px 8px; background: #fff; border-bottom: 1px solid #dde1e7; }
+h1 { font-size: 20px; margin: 0 0 4px; }
+#meta { color: #555; margin: 0; font-size: 12px; }
+#filters { display: flex; flex-wrap: wrap; gap: 14px; align-items: center; padding: 10px 24px; background: #fff;
+           border-bottom: 1px solid #dde1e7; position: sticky; top: 0; z-index: 2; }
+#filters select { max-width: 260px; }
+#count { color: #555; margin-left: auto; }
+.legend { display: inline-flex; gap: 8px; align-items: center; font-size: 12px; }
+main { display: flex; gap: 16px; padding: 16px 24px; align-items: flex-start; }
+#wrap { overflow: auto; max-height: calc(100vh - 150px); background: #fff; border: 1px solid #dde1e7; }
+table { border-collapse: collapse; }
+th, td { padding: 0; }
+thead th { position: sticky; background: #fff; z-index: 1; font-weight: 600; }
+thead tr:first-child th { top: 0; }
+thead tr:nth-child(2) th { top: 24px; }
+th.browser { border-left: 2px solid #c7ccd4; height: 24px; }
+th.pin { writing-mode: vertical-rl; transform: rotate(180deg); font-weight: 400; font-size: 11px; padding: 4px 2px; color: #444; }
+td.name { padding: 2px 10px; white-space: nowrap; max-width: 480px; overflow: hidden; text-overflow: ellipsis; }
+tr.scenario td { background: #eef1f5; font-weight: 600; padding: 4px 10px; }
+td.cell { width: 22px; height: 22px; text-align: center; }
+td.first { border-left: 2px solid #c7ccd4; }
+.box { display: inline-block; width: 18px; height: 18px; line-height: 18px; border-radius: 3px; font-size: 11px;
+       font-weight: 700; color: #fff; cursor: pointer; }
+.allowed { background: #2f9e55; } .blocked { background: #c98a12; } .error { background: #c23b3b; } .timeout { background: #7a3bc2; }
+.box.unexpected { outline: 3px solid #111; outline-offset: -1px; }
+.box.selected { box-shadow: 0 0 0 3px #3b82f6; }
+#details { width: 520px; flex: none; background: #fff; border: 1px solid #dde1e7; padding: 12px 16px; position: sticky; top: 60px;
+           max-height: calc(100vh - 110px); overflow: auto; }
+#details h2 { font-size: 16px; margin: 0 0 8px; }
+#details dl { display: grid; grid-template-columns: 130px 1fr; gap: 2px 8px; margin: 0 0 10px; }
+#details dt { color: #555; } #details dd { margin: 0; word-break: break-word; }
+.exchange { border-top: 1px solid #e3e6eb; padding: 6px 0; }
+.exchange h3 { font-size: 13px; margin: 4px 0; }
+.headers { font: 12px/1.35 ui-monospace, monospace; white-space: pre-wrap; word-break: break-all; background: #f4f5f7; padding: 6px; margin: 2px 0 6px; }
+.empty { color: #777; padding: 24px; }
+</style></head>
+<body>
+<header><h1>cors-lab compatibility report</h1><p id="meta"></p></header>
+<section id="filters">
+  <label>group <select id="f-group"><option value="">all</option></select></label>
+  <label>browser <select id="f-browser"><option value="">all</option></select></label>
+  <label>pin <select id="f-pin"><option value="">all</option></select></label>
+  <label><input type="checkbox" id="f-diff"> only differences</label>
+  <label><input type="checkbox" id="f-fail"> only failures</label>
+  <span class="legend"><span class="box allowed">A</span>allowed <span class="box blocked">B</span>blocked
+    <span class="box error">E</span>error <span class="box timeout">T</span>timeout
+    <span class="box allowed unexpected">&nbsp;</span>unexpected</span>
+  <span id="count"></span>
+</section>
+<main><div id="wrap"><table id="matrix"><thead></thead><tbody></tbody></table></div>
+<aside id="details"><p class="empty">Select a cell to see the requests and responses exchanged, whether a preflight was sent, and what the browser said.</p></aside></main>
+<script type="application/json" id="data">__DATA__</script>
+<script>
+"use strict";
+const DATA = JSON.parse(document.getElementById("data").textContent);
+const LETTER = {allowed: "A", blocked: "B", error: "E", timeout: "T"};
+const el = (tag, attrs = {}, text) => { const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== undefined && text !== null) node.textContent = String(text); return node; };
+const cells = new Map();
+const cases = [];
+for (const row of DATA.rows) {
+  const key = row.scenario + "\\u0000" + row.case;
+  if (!cells.has(key)) { cells.set(key, new Map()); cases.push({key, scenario: row.scenario, group: row.group || "(ungrouped)", name: row.case}); }
+  cells.get(key).set(row.browser + "\\u0000" + row.pin, row);
+}
+cases.sort((a, b) => a.scenario.localeCompare(b.scenario) || a.name.localeCompare(b.name));
+const browsers = DATA.browsers.map(b => b.name);
+const fill = (id, values) => { const select = document.getElementById(id); for (const v of values) select.append(el("option", {value: v}, v)); };
+fill("f-group", [...new Set(cases.map(c => c.group))].sort());
+fill("f-browser", browsers);
+fill("f-pin", DATA.pins);
+const env = DATA.environment;
+document.getElementById("meta").textContent =
+  `${DATA.rows.length} cells · browsers: ${DATA.browsers.map(b => b.product + " " + b.version + " (" + b.driver + ")").join(", ")} · `
+  + `pins: ${DATA.pins.length} · lab on Python ${env.python}, Playwright ${env.playwright}` + (DATA.complete ? "" : " · INCOMPLETE (interrupted run)");
+let selected = null;
+
+function render() {
+  const group = document.getElementById("f-group").value, browser = document.getElementById("f-browser").value;
+  const pin = document.getElementById("f-pin").value;
+  const onlyDiff = document.getElementById("f-diff").checked, onlyFail = document.getElementById("f-fail").checked;
+  const columns = [];
+  for (const b of browsers) if (!browser || b === browser)
+    for (const p of DATA.pins) if (!pin || p === pin) columns.push([b, p]);
+  const thead = document.querySelector("#matrix thead"), tbody = document.querySelector("#matrix tbody");
+  thead.replaceChildren(); tbody.replaceChildren();
+  const top = el("tr"), second = el("tr");
+  top.append(el("th", {rowspan: "2"}, "scenario / case"));
+  for (const b of browsers) { const span = columns.filter(c => c[0] === b).length;
+    if (span) top.append(el("th", {colspan: String(span), class: "browser"}, b)); }
+  columns.forEach(([, p]) => second.append(el("th", {class: "pin", title: p}, p)));
+  thead.append(top, second);
+  let shown = 0, lastScenario = null;
+  for (const c of cases) {
+    if (group && c.group !== group) continue;
+    const rows = columns.map(([b, p]) => cells.get(c.key).get(b + "\\u0000" + p));
+    const present = rows.filter(Boolean);
+    if (!present.length) continue;
+    if (onlyDiff && new Set(present.map(r => r.outcome)).size < 2) continue;
+    if (onlyFail && !present.some(r => !r.matched)) continue;
+    if (c.scenario !== lastScenario) {
+      const tr = el("tr", {class: "scenario"}); tr.append(el("td", {colspan: String(columns.length + 1)}, c.scenario));
+      tbody.append(tr); lastScenario = c.scenario; }
+    const tr = el("tr", {class: "case"});
+    tr.append(el("td", {class: "name", title: c.name}, c.name));
+    rows.forEach((row, i) => {
+      const td = el("td", {class: "cell" + (i === 0 || columns[i][0] !== columns[i - 1][0] ? " first" : "")});
+      if (row) {
+        const box = el("span", {class: `box ${row.outcome}${row.matched ? "" : " unexpected"}`, role: "button", tabindex: "0",
+          title: `${row.browser} · ${row.pin}: ${row.outcome}` + (row.matched ? "" : ` (expected ${row.expected})`)}, LETTER[row.outcome] || "?");
+        box.addEventListener("click", () => show(row, box));
+        box.addEventListener("keydown", e => { if (e.key === "Enter") show(row, box); });
+        td.append(box);
+      }
+      tr.append(td);
+    });
+    tbody.append(tr); shown++;
+  }
+  document.getElementById("count").textContent = `${shown} cases × ${columns.length} columns`;
+}
+
+function headerText(headers) {
+  if (!headers) return "";
+  const pairs = Array.isArray(headers) ? headers : Object.entries(headers);
+  return pairs.map(([k, v]) => `${k}: ${v}`).join("\\n");
+}
+
+function show(row, box) {
+  if (selected) selected.classList.remove("selected");
+  selected = box; box.classList.add("selected");
+  const panel = document.getElementById("details"); panel.replaceChildren();
+  panel.append(el("h2", {}, `${row.scenario} :: ${row.case}`));
+  const dl = el("dl");
+  const item = (term, value) => { if (value === null || value === undefined || value === "" ) return;
+    dl.append(el("dt", {}, term), el("dd", {}, typeof value === "object" ? JSON.stringify(value) : value)); };
+  item("browser", row.browser); item("pin", row.pin);
+  item("outcome", row.outcome + (row.matched ? " (as expected)" : ` (expected ${row.expected})`));
+  item("status seen by JS", row.status); item("response type", row.response_type);
+  item("preflight sent", row.preflight ? "yes" : "no"); item("browser error", row.error);
+  item("lab's reason", row.reason); item("headers read", Object.keys(row.read_headers || {}).length ? row.read_headers : null);
+  item("readable headers", row.readable_headers ? Object.keys(row.readable_headers).join(", ") : null);
+  item("time", row.duration_ms + " ms");
+  panel.append(dl);
+  for (const message of row.console || []) panel.append(el("div", {class: "headers"}, message));
+  if (!row.exchanges.length) panel.append(el("p", {class: "empty"}, "No request reached the server."));
+  row.exchanges.forEach((exchange, i) => {
+    const box = el("div", {class: "exchange"});
+    box.append(el("h3", {}, `${i + 1}. ${exchange.kind}: ${exchange.method} ${exchange.path} → ${exchange.status ?? "no answer"}`));
+    box.append(el("div", {}, "request headers the server saw"), el("div", {class: "headers"}, headerText(exchange.request_headers)));
+    box.append(el("div", {}, "response headers it sent"), el("div", {class: "headers"}, headerText(exchange.response_headers)));
+    if (exchange.failure) box.append(el("div", {class: "headers"}, exchange.failure));
+    panel.append(box);
+  });
+}
+
+for (const id of ["f-group", "f-browser", "f-pin", "f-diff", "f-fail"]) document.getElementById(id).addEventListener("change", render);
+render();
+</script>
+</body></html>
+"""
