@@ -12,6 +12,7 @@ import json
 import os
 import select
 import subprocess
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
@@ -81,14 +82,21 @@ class PinnedBackends:
         self._process: Optional[subprocess.Popen] = None
         if env.python is None:
             return
+        self._stderr = tempfile.TemporaryFile(mode="w+")
         self._process = subprocess.Popen(
-            [env.python, "-m", "lab.backend.host"], cwd=str(LAB_ROOT),
+            [env.python, "-m", "lab.pinhost"], cwd=str(LAB_ROOT),
             env=dict(os.environ, PYTHONPATH=str(LAB_ROOT), PYTHONDONTWRITEBYTECODE="1"),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True, bufsize=1)
         ready = self._read(60)
         if not ready or not ready.get("ready"):
-            self.error = f"{self.label} does not start: {ready.get('error') if ready else 'no answer from its host process'}"
+            reason = ready.get("error") if ready else f"its host process ended: {self._stderr_tail()}"
+            self.error = f"{self.label} does not start: {reason}"
             self.close()
+
+    def _stderr_tail(self) -> str:
+        self._stderr.seek(0)
+        lines = [line.strip() for line in self._stderr.read().splitlines() if line.strip()]
+        return lines[-1] if lines else "no output"
 
     def _read(self, timeout_s: float) -> Optional[Dict[str, Any]]:
         assert self._process is not None and self._process.stdout is not None

@@ -1,4 +1,7 @@
-"""Serve scenario backends inside a pin's environment: `python -m lab.backend.host`.
+"""Serve scenario backends inside a pin's environment: `python -m lab.pinhost`.
+
+It lives outside `lab.backend` so that nothing imports Flask before `main()` can
+report a Flask that does not import.
 
 Runs with the pin's Flask and flask-cors (and imports nothing else of the lab
 but the scenario loader and the backend builder). The lab talks to it over
@@ -28,7 +31,7 @@ def _reply(message: Dict[str, Any]) -> None:
 
 class _Slot:
     def __init__(self) -> None:
-        from ..servers import OriginServer
+        from .servers import OriginServer
 
         self.app: Optional[Callable[..., Iterable[bytes]]] = None
         self.server = OriginServer(self._dispatch)
@@ -52,8 +55,8 @@ def _versions() -> Dict[str, str]:
 def main() -> int:
     try:
         import flask  # noqa: F401  (a pin whose Flask does not import is reported, not crashed on)
-        from .app import BackendBuildError, build_app
-        from ..scenario import load_file
+        from .backend.app import BackendBuildError, build_app
+        from .scenario import load_file
         versions = _versions()
     except Exception as exc:
         _reply({"ready": False, "error": f"{type(exc).__name__}: {exc}"})
