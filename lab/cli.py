@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from .browsers.base import BrowserUnavailable
 from .browsers.discovery import find_browsers, parse_capabilities, remote_candidate, select_browsers
@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--shuffle", type=int, metavar="SEED", help="run scenarios and cases in a random order from SEED")
     run.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per-case fetch timeout (default 10)")
     run.add_argument("--quiet", action="store_true", help="print only the totals line")
+    run.add_argument("--instances", action="append", default=[], metavar="N|NAME=N",
+                     help="browser instances per engine, side by side: 2, or firefox=2; repeatable"
+                          " (default 1; firefox=2 when several pins run)")
     pins = run.add_argument_group("version pins (default: the Flask and flask-cors installed here)")
     pins.add_argument("--pins", type=Path, metavar="FILE", help="run every [[pin]] of a pins file (see pins.toml)")
     pins.add_argument("--full", action="store_true", help="with --pins: the cross product of every version the file names")
@@ -78,6 +81,16 @@ def _candidates(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     extra = parse_capabilities(args.webdriver_capabilities) if args.webdriver_capabilities else None
     remotes = [remote_candidate(spec, extra) for spec in args.webdriver]
     return select_browsers(args.browser if hasattr(args, "browser") else [], find_browsers() + remotes)
+
+
+def _instances(values: List[str]) -> Dict[str, int]:
+    counts: Dict[str, int] = {}
+    for value in values:
+        name, _, number = value.rpartition("=")
+        if not number.isdigit() or int(number) < 1:
+            raise ScenarioError([Problem(Path("command line"), 0, f"--instances {value!r}: expected N or NAME=N with N >= 1")])
+        counts[name or "*"] = int(number)
+    return counts
 
 
 def _pins(args: argparse.Namespace) -> List[Pin]:
@@ -128,11 +141,14 @@ def _command_run(args: argparse.Namespace) -> int:
     backends = _prepare_backends(pins, args) if pins else [LocalBackends()]
     results = ResultsFile(args.out)
     results.set_pins([{"label": b.label, **b.versions, "error": b.error} for b in backends])
+    results.set_claims([{"scenario": s.id, **claim.to_dict()} for s in scenarios for claim in s.claims])
     total = sum(len(s.cases) for s in scenarios) * len(candidates) * len(backends)
     progress = Progress(results, total)
     completed = False
     try:
-        completed = run_lab(scenarios, candidates, RunOptions(args.timeout, args.shuffle), progress, backends)
+        # Firefox over BiDi costs ~4x per case what the others do: in a matrix, two Firefox instances even that out.
+        instances = _instances(args.instances) if args.instances else ({"firefox": 2} if len(backends) > 1 else {})
+        completed = run_lab(scenarios, candidates, RunOptions(args.timeout, args.shuffle, instances), progress, backends)
     finally:
         progress.close()
         results.finish(complete=completed)

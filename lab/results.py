@@ -37,6 +37,8 @@ class ResultRow:
     status: Optional[int] = None
     response_type: Optional[str] = None
     preflight: bool = False
+    preflights: int = 0
+    attempts: List[Dict[str, Any]] = field(default_factory=list)
     readable_headers: Optional[Dict[str, str]] = None
     read_headers: Dict[str, Optional[str]] = field(default_factory=dict)
     error: Optional[str] = None
@@ -84,6 +86,7 @@ class ResultsFile:
         self.rows: List[ResultRow] = []
         self.browsers: Dict[str, BrowserInfo] = {}
         self.pins: List[Dict[str, Any]] = []
+        self.claims: List[Dict[str, Any]] = []
         self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.argv = argv if argv is not None else sys.argv[1:]
         self._lock = threading.Lock()
@@ -98,6 +101,12 @@ class ResultsFile:
         if self._partial is not None:
             self._partial.write(json.dumps(record) + "\n")
             self._partial.flush()
+
+    def set_claims(self, claims: List[Dict[str, Any]]) -> None:
+        """The claims the scenarios test, so that reports can give each a verdict from the cells."""
+        with self._lock:
+            self.claims = claims
+            self._write_line({"claims": claims})
 
     def set_pins(self, pins: List[Dict[str, Any]]) -> None:
         """The backends' versions (or why a pin could not run): one entry per pin label."""
@@ -125,6 +134,7 @@ class ResultsFile:
             "environment": environment(),
             "browsers": [info.to_dict() for info in sorted(self.browsers.values(), key=_browser_order)],
             "pins": self.pins,
+            "claims": self.claims,
             "results": [row.to_dict() for row in self.rows],
         }
 

@@ -12,7 +12,8 @@ import random
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+import queue
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 from .backend import TOKEN_PARAM, BackendBuildError, Exchange, Recorder
@@ -28,6 +29,33 @@ from .servers import OriginPool
 class RunOptions:
     timeout_s: float = 10.0
     shuffle_seed: Optional[int] = None
+    instances: Mapping[str, int] = field(default_factory=dict)  # browser instances per engine name ("*": all)
+
+    def instances_of(self, name: str) -> int:
+        return max(1, self.instances.get(name, self.instances.get("*", 1)))
+
+
+class _EngineWork:
+    """The (scenario, backend) items of one browser, shared by its instances."""
+
+    def __init__(self, items: List[Tuple[Scenario, "Backends"]], instances: int) -> None:
+        self.items: "queue.Queue[Tuple[Scenario, Backends]]" = queue.Queue()
+        for item in items:
+            self.items.put(item)
+        self._lock = threading.Lock()
+        self._launching = instances
+
+    def take(self) -> Optional[Tuple[Scenario, "Backends"]]:
+        try:
+            return self.items.get_nowait()
+        except queue.Empty:
+            return None
+
+    def launch_failed(self) -> bool:
+        """Record a failed launch; True when no instance of this browser is left to do the work."""
+        with self._lock:
+            self._launching -= 1
+            return self._launching == 0
 
 
 class Backends(Protocol):
@@ -82,8 +110,11 @@ def _error_row(scenario: Scenario, case: Case, info_name: str, engine: str, back
 class _Worker:
     """Runs every scenario in one browser, restarting the browser if it dies."""
 
-    def __init__(self, candidate: Candidate, options: RunOptions, sink: Sink, stop: threading.Event) -> None:
+    def __init__(self, candidate: Candidate, options: RunOptions, sink: Sink, stop: threading.Event,
+                 work: _EngineWork, slot: str) -> None:
         self.candidate = candidate
+        self.work = work
+        self.slot = slot
         self.options = options
         self.sink = sink
         self.stop = stop
@@ -94,23 +125,22 @@ class _Worker:
         self.launch_failure = ""
         self.serial = 0
 
-    def run(self, scenarios: Sequence[Scenario], backends: Sequence[Backends]) -> None:
+    def run(self) -> None:
         rng = random.Random(self.options.shuffle_seed) if self.options.shuffle_seed is not None else None
-        work = [(scenario, backend) for scenario in scenarios for backend in backends]
         try:
             try:
                 self.browser = self.candidate.launch()
             except Exception as exc:
-                for scenario, backend in work:
-                    for case in scenario.cases:
-                        self.sink.row(_error_row(scenario, case, self.candidate.name, self.candidate.engine,
-                                                 backend, f"browser failed to launch: {exc}"))
+                if self.work.launch_failed():  # the last instance left: nobody else will run these cells
+                    while (item := self.work.take()) is not None:
+                        scenario, backend = item
+                        for case in scenario.cases:
+                            self.sink.row(_error_row(scenario, case, self.candidate.name, self.candidate.engine,
+                                                     backend, f"browser failed to launch: {exc}"))
                 return
             self.sink.browser_ready(self.browser.info)
-            for scenario, backend in _ordered(work, rng):
-                if self.stop.is_set():
-                    return
-                for row in self._run_scenario(scenario, backend, rng):
+            while not self.stop.is_set() and (item := self.work.take()) is not None:
+                for row in self._run_scenario(item[0], item[1], rng):
                     self.sink.row(row)
         finally:
             self.stopping.set()
@@ -122,7 +152,7 @@ class _Worker:
     def _run_scenario(self, scenario: Scenario, backend: Backends, rng: Optional[random.Random]) -> List[ResultRow]:
         urls = {name: self.pool.url(origin) for name, origin in scenario.origins.items()}
         try:
-            app = backend.build(self.candidate.name, scenario, urls, self.stopping)
+            app = backend.build(self.slot, scenario, urls, self.stopping)
         except BackendBuildError as exc:
             return [_error_row(scenario, c, self.candidate.name, self.candidate.engine, backend,
                                f"backend did not start: {exc}") for c in scenario.cases]
@@ -167,10 +197,15 @@ class _Worker:
         started = time.perf_counter()
         result: Optional[Dict[str, Any]] = None
         failure: Optional[str] = None
+        attempts: List[Dict[str, Any]] = []
         try:
             page = self.browser.page(urls[case.page])
             pages[urls[case.page]] = page
-            result = page.probe(spec)
+            for attempt in range(case.repeat):
+                if attempt:
+                    time.sleep(case.pause_ms / 1000)
+                result = page.probe(spec)  # the same URL each time: the browser may reuse a cached preflight
+                attempts.append({"outcome": result["outcome"], "status": result["status"], "error": result["error"]})
         except Exception as exc:
             if self.stop.is_set():
                 return None
@@ -187,6 +222,8 @@ class _Worker:
             outcome=outcome, expected=expected, matched=outcome == expected, pin=backend.label,
             status=result.get("status"), response_type=result.get("response_type"),
             preflight=any(e.kind == "preflight" for e in exchanges),
+            preflights=sum(1 for e in exchanges if e.kind == "preflight"),
+            attempts=attempts if case.repeat > 1 else [],
             readable_headers=result.get("readable_headers"), read_headers=result.get("read_headers") or {},
             error=result.get("error"), reason=reason,
             exchanges=[e.to_dict() for e in exchanges], duration_ms=round(duration_ms, 2),
@@ -216,9 +253,14 @@ def run_lab(scenarios: Sequence[Scenario], candidates: Sequence[Candidate], opti
 
         backends = [LocalBackends()]
     stop = threading.Event()
-    workers = [_Worker(c, options, sink, stop) for c in candidates]
-    threads = [threading.Thread(target=w.run, args=(scenarios, backends), name=f"browser-{w.candidate.name}", daemon=True)
-               for w in workers]
+    rng = random.Random(options.shuffle_seed) if options.shuffle_seed is not None else None
+    items = _ordered([(scenario, backend) for scenario in scenarios for backend in backends], rng)
+    workers = []
+    for candidate in candidates:
+        count = options.instances_of(candidate.name)
+        work = _EngineWork(items, count)
+        workers += [_Worker(candidate, options, sink, stop, work, f"{candidate.name}-{i}") for i in range(count)]
+    threads = [threading.Thread(target=w.run, name=f"browser-{w.slot}", daemon=True) for w in workers]
     for thread in threads:
         thread.start()
     try:

@@ -81,6 +81,18 @@ def test_shuffled_runs_give_identical_cells(browsers: list, e2e_cells: Cells) ->
     assert _observed(shuffled[1]) == _observed(e2e_cells)
 
 
+def test_several_instances_per_browser_measure_every_cell_once(browsers: list, e2e_cells: Cells) -> None:
+    from lab.run import RunOptions, run_lab
+    from lab.scenario import load_scenarios
+    from tests.conftest import Collect
+
+    sink = Collect()
+    assert run_lab(load_scenarios([E2E]), browsers, RunOptions(2.0, 3, {"*": 2}), sink)
+    keys = [(r.scenario, r.case, r.browser) for r in sink.rows]
+    assert len(keys) == len(set(keys)) == len(e2e_cells)
+    assert _observed({key: row for key, row in zip(keys, sink.rows)}) == _observed(e2e_cells)
+
+
 def test_cookies_set_by_one_case_never_reach_another(browsers: list, e2e_cells: Cells,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     for engine in ENGINES:

@@ -28,6 +28,7 @@ from .model import (
     Backend,
     Blueprint,
     Case,
+    Claim,
     ErrorHandler,
     Headers,
     Hook,
@@ -368,7 +369,7 @@ def _origins(check: _Checker, raw: Any) -> Dict[str, Origin]:
 
 def _case(check: _Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin]) -> Case:
     keys = ("name", "description", "page", "target", "path", "method", "headers", "body", "credentials",
-            "mode", "redirect", "read_headers", "expect", "expect_per_browser", "expect_by_version")
+            "mode", "redirect", "read_headers", "expect", "expect_per_browser", "expect_by_version", "repeat", "pause_ms")
     table = check.table(raw, where, keys, required=("name", "path", "expect"))
     for key in ("page", "target"):
         name = table.get(key, "app" if key == "page" else "api")
@@ -398,6 +399,12 @@ def _case(check: _Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin])
     path = check.get(table, "path", where, str, "/")
     if not path.startswith("/"):
         check.fail(where + ("path",), f"case path {path!r} must start with '/'")
+    repeat = check.get(table, "repeat", where, int, 1)
+    pause_ms = check.get(table, "pause_ms", where, int, 0)
+    if not 1 <= repeat <= 10:
+        check.fail(where + ("repeat",), f"repeat is {repeat}; it must be between 1 and 10")
+    if not 0 <= pause_ms <= 60000 or (pause_ms and repeat == 1):
+        check.fail(where + ("pause_ms",), "pause_ms must be between 0 and 60000, and needs repeat > 1")
     return Case(
         name=check.get(table, "name", where, str, "?"),
         description=check.get(table, "description", where, str, ""),
@@ -411,6 +418,8 @@ def _case(check: _Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin])
         mode=check.get(table, "mode", where, str, "cors", ("cors", "no-cors", "same-origin")),
         redirect=check.get(table, "redirect", where, str, "follow", ("follow", "error", "manual")),
         read_headers=check.strings(table, "read_headers", where),
+        repeat=repeat,
+        pause_ms=pause_ms,
         expect=check.get(table, "expect", where, str, "allowed", EXPECTABLE),
         expect_per_browser={k: v for k, v in per_browser.items() if k in ENGINES and v in EXPECTABLE},
         expect_by_version={k: v for k, v in by_version.items() if v in EXPECTABLE and not version_problem(k)},
@@ -419,7 +428,7 @@ def _case(check: _Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin])
 
 
 def _scenario(path: Path, scenario_id: str, check: _Checker, data: Dict[str, Any]) -> Scenario:
-    table = check.table(data, (), ("title", "description", "source", "tags", "origins", "backend", "cases"),
+    table = check.table(data, (), ("title", "description", "source", "tags", "origins", "backend", "cases", "claims"),
                         required=("title", "backend", "cases"))
     origins = _origins(check, table.get("origins"))
     raw_cases = table.get("cases", [])
@@ -431,6 +440,7 @@ def _scenario(path: Path, scenario_id: str, check: _Checker, data: Dict[str, Any
     for i, name in enumerate(names):
         if names.index(name) != i:
             check.fail(("cases", i, "name"), f"case name {name!r} is used twice in this file")
+    claims = _claims(check, table.get("claims", []), names)
     known = set(origins) | {REQUEST_ORIGIN}
     for section in ("backend", "cases"):
         for name in sorted(set(_placeholders(table.get(section, {})))):
@@ -446,7 +456,21 @@ def _scenario(path: Path, scenario_id: str, check: _Checker, data: Dict[str, Any
         origins=origins,
         backend=_backend(check, table.get("backend", {})),
         cases=cases,
+        claims=claims,
     )
+
+
+def _claims(check: _Checker, raw: Any, case_names: List[str]) -> Tuple[Claim, ...]:
+    claims = []
+    for i, item in enumerate(check.array_of_tables(raw, ("claims",), "claims")):
+        at: KeyPath = ("claims", i)
+        table = check.table(item, at, ("text", "source", "case", "holds_if"), required=("text", "case", "holds_if"))
+        case = check.get(table, "case", at, str, "")
+        if case and case not in case_names:
+            check.fail(at + ("case",), f"claim refers to case {case!r}, which this file does not declare")
+        claims.append(Claim(text=check.get(table, "text", at, str, ""), source=check.get(table, "source", at, str, ""),
+                            case=case, holds_if=check.get(table, "holds_if", at, str, "allowed", EXPECTABLE)))
+    return tuple(claims)
 
 
 def _decode_line(error: Exception) -> Tuple[int, str]:

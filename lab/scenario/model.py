@@ -103,6 +103,8 @@ class Case:
     mode: str = "cors"
     redirect: str = "follow"
     read_headers: Tuple[str, ...] = ()
+    repeat: int = 1  # fetch the same URL this many times (preflight cache, Max-Age)
+    pause_ms: int = 0  # between repeats
     expect: str = "allowed"
     expect_per_browser: Dict[str, str] = field(default_factory=dict)
     expect_by_version: Dict[str, str] = field(default_factory=dict)
@@ -125,6 +127,19 @@ class Case:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A claim from an article, and the case whose outcome decides it."""
+
+    text: str
+    source: str
+    case: str
+    holds_if: str  # the claim is true when the case's outcome is this
+
+    def to_dict(self) -> Dict[str, str]:
+        return {"text": self.text, "source": self.source, "case": self.case, "holds_if": self.holds_if}
+
+
+@dataclass(frozen=True)
 class Scenario:
     id: str
     path: Path
@@ -135,6 +150,7 @@ class Scenario:
     origins: Dict[str, Origin]
     backend: Backend
     cases: Tuple[Case, ...]
+    claims: Tuple[Claim, ...] = ()
 
     @property
     def group(self) -> str:
