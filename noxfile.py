@@ -79,3 +79,4 @@ def docs(session: nox.Session) -> None:
     session.run("cors-lab", "run", "--quiet", "--pins", "pins.toml", "--out", f"{REPORTS}/results.json", success_codes=[0, 1])
     session.run("cors-lab", "report", f"{REPORTS}/results.json", "--summary", "--update", "README.md")
     session.run("cors-lab", "report", f"{REPORTS}/results.json", "--update", "docs/browser-behaviour.md")
+    session.run("cors-lab", "report", f"{REPORTS}/results.json", "--claims", "docs/claims.md")

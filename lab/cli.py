@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--browser", action="append", default=[], metavar="NAME", help="chromium, firefox or webkit; repeatable (default: every browser found)")
     _remote_options(run)
     run.add_argument("--out", type=Path, help="write the results JSON here (streamed while running)")
-    run.add_argument("-k", "--select", metavar="TEXT", help="only scenarios whose id or tags contain TEXT")
+    _selection_options(run)
     run.add_argument("--shuffle", type=int, metavar="SEED", help="run scenarios and cases in a random order from SEED")
     run.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per-case fetch timeout (default 10)")
     run.add_argument("--quiet", action="store_true", help="print only the totals line")
@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="list scenarios and their cases (validates them)")
     listing.add_argument("paths", nargs="*", type=Path)
-    listing.add_argument("-k", "--select", metavar="TEXT")
+    _selection_options(listing)
 
     report = commands.add_parser("report", help="merge results files into JSON, Markdown and HTML reports")
     report.add_argument("results", type=Path, nargs="+", help="results JSON files written by `cors-lab run --out`")
@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--html", type=Path, metavar="FILE", help="write the self-contained HTML report here")
     report.add_argument("--update", type=Path, metavar="MARKDOWN", help="replace the <!-- results:begin/end --> block in this file")
     report.add_argument("--summary", action="store_true", help="Markdown: one row per scenario instead of one per case")
+    report.add_argument("--claims", type=Path, metavar="MARKDOWN",
+                        help="write the claims table (claim, source, verdict, evidence), or update its marked block")
 
     diff = commands.add_parser("diff", help="list the cells whose outcome changed between two results files")
     diff.add_argument("old", type=Path)
@@ -63,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="per-case cost of the lab against a plain Playwright loop and the in-page floor")
     bench.add_argument("paths", nargs="*", type=Path)
     bench.add_argument("--browser", action="append", default=[], metavar="NAME")
-    bench.add_argument("-k", "--select", metavar="TEXT")
+    _selection_options(bench)
 
     doctor = commands.add_parser("doctor", help="which browsers are usable here, how each is driven, what to install")
     _remote_options(doctor)
@@ -120,18 +122,24 @@ def _prepare_backends(pins: List[Pin], args: argparse.Namespace) -> list:
     return backends
 
 
-def _selector(text: Optional[str]):  # type: ignore[no-untyped-def]
-    if not text:
-        return lambda scenario: True
-    return lambda scenario: text in scenario.id or text in scenario.tags
+def _selection_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-k", "--select", metavar="TEXT", help="only scenarios whose id contains TEXT")
+    parser.add_argument("--group", action="append", default=[], metavar="GROUP", help="only this group (folder); repeatable")
+    parser.add_argument("--tag", action="append", default=[], metavar="TAG",
+                        help="only scenarios with this tag (for example security); repeatable")
 
 
-def _load(paths: Sequence[Path], select: Optional[str]):  # type: ignore[no-untyped-def]
-    return load_scenarios(list(paths) or [BUILTIN_SCENARIOS], _selector(select))
+def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    def selected(scenario) -> bool:  # type: ignore[no-untyped-def]
+        return ((not args.select or args.select in scenario.id)
+                and (not args.group or scenario.group in args.group)
+                and (not args.tag or bool(set(args.tag) & set(scenario.tags))))
+
+    return load_scenarios(list(args.paths) or [BUILTIN_SCENARIOS], selected)
 
 
 def _command_run(args: argparse.Namespace) -> int:
-    scenarios = _load(args.paths, args.select)
+    scenarios = _load(args)
     if not scenarios:
         print(f"cors-lab: no scenario matches {args.select!r}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -171,16 +179,22 @@ def _command_run(args: argparse.Namespace) -> int:
 
 
 def _command_list(args: argparse.Namespace) -> int:
-    scenarios = _load(args.paths, args.select)
-    cases = 0
+    scenarios = _load(args)
+    groups: Dict[str, List] = {}
     for scenario in scenarios:
-        tags = f"  [{', '.join(scenario.tags)}]" if scenario.tags else ""
-        print(clean(f"{scenario.id}: {scenario.title}{tags}"))
-        for case in scenario.cases:
-            differences = "".join(f", {k}: {v}" for k, v in sorted(case.expect_per_browser.items()))
-            print(clean(f"    {case.name}  -> {case.expect}{differences}"))
-            cases += 1
-    print(f"{len(scenarios)} scenarios, {cases} cases")
+        groups.setdefault(scenario.group or "(ungrouped)", []).append(scenario)
+    for group, members in sorted(groups.items()):
+        print(clean(f"{group}: {len(members)} scenarios, {sum(len(s.cases) for s in members)} cases"))
+        for scenario in members:
+            tags = f"  [{', '.join(scenario.tags)}]" if scenario.tags else ""
+            print(clean(f"  {scenario.id}: {scenario.title}{tags}"))
+            for case in scenario.cases:
+                differences = "".join(f", {k}: {v}" for k, v in sorted(case.expect_per_browser.items()))
+                differences += "".join(f", if {k}: {v}" for k, v in case.expect_by_version.items())
+                print(clean(f"      {case.name}  -> {case.expect}{differences}"))
+    claims = sum(len(s.claims) for s in scenarios)
+    print(f"{len(scenarios)} scenarios, {sum(len(s.cases) for s in scenarios)} cases, {claims} claims, "
+          f"in {len(groups)} group{'s' if len(groups) != 1 else ''}")
     return EXIT_OK
 
 
@@ -198,7 +212,7 @@ def _command_report(args: argparse.Namespace) -> int:
 
     from .report.cells import ResultsInputError, load_document, merge
     from .report.html import html_report
-    from .report.markdown import results_table, summary_table, update_between_markers
+    from .report.markdown import BEGIN, results_table, summary_table, update_between_markers
 
     try:
         document = merge([load_document(path) for path in args.results])
@@ -215,6 +229,15 @@ def _command_report(args: argparse.Namespace) -> int:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(content(), encoding="utf-8")
             written.append(str(path))
+    if args.claims:
+        from .report.claims import claims_table
+
+        claims = claims_table(document, " ".join(["cors-lab report", *map(str, args.results), f"--claims {args.claims}"]))
+        if args.claims.exists() and BEGIN in args.claims.read_text(encoding="utf-8"):
+            update_between_markers(args.claims, claims)
+        else:
+            args.claims.write_text(claims, encoding="utf-8")
+        written.append(str(args.claims))
     if args.update:
         try:
             update_between_markers(args.update, table)
@@ -247,7 +270,7 @@ def _command_diff(args: argparse.Namespace) -> int:
 def _command_bench(args: argparse.Namespace) -> int:
     from .bench import measure
 
-    scenarios = _load(args.paths, args.select)
+    scenarios = _load(args)
     results = [measure(scenarios, candidate) for candidate in select_browsers(args.browser, find_browsers())]
     for result in results:
         for line in result.lines():
