@@ -43,3 +43,33 @@ def test_report_rejects_a_file_that_is_not_results(tmp_path: Path) -> None:
     assert main(["report", str(bad)]) == 2
     bad.write_text("{nope")
     assert main(["report", str(bad)]) == 2
+
+
+def test_claim_verdicts_come_from_every_cell_of_the_deciding_case() -> None:
+    from lab.report.claims import claims_table, verdicts
+
+    def row(case: str, browser: str, outcome: str, pin: str = "p1") -> dict:
+        return {"scenario": "s", "case": case, "browser": browser, "pin": pin, "outcome": outcome, "matched": True}
+
+    document = _document()
+    document["results"] = [row("a", "chromium", "blocked"), row("a", "firefox", "blocked"),
+                           row("b", "chromium", "allowed"), row("b", "firefox", "blocked"),
+                           row("c", "chromium", "allowed", "p1"), row("c", "chromium", "allowed", "p2"),
+                           row("d", "chromium", "error")]
+    claim = {"scenario": "s", "text": "t", "source": "src"}
+    document["claims"] = [{**claim, "case": "a", "holds_if": "blocked"}, {**claim, "case": "b", "holds_if": "allowed"},
+                          {**claim, "case": "c", "holds_if": "blocked"}, {**claim, "case": "d", "holds_if": "allowed"}]
+    judged = verdicts(document)
+    assert [j["verdict"] for j in judged] == ["confirmed", "depends", "refuted", "untested"]
+    assert judged[1]["evidence"] == "allowed in chromium (p1); blocked in firefox (p1)"
+    table = claims_table(document, "cmd")
+    assert "| **depends** |" in table and "1 confirmed, 1 depends, 1 refuted, 1 untested" in table
+
+
+def test_list_filters_by_group_and_tag(capsys) -> None:
+    root = Path(__file__).parent.parent / "scenarios"
+    assert main(["list", str(root), "--group", "flask-cors"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("1 scenarios, 3 cases")
+    assert main(["list", str(root), "--tag", "refuted", "--group", "seeds"]) == 0
+    out = capsys.readouterr().out
+    assert "seeds/wildcard-credentials-trap" in out and "seeds/react-dev-allowlist" not in out
