@@ -38,6 +38,7 @@ class ResultRow:
     response_type: Optional[str] = None
     preflight: bool = False
     preflights: int = 0
+    cookies_sent: bool = False  # did any request of this case reach the server with a Cookie header
     attempts: List[Dict[str, Any]] = field(default_factory=list)
     readable_headers: Optional[Dict[str, str]] = None
     read_headers: Dict[str, Optional[str]] = field(default_factory=dict)

@@ -223,6 +223,7 @@ class _Worker:
             status=result.get("status"), response_type=result.get("response_type"),
             preflight=any(e.kind == "preflight" for e in exchanges),
             preflights=sum(1 for e in exchanges if e.kind == "preflight"),
+            cookies_sent=any("Cookie" in e.request_headers for e in exchanges),
             attempts=attempts if case.repeat > 1 else [],
             readable_headers=result.get("readable_headers"), read_headers=result.get("read_headers") or {},
             error=result.get("error"), reason=reason,

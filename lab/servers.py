@@ -7,11 +7,13 @@ currently mounted. Ports are free ports picked by the OS: runs never collide.
 
 from __future__ import annotations
 
+import ssl
 import threading
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from .certs import LocalCA
 from .frontend import PREFIX, frontend_app
 from .scenario.model import Origin
 
@@ -29,8 +31,8 @@ class _QuietHandler(WSGIRequestHandler):
 class OriginServer:
     """A real threaded WSGI server bound to loopback on a free port."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], host: str = LOOPBACK) -> None:
-        self._server = make_server(host, 0, app, threaded=True, request_handler=_QuietHandler)
+    def __init__(self, app: Callable[..., Iterable[bytes]], host: str = LOOPBACK, ssl_context: Optional[ssl.SSLContext] = None) -> None:
+        self._server = make_server(host, 0, app, threaded=True, request_handler=_QuietHandler, ssl_context=ssl_context)
         self._server.daemon_threads = True
         self.port: int = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"origin-{self.port}", daemon=True)
@@ -52,12 +54,17 @@ class OriginPool:
     def __init__(self) -> None:
         self._servers: Dict[Tuple[str, str, str], OriginServer] = {}
         self._backend: Optional[Callable[..., Iterable[bytes]]] = None
+        self._ca: Optional[LocalCA] = None
 
     def url(self, origin: Origin) -> str:
         """The real origin (with its port) for a declared origin; starts its server on first use."""
         key = (origin.name, origin.scheme, origin.host)
         if key not in self._servers:
-            self._servers[key] = OriginServer(self._dispatch)
+            tls = None
+            if origin.scheme == "https":
+                self._ca = self._ca or LocalCA()
+                tls = self._ca.context()
+            self._servers[key] = OriginServer(self._dispatch, ssl_context=tls)
         return f"{origin.scheme}://{origin.host}:{self._servers[key].port}"
 
     def alive(self, origin: Origin) -> bool:
@@ -80,3 +87,6 @@ class OriginPool:
         for server in self._servers.values():
             server.stop()
         self._servers.clear()
+        if self._ca is not None:
+            self._ca.remove()
+            self._ca = None

@@ -80,6 +80,22 @@ def test_a_repeated_fetch_shows_the_preflight_cache(e2e_cells: Cells, engine: st
     assert uncached.preflights == 2
 
 
+def test_https_origins_serve_secure_cookies_and_show_mixed_content(e2e_cells: Cells) -> None:
+    for engine in ENGINES:
+        twice = e2e_cells[("https-cookies", "credentialed fetch twice: is the Secure cookie sent back?", engine)]
+        assert twice.outcome == "allowed" and len(twice.exchanges) == 2
+        assert twice.exchanges[0]["request_headers"]["Origin"].startswith("https://app.localhost:")
+        assert "Cookie" not in twice.exchanges[0]["request_headers"]
+        assert twice.cookies_sent == ("Cookie" in twice.exchanges[1]["request_headers"])
+        mixed = e2e_cells[("https-cookies", "https page fetches an http origin", engine)]
+        assert mixed.matched, (engine, mixed.outcome)
+    # Measured with Firefox ESR 153: a partitioned SameSite=None; Secure cookie goes back to the API.
+    firefox = e2e_cells[("https-cookies", "credentialed fetch twice: is the Secure cookie sent back?", "firefox")]
+    assert firefox.exchanges[1]["request_headers"]["Cookie"] == "sid=1"
+    webkit_mixed = e2e_cells[("https-cookies", "https page fetches an http origin", "webkit")]
+    assert webkit_mixed.exchanges == [], "WebKit refuses mixed content before sending anything"
+
+
 def _observed(cells: Cells) -> Dict[Tuple[str, str, str], tuple]:
     return {key: (r.outcome, r.status, r.preflight, sorted(r.readable_headers or {}), r.read_headers,
                   [(e["kind"], e["request_headers"].get("Cookie")) for e in r.exchanges])

@@ -92,7 +92,7 @@ def _webkitgtk_launcher(webdriver: str, binary: str) -> Callable[[], Browser]:
                 helper.stop()
             raise
         helpers.append(driver)
-        capabilities = {"browserName": "MiniBrowser",
+        capabilities = {"browserName": "MiniBrowser", "acceptInsecureCerts": True,  # the lab's run-time CA
                         "webkitgtk:browserOptions": {"binary": binary, "args": ["--automation"]}}
         return WebDriverBrowser(endpoint, capabilities, "webkit", "webkit", "WebKitGTK MiniBrowser",
                                 "webdriver (WebKitWebDriver)", binary, helpers)

@@ -355,9 +355,10 @@ def _origins(check: _Checker, raw: Any) -> Dict[str, Origin]:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name == REQUEST_ORIGIN:
             check.fail(where, f"origin name {name!r} must be a plain identifier other than {REQUEST_ORIGIN!r}")
             continue
-        match = re.fullmatch(r"(http)://([a-z0-9.-]+)", value) if isinstance(value, str) else None
+        match = re.fullmatch(r"(https?)://([a-z0-9.-]+)", value) if isinstance(value, str) else None
         if not match:
-            check.fail(where, f"origin {name} = {value!r} must look like \"http://NAME.localhost\" (no port: the lab assigns one)")
+            check.fail(where, f"origin {name} = {value!r} must look like \"http://NAME.localhost\" or \"https://NAME.localhost\""
+                              " (no port: the lab assigns one)")
             continue
         host = match.group(2)
         if host != "localhost" and not host.endswith(".localhost"):
