@@ -2,6 +2,7 @@
 // page's JavaScript could see. Loaded by the frontend page; called by every
 // browser driver (Playwright evaluate, WebDriver execute_async_script) alike.
 window.corsLabProbe = async function (spec) {
+  if (spec.sandboxed) return window.corsLabSandboxed(spec);
   const init = {
     method: spec.method,
     headers: spec.headers,
@@ -39,4 +40,27 @@ window.corsLabProbe = async function (spec) {
     clearTimeout(timer);
   }
   return result;
+};
+
+// Run the probe inside <iframe sandbox="allow-scripts">: an opaque origin, so the
+// request's Origin is "null" (how sandboxed iframes and data: documents fetch).
+window.corsLabSandboxed = function (spec) {
+  return new Promise((resolve) => {
+    const id = Math.random().toString(36).slice(2);
+    const frame = document.createElement("iframe");
+    frame.setAttribute("sandbox", "allow-scripts");
+    const inner = JSON.stringify(Object.assign({}, spec, { sandboxed: false })).replace(/</g, "\\u003c");
+    const listener = (event) => {
+      if (event.source === frame.contentWindow && event.data && event.data.corsLabId === id) {
+        window.removeEventListener("message", listener);
+        frame.remove();
+        resolve(event.data.result);
+      }
+    };
+    window.addEventListener("message", listener);
+    frame.srcdoc = "<script>window.corsLabProbe = " + window.corsLabProbe.toString() + ";" +
+      "window.corsLabProbe(" + inner + ").then((result) => parent.postMessage({ corsLabId: " + JSON.stringify(id) +
+      ", result: result }, '*'));<\/script>";
+    document.body.appendChild(frame);
+  });
 };

@@ -191,6 +191,7 @@ class _Worker:
             "mode": case.mode,
             "redirect": case.redirect,
             "read_headers": list(case.read_headers),
+            "sandboxed": case.sandboxed,
             "timeout_ms": int(self.options.timeout_s * 1000),
         }
         engine = self.candidate.engine

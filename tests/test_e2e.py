@@ -96,6 +96,14 @@ def test_https_origins_serve_secure_cookies_and_show_mixed_content(e2e_cells: Ce
     assert webkit_mixed.exchanges == [], "WebKit refuses mixed content before sending anything"
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_sandboxed_iframe_fetches_with_the_null_origin(e2e_cells: Cells, engine: str) -> None:
+    allowed = e2e_cells[("null-origin", "ACAO null lets the sandboxed page read", engine)]
+    refused = e2e_cells[("null-origin", "ACAO of the embedding page does not", engine)]
+    assert (allowed.outcome, refused.outcome) == ("allowed", "blocked")
+    assert [e["request_headers"]["Origin"] for e in allowed.exchanges + refused.exchanges] == ["null", "null"]
+
+
 def _observed(cells: Cells) -> Dict[Tuple[str, str, str], tuple]:
     return {key: (r.outcome, r.status, r.preflight, sorted(r.readable_headers or {}), r.read_headers,
                   [(e["kind"], e["request_headers"].get("Cookie")) for e in r.exchanges])

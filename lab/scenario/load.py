@@ -370,7 +370,7 @@ def _origins(check: _Checker, raw: Any) -> Dict[str, Origin]:
 
 def _case(check: _Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin]) -> Case:
     keys = ("name", "description", "page", "target", "path", "method", "headers", "body", "credentials",
-            "mode", "redirect", "read_headers", "expect", "expect_per_browser", "expect_by_version", "repeat", "pause_ms")
+            "mode", "redirect", "read_headers", "expect", "expect_per_browser", "expect_by_version", "repeat", "pause_ms", "sandboxed")
     table = check.table(raw, where, keys, required=("name", "path", "expect"))
     for key in ("page", "target"):
         name = table.get(key, "app" if key == "page" else "api")
@@ -421,6 +421,7 @@ def _case(check: _Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin])
         read_headers=check.strings(table, "read_headers", where),
         repeat=repeat,
         pause_ms=pause_ms,
+        sandboxed=check.get(table, "sandboxed", where, bool, False),
         expect=check.get(table, "expect", where, str, "allowed", EXPECTABLE),
         expect_per_browser={k: v for k, v in per_browser.items() if k in ENGINES and v in EXPECTABLE},
         expect_by_version={k: v for k, v in by_version.items() if v in EXPECTABLE and not version_problem(k)},

@@ -105,6 +105,7 @@ class Case:
     read_headers: Tuple[str, ...] = ()
     repeat: int = 1  # fetch the same URL this many times (preflight cache, Max-Age)
     pause_ms: int = 0  # between repeats
+    sandboxed: bool = False  # fetch from <iframe sandbox="allow-scripts">: Origin: null
     expect: str = "allowed"
     expect_per_browser: Dict[str, str] = field(default_factory=dict)
     expect_by_version: Dict[str, str] = field(default_factory=dict)
