@@ -81,7 +81,7 @@ def summary(rows: Sequence[ResultRow], browsers: Sequence[str], color: bool) -> 
     style = _Style(color)
     cells = group_cells(row.to_dict() for row in rows)
     width = min(max([len(case) + 2 for _, case in cells] + [6]), 72) + 2
-    column = 22
+    column = 24  # fits "allowed (want blocked)" with a gap
     colors = {"allowed": "32", "blocked": "33", "error": "31;1", "timeout": "31;1"}
     lines = [style("case".ljust(width) + "".join(b.ljust(column) for b in browsers).rstrip(), "1")]
     notes: List[str] = []
