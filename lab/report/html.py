@@ -10,6 +10,7 @@ import json
 from typing import Any, Dict, List
 
 from .cells import pins_of
+from .claims import verdicts
 
 NOISY_REQUEST_HEADERS = {
     "user-agent", "accept", "accept-language", "accept-encoding", "connection", "priority", "referer",
@@ -42,6 +43,7 @@ def html_report(document: Dict[str, Any]) -> str:
         "pinVersions": document.get("pins", []),
         "rows": [_slim(row) for row in document["results"]],
         "complete": document.get("complete", True),
+        "claims": verdicts(document),
     }
     return PAGE.replace("__DATA__", _embedded(data))
 
@@ -77,6 +79,10 @@ td.first { border-left: 2px solid #c7ccd4; }
 .allowed { background: #2f9e55; } .blocked { background: #c98a12; } .error { background: #c23b3b; } .timeout { background: #7a3bc2; }
 .box.unexpected { outline: 3px solid #111; outline-offset: -1px; }
 .box.selected { box-shadow: 0 0 0 3px #3b82f6; }
+#claims { margin: 0 24px 24px; background: #fff; border: 1px solid #dde1e7; padding: 8px 16px; }
+#claims table { width: 100%; } #claims td, #claims th { text-align: left; padding: 4px 8px; border-top: 1px solid #eef0f3; vertical-align: top; }
+.verdict-confirmed { color: #1f7a3f; font-weight: 700; } .verdict-refuted { color: #b02a2a; font-weight: 700; }
+.verdict-depends { color: #8a5a00; font-weight: 700; } .verdict-untested { color: #666; font-weight: 700; }
 #details { width: 520px; flex: none; background: #fff; border: 1px solid #dde1e7; padding: 12px 16px; position: sticky; top: 60px;
            max-height: calc(100vh - 110px); overflow: auto; }
 #details h2 { font-size: 16px; margin: 0 0 8px; }
@@ -102,6 +108,7 @@ td.first { border-left: 2px solid #c7ccd4; }
 </section>
 <main><div id="wrap"><table id="matrix"><thead></thead><tbody></tbody></table></div>
 <aside id="details"><p class="empty">Select a cell to see the requests and responses exchanged, whether a preflight was sent, and what the browser said.</p></aside></main>
+<section id="claims" hidden><h2>Claims</h2><table><thead><tr><th>claim</th><th>source</th><th>verdict</th><th>observed</th></tr></thead><tbody></tbody></table></section>
 <script type="application/json" id="data">__DATA__</script>
 <script>
 "use strict";
@@ -207,6 +214,17 @@ function show(row, box) {
   });
 }
 
+if (DATA.claims.length) {
+  const section = document.getElementById("claims"); section.hidden = false;
+  const body = section.querySelector("tbody");
+  for (const claim of DATA.claims) {
+    const tr = el("tr");
+    tr.append(el("td", {}, claim.text), el("td", {}, claim.source),
+              el("td", {class: "verdict-" + claim.verdict}, claim.verdict),
+              el("td", {}, `${claim.scenario} :: ${claim.case} (holds if ${claim.holds_if}): ${claim.evidence}`));
+    body.append(tr);
+  }
+}
 for (const id of ["f-group", "f-browser", "f-pin", "f-diff", "f-fail"]) document.getElementById(id).addEventListener("change", render);
 render();
 </script>
