@@ -73,3 +73,18 @@ def test_list_filters_by_group_and_tag(capsys) -> None:
     assert main(["list", str(root), "--tag", "refuted", "--group", "seeds"]) == 0
     out = capsys.readouterr().out
     assert "seeds/wildcard-credentials-trap" in out and "seeds/react-dev-allowlist" not in out
+
+
+def test_claims_can_require_a_preflight_count_and_a_readable_header() -> None:
+    from lab.report.claims import verdicts
+
+    document = _document()
+    document["results"] = [
+        {"scenario": "s", "case": "a", "browser": b, "pin": "", "outcome": "allowed", "matched": True,
+         "preflights": n, "read_headers": {"X-Total": value}}
+        for b, n, value in (("chromium", 1, "3"), ("firefox", 2, None))]
+    base = {"scenario": "s", "text": "t", "source": "", "case": "a", "holds_if": "allowed"}
+    document["claims"] = [{**base, "holds_if_preflights": 1}, {**base, "holds_if_readable": "x-total"},
+                          {**base, "holds_if_preflights": 3}]
+    assert [j["verdict"] for j in verdicts(document)] == ["depends", "depends", "refuted"]
+    assert "but not with allowed + 3 preflight(s): preflights [1, 2]" in verdicts(document)[2]["evidence"]

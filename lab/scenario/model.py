@@ -135,9 +135,12 @@ class Claim:
     source: str
     case: str
     holds_if: str  # the claim is true when the case's outcome is this
+    holds_if_preflights: Optional[int] = None  # ... and this many preflights reached the server
+    holds_if_readable: Optional[str] = None  # ... and the page could read this response header
 
-    def to_dict(self) -> Dict[str, str]:
-        return {"text": self.text, "source": self.source, "case": self.case, "holds_if": self.holds_if}
+    def to_dict(self) -> Dict[str, Any]:
+        return {"text": self.text, "source": self.source, "case": self.case, "holds_if": self.holds_if,
+                "holds_if_preflights": self.holds_if_preflights, "holds_if_readable": self.holds_if_readable}
 
 
 @dataclass(frozen=True)
