@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -288,6 +289,14 @@ def _command_install_browsers(_: argparse.Namespace) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except BrokenPipeError:  # `cors-lab list | head`: the reader left; not an error worth a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         return {"run": _command_run, "list": _command_list, "doctor": _command_doctor,
                 "install-browsers": _command_install_browsers, "report": _command_report, "bench": _command_bench, "diff": _command_diff}[args.command](args)

@@ -25,10 +25,10 @@ Cells = Dict[Tuple[str, str, str], ResultRow]
 @pytest.mark.parametrize("engine", ENGINES)
 def test_outcomes_and_evidence(e2e_cells: Cells, engine: str) -> None:
     def cell(case: str) -> ResultRow:
-        return e2e_cells[("basics", case, engine)]
+        return e2e_cells[("e2e/basics", case, engine)]
 
     for (scenario, _, browser), row in e2e_cells.items():
-        if scenario == "basics" and browser == engine:
+        if scenario == "e2e/basics" and browser == engine:
             assert row.matched, (row.case, row.outcome, row.expected, row.error, row.console)
 
     simple = cell("simple GET from the allowed origin")
@@ -61,45 +61,45 @@ def test_outcomes_and_evidence(e2e_cells: Cells, engine: str) -> None:
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_lab_failures_are_recorded_and_the_run_goes_on(e2e_cells: Cells, engine: str) -> None:
-    broken = e2e_cells[("broken-backend", "any case", engine)]
+    broken = e2e_cells[("e2e/broken-backend", "any case", engine)]
     assert broken.outcome == "error" and "nosuchconverter" in broken.reason
-    hung = e2e_cells[("faults", "hung route", engine)]
+    hung = e2e_cells[("e2e/faults", "hung route", engine)]
     assert hung.outcome == "timeout"
     assert [e["status"] for e in hung.exchanges] == [None], "the server saw the request and never answered"
-    after = e2e_cells[("faults", "route after the hung one", engine)]
+    after = e2e_cells[("e2e/faults", "route after the hung one", engine)]
     assert after.outcome == "allowed"
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_repeated_fetch_shows_the_preflight_cache(e2e_cells: Cells, engine: str) -> None:
-    cached = e2e_cells[("preflight-cache", "Max-Age 600: one preflight for two PUTs", engine)]
+    cached = e2e_cells[("e2e/preflight-cache", "Max-Age 600: one preflight for two PUTs", engine)]
     assert [a["outcome"] for a in cached.attempts] == ["allowed", "allowed"]
     assert [e["kind"] for e in cached.exchanges] == ["preflight", "request", "request"] and cached.preflights == 1
-    uncached = e2e_cells[("preflight-cache", "Max-Age 0: a preflight before each PUT", engine)]
+    uncached = e2e_cells[("e2e/preflight-cache", "Max-Age 0: a preflight before each PUT", engine)]
     assert [e["kind"] for e in uncached.exchanges] == ["preflight", "request", "preflight", "request"]
     assert uncached.preflights == 2
 
 
 def test_https_origins_serve_secure_cookies_and_show_mixed_content(e2e_cells: Cells) -> None:
     for engine in ENGINES:
-        twice = e2e_cells[("https-cookies", "credentialed fetch twice: is the Secure cookie sent back?", engine)]
+        twice = e2e_cells[("e2e/https-cookies", "credentialed fetch twice: is the Secure cookie sent back?", engine)]
         assert twice.outcome == "allowed" and len(twice.exchanges) == 2
         assert twice.exchanges[0]["request_headers"]["Origin"].startswith("https://app.localhost:")
         assert "Cookie" not in twice.exchanges[0]["request_headers"]
         assert twice.cookies_sent == ("Cookie" in twice.exchanges[1]["request_headers"])
-        mixed = e2e_cells[("https-cookies", "https page fetches an http origin", engine)]
+        mixed = e2e_cells[("e2e/https-cookies", "https page fetches an http origin", engine)]
         assert mixed.matched, (engine, mixed.outcome)
     # Measured with Firefox ESR 153: a partitioned SameSite=None; Secure cookie goes back to the API.
-    firefox = e2e_cells[("https-cookies", "credentialed fetch twice: is the Secure cookie sent back?", "firefox")]
+    firefox = e2e_cells[("e2e/https-cookies", "credentialed fetch twice: is the Secure cookie sent back?", "firefox")]
     assert firefox.exchanges[1]["request_headers"]["Cookie"] == "sid=1"
-    webkit_mixed = e2e_cells[("https-cookies", "https page fetches an http origin", "webkit")]
+    webkit_mixed = e2e_cells[("e2e/https-cookies", "https page fetches an http origin", "webkit")]
     assert webkit_mixed.exchanges == [], "WebKit refuses mixed content before sending anything"
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_sandboxed_iframe_fetches_with_the_null_origin(e2e_cells: Cells, engine: str) -> None:
-    allowed = e2e_cells[("null-origin", "ACAO null lets the sandboxed page read", engine)]
-    refused = e2e_cells[("null-origin", "ACAO of the embedding page does not", engine)]
+    allowed = e2e_cells[("e2e/null-origin", "ACAO null lets the sandboxed page read", engine)]
+    refused = e2e_cells[("e2e/null-origin", "ACAO of the embedding page does not", engine)]
     assert (allowed.outcome, refused.outcome) == ("allowed", "blocked")
     assert [e["request_headers"]["Origin"] for e in allowed.exchanges + refused.exchanges] == ["null", "null"]
 
@@ -131,15 +131,15 @@ def test_several_instances_per_browser_measure_every_cell_once(browsers: list, e
 def test_cookies_set_by_one_case_never_reach_another(browsers: list, e2e_cells: Cells,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     for engine in ENGINES:
-        row = e2e_cells[("isolation", "same-origin fetch that must not carry it", engine)]
+        row = e2e_cells[("e2e/isolation", "same-origin fetch that must not carry it", engine)]
         assert all("Cookie" not in e["request_headers"] for e in row.exchanges)
-        assert all(e2e_cells[("isolation", f"preflighted PUT {n}", engine)].preflight for n in ("one", "two"))
+        assert all(e2e_cells[("e2e/isolation", f"preflighted PUT {n}", engine)].preflight for n in ("one", "two"))
     # Control: without the lab's clearing, the cookie does leak, so the check above can fail.
     monkeypatch.setattr(playwright_driver.PlaywrightBrowser, "clear_cookies", lambda self, origins: None)
     monkeypatch.setattr(webdriver_driver.WebDriverBrowser, "clear_cookies", lambda self, origins: None)
     leaky = run_rows([E2E / "isolation.toml"], browsers)
     for engine in ENGINES:
-        row = leaky[("isolation", "same-origin fetch that must not carry it", engine)]
+        row = leaky[("e2e/isolation", "same-origin fetch that must not carry it", engine)]
         assert row.exchanges[0]["request_headers"].get("Cookie") == "lab_session=1"
 
 

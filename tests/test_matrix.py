@@ -72,7 +72,7 @@ def test_pins_that_cannot_install_or_start_are_error_cells(matrix: Dict[str, Pat
 def test_diff_shows_what_changed_with_evidence(matrix: Dict[str, Path]) -> None:
     changed = _lab("diff", str(matrix["5.0.1"]), str(matrix["6.0"]))
     assert changed.returncode == 1, changed.stdout + changed.stderr
-    assert f"CHANGED resource-path-case :: {UPPER} [chromium]: allowed -> blocked" in changed.stdout
+    assert f"CHANGED flask-cors/resource-path-case :: {UPPER} [chromium]: allowed -> blocked" in changed.stdout
     assert "before: request GET /API/data -> 200 [Access-Control-Allow-Origin: http://app.localhost:" in changed.stdout
     assert "after:  request GET /API/data -> 200 [no CORS headers]" in changed.stdout
     assert "1 changed" in changed.stdout

@@ -51,7 +51,12 @@ def make_view(route: Route, origins: Mapping[str, str], stopping: threading.Even
         if route.action == "abort":
             abort(route.abort_status or 500)
         if route.action == "redirect":
-            return redirect(_redirect_target(route, origins), code=route.redirect_status)
+            target = _redirect_target(route, origins)
+            if route.raw:
+                return answer_response(Answer(route.redirect_status, "", route.headers + (("Location", target),)), origins, raw=True)
+            response = redirect(target, code=route.redirect_status)
+            set_headers(response, route.headers, origins, replace=False)  # CORS headers on the 3xx itself
+            return response
         if route.action == "hang":
             stopping.wait(HANG_SECONDS)
         body = route.body if route.body is not None else f"ok: {request.method} {route.path}"

@@ -389,9 +389,12 @@ def _case(check: _Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin])
             check.fail(where + ("expect_by_version", condition), f"expect_by_version: {wrong}")
         elif outcome not in EXPECTABLE:
             check.fail(where + ("expect_by_version", condition), f"expectation {outcome!r} must be one of: {', '.join(EXPECTABLE)}")
-    method = check.get(table, "method", where, str, "GET").upper()
+    # Kept as written: fetch() upper-cases only DELETE, GET, HEAD, OPTIONS, POST and PUT, so "patch" stays "patch".
+    method = check.get(table, "method", where, str, "GET")
+    if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", method):
+        check.fail(where + ("method",), f"method {method!r} is not an HTTP token")
     body = check.get(table, "body", where, str)
-    if body is not None and method in ("GET", "HEAD"):
+    if body is not None and method.upper() in ("GET", "HEAD"):
         check.fail(where + ("body",), f"a {method} request cannot have a body (fetch() throws before sending anything)")
     headers = check.get(table, "headers", where, dict, {})
     for name, value in headers.items():
@@ -506,16 +509,26 @@ def load_file(path: Path, scenario_id: Optional[str] = None) -> Tuple[Optional[S
     return (None if check.problems else scenario), check.problems
 
 
-def discover(paths: Sequence[Path]) -> List[Tuple[Path, str]]:
+def scenario_id(file: Path, library: Optional[Path]) -> str:
+    """The same id however the file was named (the folder, the file, or the whole library):
+    relative to the library when it is in one (`fetch/redirects`), otherwise `FOLDER/NAME`,
+    the folder being the group, so that results of separate runs can be compared."""
+    file = file.resolve()
+    if library is not None and library.resolve() in file.parents:
+        return file.relative_to(library.resolve()).with_suffix("").as_posix()
+    return f"{file.parent.name}/{file.stem}"
+
+
+def discover(paths: Sequence[Path], library: Optional[Path] = None) -> List[Tuple[Path, str]]:
     """Expand files and folders into (file, scenario id) pairs, in a stable order."""
     found: List[Tuple[Path, str]] = []
     problems: List[Problem] = []
     for given in paths:
         if given.is_dir():
             for file in sorted(given.rglob("*.toml")):
-                found.append((file, file.relative_to(given).with_suffix("").as_posix()))
+                found.append((file, scenario_id(file, library)))
         elif given.is_file():
-            found.append((given, given.stem))
+            found.append((given, scenario_id(given, library)))
         else:
             problems.append(Problem(given, 0, "no such file or folder"))
     if problems:
@@ -525,12 +538,15 @@ def discover(paths: Sequence[Path]) -> List[Tuple[Path, str]]:
     return found
 
 
+LIBRARY = Path(__file__).resolve().parent.parent.parent / "scenarios"
+
+
 def load_scenarios(paths: Sequence[Path], select: Callable[[Scenario], bool] = lambda s: True) -> List[Scenario]:
     """Load every scenario under `paths`; raise ScenarioError listing every problem in every file."""
     scenarios: List[Scenario] = []
     problems: List[Problem] = []
     ids: Dict[str, Path] = {}
-    for file, scenario_id in discover(paths):
+    for file, scenario_id in discover(paths, LIBRARY):
         scenario, found = load_file(file, scenario_id)
         problems.extend(found)
         if scenario is None:
