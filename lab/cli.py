@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="print only the totals line")
     run.add_argument("--instances", action="append", default=[], metavar="N|NAME=N",
                      help="browser instances per engine, side by side: 2, or firefox=2; repeatable"
-                          " (default 1; firefox=2 when several pins run)")
+                          " (default 1; firefox=2 for runs of 20 or more scenarios x pins)")
     pins = run.add_argument_group("version pins (default: the Flask and flask-cors installed here)")
     pins.add_argument("--pins", type=Path, metavar="FILE", help="run every [[pin]] of a pins file (see pins.toml)")
     pins.add_argument("--full", action="store_true", help="with --pins: the cross product of every version the file names")
@@ -155,8 +155,10 @@ def _command_run(args: argparse.Namespace) -> int:
     progress = Progress(results, total)
     completed = False
     try:
-        # Firefox over BiDi costs ~4x per case what the others do: in a matrix, two Firefox instances even that out.
-        instances = _instances(args.instances) if args.instances else ({"firefox": 2} if len(backends) > 1 else {})
+        # Firefox over BiDi costs ~4x per case what the others do: on a large run two Firefox instances even that
+        # out (measured: the library 64 s -> 47 s, the default matrix 100 s -> 73 s); a small run keeps one launch.
+        large = len(scenarios) * len(backends) >= 20
+        instances = _instances(args.instances) if args.instances else ({"firefox": 2} if large else {})
         completed = run_lab(scenarios, candidates, RunOptions(args.timeout, args.shuffle, instances), progress, backends)
     finally:
         progress.close()
