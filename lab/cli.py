@@ -68,6 +68,14 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--browser", action="append", default=[], metavar="NAME")
     _selection_options(bench)
 
+    explain = commands.add_parser("explain", help="the story of one case in every browser: what was exchanged, the"
+                                  " browser's reason, the standard's reason, what to change")
+    explain.add_argument("target", metavar="SCENARIO[:CASE]", help="a scenario id (or its end) and optionally a case name (or part)")
+    explain.add_argument("paths", nargs="*", type=Path, help="where the scenario is (default: the built-in scenarios/)")
+    explain.add_argument("--browser", action="append", default=[], metavar="NAME")
+    explain.add_argument("--results", type=Path, metavar="FILE", help="explain from a results file instead of running now")
+    _remote_options(explain)
+
     doctor = commands.add_parser("doctor", help="which browsers are usable here, how each is driven, what to install")
     _remote_options(doctor)
     commands.add_parser("install-browsers", help="install Playwright's browser builds, or the system's packages where downloads fail")
@@ -270,6 +278,59 @@ def _command_diff(args: argparse.Namespace) -> int:
     return EXIT_MISMATCH if comparison.changes else EXIT_OK
 
 
+def _command_explain(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from .explain import story
+    from .report.cells import ResultsInputError, load_document
+
+    scenario_part, _, case_part = args.target.partition(":")
+
+    def pick(ids: List[str]) -> Optional[str]:
+        exact = [i for i in ids if i == scenario_part]
+        ending = [i for i in ids if i.endswith("/" + scenario_part) or i.endswith(scenario_part)]
+        return (exact or ending or [None])[0] if len(exact or ending) <= 1 else None
+
+    if args.results:
+        try:
+            rows = load_document(args.results)["results"]
+        except ResultsInputError as exc:
+            print(f"cors-lab: {clean(exc)}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        chosen = pick(sorted({r["scenario"] for r in rows}))
+        rows = [r for r in rows if r["scenario"] == chosen and case_part in r["case"]]
+    else:
+        args.select, args.group, args.tag = None, [], []
+        scenarios = _load(args)
+        chosen = pick([s.id for s in scenarios])
+        scenario = next((s for s in scenarios if s.id == chosen), None)
+        if scenario is None:
+            rows = []
+        else:
+            cases = tuple(c for c in scenario.cases if case_part in c.name)
+            if not cases:
+                names = "\n  ".join(c.name for c in scenario.cases)
+                print(clean(f"cors-lab: no case of {scenario.id} matches {case_part!r}; its cases:\n  {names}"), file=sys.stderr)
+                return EXIT_BAD_INPUT
+            from .results import ResultsFile
+
+            results = ResultsFile(None)
+            run_lab([dataclasses.replace(scenario, cases=cases)], _candidates(args), RunOptions(10.0), Progress(results, 0))
+            rows = [r.to_dict() for r in results.rows]
+    if not rows:
+        print(clean(f"cors-lab: no scenario matches {scenario_part!r} (use an id from `cors-lab list`, or a unique end of one)"),
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    by_case: Dict[str, List[dict]] = {}
+    for row in sorted(rows, key=lambda r: (r["case"], r["browser"], r.get("pin", ""))):
+        by_case.setdefault(row["case"], []).append(row)
+    for case_rows in by_case.values():
+        for line in story(case_rows):
+            print(clean(line))
+        print()
+    return EXIT_OK
+
+
 def _command_bench(args: argparse.Namespace) -> int:
     from .bench import measure
 
@@ -301,7 +362,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     try:
         return {"run": _command_run, "list": _command_list, "doctor": _command_doctor,
-                "install-browsers": _command_install_browsers, "report": _command_report, "bench": _command_bench, "diff": _command_diff}[args.command](args)
+                "install-browsers": _command_install_browsers, "report": _command_report, "bench": _command_bench, "diff": _command_diff,
+                "explain": _command_explain}[args.command](args)
     except ScenarioError as exc:
         for problem in exc.problems:
             print(clean(str(problem)), file=sys.stderr)

@@ -47,6 +47,10 @@ class ResultRow:
     reason: Optional[str] = None
     exchanges: List[Dict[str, Any]] = field(default_factory=list)
     duration_ms: float = 0.0
+    request: Dict[str, Any] = field(default_factory=dict)  # what the page asked fetch() for
+    model: Optional[Dict[str, Any]] = None  # the Fetch-standard model's prediction, rule and fix (lab/standard.py)
+    agrees: Optional[bool] = None  # does the browser's outcome match the model (None for error / timeout)
+    browser_reason: Optional[str] = None  # the browser's own reason for a refusal, or why it is not known
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)

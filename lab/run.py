@@ -23,6 +23,7 @@ from .browsers.base import Browser, BrowserInfo, Candidate, Page
 from .results import ResultRow
 from .scenario.model import Case, Scenario
 from .servers import OriginPool
+from .standard import judge
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,16 @@ def classify(result: Optional[Dict[str, Any]], exchanges: Sequence[Exchange], fa
     return outcome, None
 
 
+SILENT_ENGINES = {"firefox": "Firefox over WebDriver BiDi does not report its CORS reason to the lab",
+                  "webkit": "WebKit over WebDriver does not report its CORS reason to the lab"}
+
+
+def browser_reason(console: Sequence[str], engine: str) -> str:
+    """The browser's own words for a refusal: Chromium's corsErrorStatus and CORS console message, where told."""
+    said = [m for m in console if m.startswith("corsErrorStatus")] + [m for m in console if "CORS" in m and not m.startswith("corsErrorStatus")]
+    return "; ".join(said) if said else SILENT_ENGINES.get(engine, "the browser gave no reason")
+
+
 def _error_row(scenario: Scenario, case: Case, info_name: str, engine: str, backend: Backends, reason: str) -> ResultRow:
     expected, pin = case.expected_in(engine, backend.versions), backend.label
     return ResultRow(scenario.id, scenario.group, case.name, info_name, engine, "error", expected, False, pin=pin, reason=reason)
@@ -172,6 +183,7 @@ class _Worker:
         messages = [m for page in pages.values() for m in page.console()]
         for row, token in rows:
             row.console = [m.text for m in messages if m.mentions(token)]
+            row.browser_reason = browser_reason(row.console, self.candidate.engine) if row.outcome == "blocked" else None
         return [row for row, _ in rows]
 
     def _run_case(self, scenario: Scenario, case: Case, urls: Dict[str, str], recorder: Recorder,
@@ -215,6 +227,9 @@ class _Worker:
         duration_ms = (time.perf_counter() - started) * 1000
         exchanges = recorder.take(token)
         outcome, reason = classify(result, exchanges, failure, self.pool.alive(scenario.origins[case.target]))
+        request = {"page_origin": urls[case.page], "url": spec["url"], "method": case.method, "headers": spec["headers"],
+                   "credentials": case.credentials, "mode": case.mode, "redirect": case.redirect, "sandboxed": case.sandboxed}
+        judgement = judge(request, [e.to_dict() for e in exchanges])
         expected = case.expected_in(engine, backend.versions)
         result = result or {}
         row = ResultRow(
@@ -229,6 +244,8 @@ class _Worker:
             readable_headers=result.get("readable_headers"), read_headers=result.get("read_headers") or {},
             error=result.get("error"), reason=reason,
             exchanges=[e.to_dict() for e in exchanges], duration_ms=round(duration_ms, 2),
+            request=request, model=judgement.to_dict(),
+            agrees=judgement.prediction == outcome if outcome in ("allowed", "blocked") else None,
         )
         if self.browser is not None and any(name.lower() == "set-cookie" for e in exchanges for name, _ in e.response_headers):
             self.browser.clear_cookies(sorted(set(urls.values())))

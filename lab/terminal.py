@@ -120,8 +120,12 @@ def totals(rows: Sequence[ResultRow], seconds: float) -> str:
     for row in rows:
         counts[row.outcome] = counts.get(row.outcome, 0) + 1
     spread = ", ".join(f"{counts[k]} {k}" for k in ("allowed", "blocked", "error", "timeout") if k in counts)
+    from .explain import agreement
+
+    model = agreement([row.to_dict() for row in rows])
+    agrees = ("; the standard's model agrees with " + ", ".join(f"{b} {v}" for b, v in model.items())) if model else ""
     return (f"{len(rows)} cells ({spread}) in {seconds:.1f}s: "
-            f"{len(rows) - len(unexpected)} as expected, {len(unexpected)} unexpected")
+            f"{len(rows) - len(unexpected)} as expected, {len(unexpected)} unexpected{agrees}")
 
 
 def mismatches(rows: Sequence[ResultRow], limit: int = 20) -> List[str]:

@@ -201,3 +201,33 @@ def test_two_runs_at_once_do_not_collide(browsers: list, tmp_path: Path) -> None
     ports = [{row["exchanges"][0]["request_headers"]["Host"] for row in json.loads((tmp_path / f"run{i}.json").read_text())["results"]}
              for i in range(2)]
     assert not ports[0] & ports[1], "each run must serve its origins on ports of its own"
+
+
+def test_every_cell_carries_the_standards_reason_and_the_model_agrees(e2e_cells: Cells) -> None:
+    judged = [r for r in e2e_cells.values() if r.agrees is not None]
+    disagreeing = [(r.scenario, r.case, r.browser, r.outcome, r.model) for r in judged if not r.agrees]
+    assert judged and not disagreeing, disagreeing
+    for row in e2e_cells.values():
+        if row.outcome == "blocked":
+            assert row.model["prediction"] == "blocked" and row.model["rule"] and row.browser_reason
+            if row.engine == "chromium" and row.exchanges:  # CDP's corsErrorStatus or the console's CORS message
+                assert "corsErrorStatus: " in row.browser_reason or "blocked by CORS policy" in row.browser_reason
+            if row.engine != "chromium":
+                assert "does not report its CORS reason" in row.browser_reason
+
+
+def test_explain_tells_the_story_of_a_case(browsers: list, tmp_path: Path) -> None:
+    done = _cli("explain", "e2e/basics:header not in allow_headers", str(E2E), "--browser", "chromium", "--browser", "firefox")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "1. preflight: OPTIONS /data -> 200" in out and "Access-Control-Request-Headers: x-not-allowed" in out
+    assert "standard says:  blocked: the preflight's Access-Control-Allow-Headers does not list x-not-allowed" in out
+    assert "to allow it:     add x-not-allowed to flask-cors `allow_headers`" in out
+    assert "is not allowed by Access-Control-Allow-Headers in preflight response" in out
+    assert "Firefox over WebDriver BiDi does not report its CORS reason" in out
+    results = tmp_path / "r.json"
+    assert _cli("run", str(E2E / "basics.toml"), "--browser", "chromium", "--out", str(results)).returncode == 0
+    again = _cli("explain", "basics:another origin", "--results", str(results))
+    assert again.returncode == 0 and "the response has no Access-Control-Allow-Origin header" in again.stdout
+    missing = _cli("explain", "basics:no such case", str(E2E))
+    assert missing.returncode == 2 and "its cases:" in missing.stderr

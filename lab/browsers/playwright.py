@@ -49,10 +49,27 @@ def launch_options(engine: str, executable: Optional[str]) -> Dict[str, Any]:
 
 
 class PlaywrightPage(Page):
-    def __init__(self, page: Any) -> None:
+    def __init__(self, page: Any, cdp: Any = None) -> None:
         self._page = page
         self._console: List[ConsoleMessage] = []
+        self._urls: Dict[str, str] = {}
         page.on("console", self._on_console)
+        if cdp is not None:  # Chromium tells why it refused a response: Network.loadingFailed.corsErrorStatus
+            cdp.send("Network.enable")
+            cdp.on("Network.requestWillBeSent", self._on_request)
+            cdp.on("Network.loadingFailed", self._on_failed)
+
+    def _on_request(self, event: Dict[str, Any]) -> None:
+        self._urls[event["requestId"]] = event["request"]["url"]
+
+    def _on_failed(self, event: Dict[str, Any]) -> None:
+        status = event.get("corsErrorStatus")
+        url = self._urls.pop(event.get("requestId", ""), "")
+        if status:
+            detail = status.get("corsError", "")
+            if status.get("failedParameter"):
+                detail += f" (failed parameter: {status['failedParameter']})"
+            self._console.append(ConsoleMessage("cors", f"corsErrorStatus: {detail}", url))
 
     def _on_console(self, message: Any) -> None:
         location = message.location or {}
@@ -94,7 +111,8 @@ class PlaywrightBrowser(Browser):
     def page(self, origin_url: str) -> Page:
         if origin_url not in self._pages:
             page, self._spare = (self._spare or self._context.new_page()), None
-            wrapped = PlaywrightPage(page)
+            cdp = self._context.new_cdp_session(page) if self.info.engine == "chromium" else None
+            wrapped = PlaywrightPage(page, cdp)
             page.goto(origin_url + PAGE_PATH)
             self._pages[origin_url] = wrapped
         return self._pages[origin_url]

@@ -1,0 +1,77 @@
+"""`cors-lab explain SCENARIO[:CASE]`: the story of one case in every browser.
+
+For each browser: the request the page made, the requests and responses the
+server exchanged in order (preflight, actual, redirects), what the browser did and
+said, what the Fetch standard says (lab/standard.py) and what to change.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Sequence
+
+RELEVANT_REQUEST = ("origin", "access-control-request-method", "access-control-request-headers", "cookie",
+                    "authorization", "content-type")
+RELEVANT_RESPONSE = ("access-control-", "vary", "location", "set-cookie")
+
+
+def _request_line(request: Dict[str, Any]) -> str:
+    extras = [f"credentials {request.get('credentials')}", f"mode {request.get('mode')}", f"redirect {request.get('redirect')}"]
+    if request.get("sandboxed"):
+        extras.append("from a sandboxed iframe (Origin: null)")
+    headers = ", ".join(f"{k}: {v}" for k, v in (request.get("headers") or {}).items())
+    return (f"page {request.get('page_origin')} fetches {request.get('method')} {request.get('url', '').split('?cors_lab=')[0]}"
+            + (f" with {headers}" if headers else "") + f" ({'; '.join(extras)})")
+
+
+def _exchange_lines(number: int, exchange: Dict[str, Any]) -> List[str]:
+    status = exchange.get("status")
+    lines = [f"{number}. {exchange['kind']}: {exchange['method']} {exchange['path']} -> {status if status is not None else 'no answer'}"]
+    sent = [f"{k}: {v}" for k, v in exchange.get("request_headers", {}).items() if k.lower() in RELEVANT_REQUEST]
+    got = [f"{k}: {v}" for k, v in exchange.get("response_headers", []) if k.lower().startswith(RELEVANT_RESPONSE)]
+    lines.append("     server saw:  " + ("; ".join(sent) or "(no CORS-relevant headers)"))
+    lines.append("     server sent: " + ("; ".join(got) or "(no CORS headers)"))
+    return lines
+
+
+def story(rows: Sequence[Dict[str, Any]]) -> List[str]:
+    """Lines telling one case's story over its rows (one per browser, and per pin when several)."""
+    if not rows:
+        return []
+    first = rows[0]
+    lines = [f"{first['scenario']} :: {first['case']}"]
+    if first.get("request"):
+        lines.append("  " + _request_line(first["request"]))
+    for row in rows:
+        where = row["browser"] + (f" ({row['pin']})" if row.get("pin") else "")
+        verdict = "as expected" if row["matched"] else f"expected {row['expected']}"
+        lines.append(f"  {where}: {row['outcome'].upper()} ({verdict})" + (f", status {row['status']}" if row.get("status") else ""))
+        for number, exchange in enumerate(row.get("exchanges", []), start=1):
+            lines += ["    " + line for line in _exchange_lines(number, exchange)]
+        if not row.get("exchanges"):
+            lines.append("    no request reached the server")
+        if row.get("reason"):
+            lines.append(f"    lab:            {row['reason']}")
+        if row["outcome"] == "blocked":
+            lines.append(f"    browser says:   {row.get('browser_reason') or row.get('error') or 'nothing'}")
+            if row.get("error") and row.get("browser_reason") != row.get("error"):
+                lines.append(f"    page saw:       {row['error']}")
+        model = row.get("model")
+        if model:
+            agreement = "" if row.get("agrees") in (True, None) else "   <-- the browser disagrees with the standard's model"
+            lines.append(f"    standard says:  {model['prediction']}: {model['rule']}{agreement}")
+            if model.get("fix") and (row["outcome"] == "blocked" or model["prediction"] == "blocked"):
+                label = "to allow it:   " if row["outcome"] == "blocked" and row["expected"] == "blocked" else "to change:     "
+                lines.append(f"    {label}  {model['fix']}")
+    return lines
+
+
+def agreement(rows: Sequence[Dict[str, Any]]) -> Dict[str, str]:
+    """Per browser: how often the model predicts the browser's outcome (cells that ended in allowed / blocked)."""
+    counts: Dict[str, List[int]] = {}
+    for row in rows:
+        if row.get("agrees") is None:
+            continue
+        tally = counts.setdefault(row["browser"], [0, 0])
+        tally[0] += bool(row["agrees"])
+        tally[1] += 1
+    return {browser: f"{agree}/{total} ({100 * agree / total:.1f}%)" for browser, (agree, total) in counts.items()}
