@@ -74,4 +74,4 @@ def agreement(rows: Sequence[Dict[str, Any]]) -> Dict[str, str]:
         tally = counts.setdefault(row["browser"], [0, 0])
         tally[0] += bool(row["agrees"])
         tally[1] += 1
-    return {browser: f"{agree}/{total} ({100 * agree / total:.1f}%)" for browser, (agree, total) in counts.items()}
+    return {browser: f"{agree}/{total} ({100 * agree / total:.1f}%)" for browser, (agree, total) in sorted(counts.items())}

@@ -17,7 +17,8 @@ NOISY_REQUEST_HEADERS = {
     "upgrade-insecure-requests", "cache-control", "pragma", "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform",
 }
 ROW_FIELDS = ("scenario", "group", "case", "browser", "pin", "outcome", "expected", "matched", "status", "response_type",
-              "preflight", "readable_headers", "read_headers", "error", "console", "reason", "duration_ms")
+              "preflight", "preflights", "cookies_sent", "readable_headers", "read_headers", "error", "console", "reason",
+              "duration_ms", "model", "agrees", "browser_reason")
 
 
 def _slim(row: Dict[str, Any]) -> Dict[str, Any]:
@@ -79,6 +80,8 @@ td.first { border-left: 2px solid #c7ccd4; }
 .allowed { background: #2f9e55; } .blocked { background: #c98a12; } .error { background: #c23b3b; } .timeout { background: #7a3bc2; }
 .box.unexpected { outline: 3px solid #111; outline-offset: -1px; }
 .box.selected { box-shadow: 0 0 0 3px #3b82f6; }
+.box.disagrees { background-image: linear-gradient(225deg, #1d2330 0 5px, transparent 5px); }
+.model { background: #eef4ff; border-left: 3px solid #3b82f6; padding: 6px 8px; margin: 8px 0; }
 #claims { margin: 0 24px 24px; background: #fff; border: 1px solid #dde1e7; padding: 8px 16px; }
 #claims table { width: 100%; } #claims td, #claims th { text-align: left; padding: 4px 8px; border-top: 1px solid #eef0f3; vertical-align: top; }
 .verdict-confirmed { color: #1f7a3f; font-weight: 700; } .verdict-refuted { color: #b02a2a; font-weight: 700; }
@@ -101,9 +104,10 @@ td.first { border-left: 2px solid #c7ccd4; }
   <label>pin <select id="f-pin"><option value="">all</option></select></label>
   <label><input type="checkbox" id="f-diff"> only differences</label>
   <label><input type="checkbox" id="f-fail"> only failures</label>
+  <label><input type="checkbox" id="f-model"> only where the model disagrees</label>
   <span class="legend"><span class="box allowed">A</span>allowed <span class="box blocked">B</span>blocked
     <span class="box error">E</span>error <span class="box timeout">T</span>timeout
-    <span class="box allowed unexpected">&nbsp;</span>unexpected</span>
+    <span class="box allowed unexpected">&nbsp;</span>unexpected <span class="box allowed disagrees">&nbsp;</span>model disagrees</span>
   <span id="count"></span>
 </section>
 <main><div id="wrap"><table id="matrix"><thead></thead><tbody></tbody></table></div>
@@ -140,6 +144,7 @@ function render() {
   const group = document.getElementById("f-group").value, browser = document.getElementById("f-browser").value;
   const pin = document.getElementById("f-pin").value;
   const onlyDiff = document.getElementById("f-diff").checked, onlyFail = document.getElementById("f-fail").checked;
+  const onlyModel = document.getElementById("f-model").checked;
   const columns = [];
   for (const b of browsers) if (!browser || b === browser)
     for (const p of DATA.pins) if (!pin || p === pin) columns.push([b, p]);
@@ -159,6 +164,7 @@ function render() {
     if (!present.length) continue;
     if (onlyDiff && new Set(present.map(r => r.outcome)).size < 2) continue;
     if (onlyFail && !present.some(r => !r.matched)) continue;
+    if (onlyModel && !present.some(r => r.agrees === false)) continue;
     if (c.scenario !== lastScenario) {
       const tr = el("tr", {class: "scenario"}); tr.append(el("td", {colspan: String(columns.length + 1)}, c.scenario));
       tbody.append(tr); lastScenario = c.scenario; }
@@ -167,7 +173,7 @@ function render() {
     rows.forEach((row, i) => {
       const td = el("td", {class: "cell" + (i === 0 || columns[i][0] !== columns[i - 1][0] ? " first" : "")});
       if (row) {
-        const box = el("span", {class: `box ${row.outcome}${row.matched ? "" : " unexpected"}`, role: "button", tabindex: "0",
+        const box = el("span", {class: `box ${row.outcome}${row.matched ? "" : " unexpected"}${row.agrees === false ? " disagrees" : ""}`, role: "button", tabindex: "0",
           title: `${row.browser} · ${row.pin}: ${row.outcome}` + (row.matched ? "" : ` (expected ${row.expected})`)}, LETTER[row.outcome] || "?");
         box.addEventListener("click", () => show(row, box));
         box.addEventListener("keydown", e => { if (e.key === "Enter") show(row, box); });
@@ -200,8 +206,17 @@ function show(row, box) {
   item("preflight sent", row.preflight ? "yes" : "no"); item("browser error", row.error);
   item("lab's reason", row.reason); item("headers read", Object.keys(row.read_headers || {}).length ? row.read_headers : null);
   item("readable headers", row.readable_headers ? Object.keys(row.readable_headers).join(", ") : null);
+  item("preflights", row.preflights); item("cookie sent", row.cookies_sent ? "yes" : null);
+  item("browser's reason", row.browser_reason);
   item("time", row.duration_ms + " ms");
   panel.append(dl);
+  if (row.model) {
+    const model = el("div", {class: "model"});
+    model.append(el("div", {}, `The Fetch standard says: ${row.model.prediction}: ${row.model.rule}`));
+    if (row.model.fix) model.append(el("div", {}, `What to change: ${row.model.fix}`));
+    if (row.agrees === false) model.append(el("div", {}, "The browser disagrees with the standard's model here."));
+    panel.append(model);
+  }
   for (const message of row.console || []) panel.append(el("div", {class: "headers"}, message));
   if (!row.exchanges.length) panel.append(el("p", {class: "empty"}, "No request reached the server."));
   row.exchanges.forEach((exchange, i) => {
@@ -225,7 +240,7 @@ if (DATA.claims.length) {
     body.append(tr);
   }
 }
-for (const id of ["f-group", "f-browser", "f-pin", "f-diff", "f-fail"]) document.getElementById(id).addEventListener("change", render);
+for (const id of ["f-group", "f-browser", "f-pin", "f-diff", "f-fail", "f-model"]) document.getElementById(id).addEventListener("change", render);
 render();
 </script>
 </body></html>

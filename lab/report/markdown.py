@@ -63,11 +63,35 @@ def summary_table(document: Dict[str, Any], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def model_section(document: Dict[str, Any]) -> List[str]:
+    """How often the Fetch-standard model predicts each browser, and every cell where it does not."""
+    from ..explain import agreement
+
+    rates = agreement(document["results"])
+    if not rates:
+        return []
+    lines = ["The Fetch-standard model (lab/standard.py) predicts the browsers' outcomes in "
+             + ", ".join(f"{escape_cell(b)}: {v}" for b, v in rates.items()) + " of the cells that ended allowed or blocked.", ""]
+    disagreeing: Dict[Tuple[str, str], List[Dict[str, Any]]] = {}
+    for row in document["results"]:
+        if row.get("agrees") is False:
+            disagreeing.setdefault((row["scenario"], row["case"]), []).append(row)
+    if disagreeing:
+        lines += ["Where a browser and the model disagree (a browser deviating from the standard, or a gap in the model):", "",
+                  "| scenario :: case | browsers | browser did | the model says |", "|---|---|---|---|"]
+        for (scenario, case), rows in sorted(disagreeing.items()):
+            browsers = sorted({r["browser"] for r in rows})
+            lines.append(f"| {escape_cell(scenario)} :: {escape_cell(case)} | {escape_cell(', '.join(browsers))} "
+                         f"| {escape_cell(rows[0]['outcome'])} | {escape_cell(rows[0]['model']['prediction'])}: {escape_cell(rows[0]['model']['rule'])} |")
+        lines.append("")
+    return lines
+
+
 def results_table(document: Dict[str, Any], command: str) -> str:
     """One table per scenario group: rows are cases, columns are browsers; pins that differ are named."""
     browsers = [b["name"] for b in document["browsers"]]
     pins = pins_of(document)
-    lines = [provenance(document, command), ""]
+    lines = [provenance(document, command), ""] + model_section(document)
     if len(pins) > 1:
         lines += [f"Pins ({len(pins)}): " + "; ".join(escape_cell(p) for p in pins) + ". A cell names the pins where the outcome differs.", ""]
     cells = group_cells(document["results"])
