@@ -118,6 +118,12 @@ def test_html_report_renders_filters_and_opens_details(matrix: Dict[str, Path], 
         page.check("#f-fail")
         assert page.locator("tr.case").count() >= 3  # the error pins fail every case
         page.uncheck("#f-fail")
+        disagreeing = {row["case"] for row in document["results"] if row.get("agrees") is False}
+        page.check("#f-model")
+        assert page.locator("tr.case").count() == len(disagreeing)
+        page.uncheck("#f-model")
+        page.locator(f"tr.case:has-text('{UPPER}') .box.blocked").first.click()
+        assert "The Fetch standard says: blocked: the response has no Access-Control-Allow-Origin header" in page.locator("#details").inner_text()
         page.locator("tr.case:has-text('onerror') .box").first.click()
         assert page.evaluate("window.__pwned") is None
         assert '<img src=x onerror="window.__pwned=1">' in page.locator("#details h2").inner_text()
