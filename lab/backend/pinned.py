@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
 from ..pins import PinEnv
 from ..scenario.model import Scenario
 from .app import BackendBuildError, build_app
-from .recorder import WSGIApp
+from .recorder import WSGIApp, request_headers
 
 LAB_ROOT = Path(__file__).resolve().parent.parent.parent
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"}
@@ -49,10 +49,7 @@ def forwarding_app(port: int, timeout_s: float) -> WSGIApp:
     """A WSGI app that sends each request, as received, to a backend on a loopback port."""
 
     def forward(environ: Dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        headers = {key[5:].replace("_", "-").title(): value for key, value in environ.items() if key.startswith("HTTP_")}
-        for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            if environ.get(key):
-                headers[key.replace("_", "-").title()] = environ[key]
+        headers = request_headers(environ)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else None
         target = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")

@@ -37,7 +37,8 @@ class Exchange:
         return data
 
 
-def _request_headers(environ: Dict[str, Any]) -> Dict[str, str]:
+def request_headers(environ: Dict[str, Any]) -> Dict[str, str]:
+    """The request's headers as the server saw them, rebuilt from the WSGI environ."""
     headers = {}
     for key, value in environ.items():
         if key.startswith("HTTP_"):
@@ -59,7 +60,7 @@ class Recorder:
 
     def __call__(self, environ: Dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         token = parse_qs(environ.get("QUERY_STRING", "")).get(TOKEN_PARAM, [""])[0]
-        headers = _request_headers(environ)
+        headers = request_headers(environ)
         method = environ.get("REQUEST_METHOD", "GET")
         is_preflight = method == "OPTIONS" and "Access-Control-Request-Method" in headers
         exchange = Exchange("preflight" if is_preflight else "request", method, environ.get("PATH_INFO", ""), headers)
