@@ -67,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("paths", nargs="*", type=Path)
     bench.add_argument("--browser", action="append", default=[], metavar="NAME")
     _selection_options(bench)
+    bench.add_argument("--scale", metavar="N,N,...", help="instead: run generated libraries of N cases each and print how"
+                       " wall time, memory, threads, fds and processes grow (for example 100,1000,10000)")
 
     explain = commands.add_parser("explain", help="the story of one case in every browser: what was exchanged, the"
                                   " browser's reason, the standard's reason, what to change")
@@ -334,6 +336,17 @@ def _command_explain(args: argparse.Namespace) -> int:
 def _command_bench(args: argparse.Namespace) -> int:
     from .bench import measure
 
+    if args.scale:
+        from .scale import measure_scale
+
+        sizes = [int(n) for n in args.scale.split(",") if n.strip().isdigit()]
+        if not sizes:
+            print(f"cors-lab: --scale {args.scale!r}: expected numbers such as 100,1000", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        candidates = select_browsers(args.browser, find_browsers())
+        for point in measure_scale(sizes, candidates, RunOptions(10.0, None, {"firefox": 2})):
+            print(point.line(), flush=True)
+        return EXIT_OK
     scenarios = _load(args)
     results = [measure(scenarios, candidate) for candidate in select_browsers(args.browser, find_browsers())]
     for result in results:
