@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from .browsers.base import BrowserUnavailable
-from .browsers.discovery import find_browsers, parse_capabilities, remote_candidate, select_browsers
+from .browsers.discovery import (find_browsers, parse_capabilities, playwright_server_candidate, remote_candidate,
+                                 select_browsers)
 from .results import ResultsFile
 from .run import RunOptions, run_lab
 from .backend.pinned import LocalBackends
@@ -88,11 +89,17 @@ def _remote_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--webdriver", action="append", default=[], metavar="NAME=URL",
                         help="also use a browser behind a W3C WebDriver endpoint (safari=http://127.0.0.1:4444); repeatable")
     parser.add_argument("--webdriver-capabilities", metavar="JSON|@FILE", help="extra capabilities for --webdriver sessions")
+    parser.add_argument("--connect", action="append", default=[], metavar="ENGINE=WS_URL",
+                        help="also use a browser from a Playwright server (`playwright run-server`): chromium=ws://host:3000/")
+    parser.add_argument("--connect-executable", action="append", default=[], metavar="ENGINE=PATH",
+                        help="the browser binary on that server's machine (the server needs --unsafe)")
 
 
 def _candidates(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     extra = parse_capabilities(args.webdriver_capabilities) if args.webdriver_capabilities else None
     remotes = [remote_candidate(spec, extra) for spec in args.webdriver]
+    executables = dict(value.partition("=")[::2] for value in args.connect_executable)
+    remotes += [playwright_server_candidate(spec, executables) for spec in args.connect]
     return select_browsers(args.browser if hasattr(args, "browser") else [], find_browsers() + remotes)
 
 

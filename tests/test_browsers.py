@@ -91,3 +91,46 @@ def test_a_requested_browser_that_is_missing_says_how_to_install_it(monkeypatch:
     assert "browser 'webkit' was not found" in err and "apt-get install webkit2gtk-driver xvfb" in err
     assert cli.main(["doctor"]) == 1
     assert "webkit: MISSING" in capsys.readouterr().out
+
+
+@pytest.fixture
+def playwright_server(browsers: list):
+    """`playwright run-server` in a process of its own: a remote Playwright endpoint on this machine."""
+    import socket
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "playwright", "run-server", "--host", "127.0.0.1", "--port", str(port),
+                               "--unsafe"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert "Listening on" in server.stdout.readline()
+    yield f"ws://127.0.0.1:{port}/"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def test_a_playwright_server_runs_the_same_cases(playwright_server: str, browsers: list, tmp_path: Path) -> None:
+    chromium = next(c for c in browsers if c.engine == "chromium")
+    out = tmp_path / "remote.json"
+    command = [sys.executable, "-m", "lab", "run", str(E2E / "basics.toml"), "--browser", "remote-chromium",
+               "--connect", f"chromium={playwright_server}", "--out", str(out)]
+    if chromium.system_binary:
+        command += ["--connect-executable", f"chromium={chromium.executable}"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    document = json.loads(out.read_text())
+    assert document["browsers"][0]["name"] == "remote-chromium"
+    assert document["browsers"][0]["driver"] == f"playwright server {playwright_server}"
+    assert {r["outcome"] for r in document["results"]} == {"allowed", "blocked"}
+    assert all(r["matched"] for r in document["results"])
+
+
+def test_an_unreachable_playwright_server_is_an_error_cell() -> None:
+    from lab.browsers.discovery import playwright_server_candidate
+
+    cells = run_rows([E2E / "basics.toml"], [playwright_server_candidate("chromium=ws://127.0.0.1:9/", {})])
+    assert {r.outcome for r in cells.values()} == {"error"}
+    assert all("cannot use the Playwright server at ws://127.0.0.1:9/" in r.reason for r in cells.values())
+    with pytest.raises(BrowserUnavailable, match="expected ENGINE=ws://"):
+        playwright_server_candidate("chrome=http://x", {})

@@ -131,6 +131,25 @@ def remote_candidate(spec: str, extra_capabilities: Optional[Dict[str, Any]] = N
     return Candidate(name, engine, url, f"webdriver (remote {url})", launch)
 
 
+def playwright_server_candidate(spec: str, executables: Dict[str, str]) -> Candidate:
+    """A browser launched by a Playwright server (`playwright run-server`): `ENGINE=ws://host:port/`.
+
+    `executables` names the browser binary on the server's machine, for servers without Playwright's own builds
+    (the server must then run with --unsafe, which lets clients choose the executable).
+    """
+    engine, separator, url = spec.partition("=")
+    if not separator or engine not in KNOWN or not url.startswith(("ws://", "wss://")):
+        raise BrowserUnavailable(f"--connect {spec!r}: expected ENGINE=ws://HOST:PORT/ with ENGINE one of {', '.join(KNOWN)}")
+    name, executable = f"remote-{engine}", executables.get(engine)
+    driver = f"playwright server {url}"
+
+    def launch() -> Browser:
+        from .playwright import PlaywrightBrowser
+
+        return PlaywrightBrowser(engine, executable, driver, connect=url, name=name)
+    return Candidate(name, engine, url, driver, launch)
+
+
 def parse_capabilities(text: str) -> Dict[str, Any]:
     """Capabilities as JSON text, or @FILE holding JSON."""
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..frontend import PAGE_PATH
@@ -86,26 +87,34 @@ class PlaywrightPage(Page):
 class PlaywrightBrowser(Browser):
     """Launches in the calling thread: Playwright's sync API belongs to one thread."""
 
-    def __init__(self, engine: str, executable: Optional[str], driver: str) -> None:
+    def __init__(self, engine: str, executable: Optional[str], driver: str, connect: Optional[str] = None,
+                 name: Optional[str] = None) -> None:
         from playwright.sync_api import Error, sync_playwright
 
         self._playwright = sync_playwright().start()
         try:
-            self._browser = getattr(self._playwright, engine).launch(**launch_options(engine, executable))
+            if connect:  # a Playwright server elsewhere (`playwright run-server`); it launches the browser on its side
+                options = {"executablePath" if k == "executable_path" else k: v for k, v in launch_options(engine, executable).items()}
+                headers = {"x-playwright-launch-options": json.dumps(options)} if options else None
+                self._browser = getattr(self._playwright, engine).connect(connect, headers=headers, timeout=60000)
+            else:
+                self._browser = getattr(self._playwright, engine).launch(**launch_options(engine, executable))
             self._context = self._browser.new_context(ignore_https_errors=True)  # the lab's run-time CA (lab/certs.py)
             self._spare = self._context.new_page()  # fails here, not mid-run, when the protocol does not match
         except Error as exc:
             self._playwright.stop()
+            if connect:
+                raise BrowserUnavailable(f"cannot use the Playwright server at {connect}: {str(exc).strip().splitlines()[0]}") from exc
             raise BrowserUnavailable(undrivable_message(engine, executable, str(exc))) from exc
         self._pages: Dict[str, PlaywrightPage] = {}
         self.info = BrowserInfo(
-            name=engine,
+            name=name or engine,
             engine=engine,
             product=PRODUCTS[engine] + ("" if not executable or "esr" not in executable else " ESR")
             + ("" if executable else " (Playwright build)"),
             version=self._browser.version,
             driver=driver,
-            executable=executable or getattr(self._playwright, engine).executable_path,
+            executable=executable or (connect or getattr(self._playwright, engine).executable_path),
         )
 
     def page(self, origin_url: str) -> Page:
