@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Sequence
+from typing import Iterator, List, Sequence
 
 from .browsers.base import Candidate
 from .run import RunOptions, Sink, run_lab
@@ -174,8 +174,8 @@ class ScalePoint:
                 f"{self.fds_after} open fds, {self.children_after} child processes")
 
 
-def measure_scale(sizes: Sequence[int], candidates: Sequence[Candidate], options: RunOptions) -> List[ScalePoint]:
-    points = []
+def measure_scale(sizes: Sequence[int], candidates: Sequence[Candidate], options: RunOptions) -> Iterator[ScalePoint]:
+    """One point per size, as soon as it is measured."""
     for size in sizes:
         with tempfile.TemporaryDirectory(prefix="cors-lab-scale-") as folder:
             scenarios = load_scenarios([generate(Path(folder), size)])
@@ -183,9 +183,8 @@ def measure_scale(sizes: Sequence[int], candidates: Sequence[Candidate], options
             started = time.perf_counter()
             run_lab(scenarios, candidates, options, meter)
             wall = time.perf_counter() - started
-        points.append(ScalePoint(
+        yield ScalePoint(
             cases=sum(len(s.cases) for s in scenarios), cells=meter.cells, unexpected=meter.unexpected, wall_s=wall,
             peak_mb=meter.peak_mb, lab_max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             threads_after=threading.active_count(), fds_after=len(os.listdir("/proc/self/fd")),
-            children_after=len(_descendants(os.getpid()))))
-    return points
+            children_after=len(_descendants(os.getpid())))
