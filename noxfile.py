@@ -2,6 +2,7 @@
 
 - `nox -s lab`: the version matrix of pins.toml (or `-- --full`, or `-- --flask 3.1.2 --flask-cors 5.0.1`)
   in every browser found, then the merged report in reports/ (JSON, Markdown, HTML).
+- `nox -s lab_pin`: the same pins as one parametrized session each (for CI matrices); `nox -l` lists them.
 - `nox -s upgrade_check -- OLD NEW [--flask VERSION]`: two flask-cors releases, same Flask and browsers, and their diff.
 - `nox -s tests`: the test suite.  `nox -s docs`: regenerate the committed results tables.
 
@@ -14,7 +15,13 @@ environments) use uv when it is installed, virtualenv / venv otherwise.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import nox
+
+sys.path.insert(0, str(Path(__file__).parent))
+from lab.pins import load_pins  # noqa: E402  (the pins file is the single source of the matrix)
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["lab"]
@@ -44,6 +51,21 @@ def lab(session: nox.Session) -> None:
     session.run("cors-lab", "run", "--quiet", "--out", f"{REPORTS}/results.json", *arguments, success_codes=[0, 1])
     _report(session, f"{REPORTS}/results.json", "report")
     session.log(f"report: {REPORTS}/report.html, {REPORTS}/report.md, {REPORTS}/report.json")
+
+
+PINS = load_pins(Path(__file__).parent / "pins.toml")
+
+
+@nox.session
+@nox.parametrize("pin", [nox.param(pin, id=f"flask-{pin.flask}-cors-{pin.flask_cors}") for pin in PINS])
+def lab_pin(session: nox.Session, pin) -> None:  # type: ignore[no-untyped-def]
+    """One pin per session, for CI matrices (one job per pin): the pin's Flask and flask-cors are installed into this
+    session's venv and the backends run in the lab's process. Merge the jobs' files with
+    `cors-lab report reports/pins/*.json --html reports/report.html`."""
+    session.install("-e", ".", *pin.requirements())
+    session.run("cors-lab", "install-browsers")
+    out = f"{REPORTS}/pins/flask-{pin.flask}-cors-{pin.flask_cors}.json"
+    session.run("cors-lab", "run", "--quiet", "--out", out, *session.posargs, success_codes=[0, 1])
 
 
 @nox.session
