@@ -59,6 +59,7 @@ class PlaywrightPage(Page):
             cdp.send("Network.enable")
             cdp.on("Network.requestWillBeSent", self._on_request)
             cdp.on("Network.loadingFailed", self._on_failed)
+            cdp.on("Network.loadingFinished", lambda event: self._urls.pop(event.get("requestId", ""), None))
 
     def _on_request(self, event: Dict[str, Any]) -> None:
         self._urls[event["requestId"]] = event["request"]["url"]
