@@ -98,6 +98,10 @@ def classify(result: Optional[Dict[str, Any]], exchanges: Sequence[Exchange], fa
     outcome = result["outcome"]
     if outcome == "blocked" and not exchanges and not backend_alive:
         return "error", "the backend server is not running"
+    unanswered = [e for e in exchanges if e.status is None]
+    if outcome == "blocked" and unanswered:
+        return "error", (f"the server received {unanswered[0].method} {unanswered[0].path} and closed the connection without"
+                         " answering: a network failure, not a CORS refusal")
     if outcome == "blocked" and not exchanges:
         return outcome, "no request reached the server: the browser refused before sending"
     return outcome, None

@@ -68,6 +68,9 @@ def test_lab_failures_are_recorded_and_the_run_goes_on(e2e_cells: Cells, engine:
     assert [e["status"] for e in hung.exchanges] == [None], "the server saw the request and never answered"
     after = e2e_cells[("e2e/faults", "route after the hung one", engine)]
     assert after.outcome == "allowed"
+    reset = e2e_cells[("e2e/faults", "route that resets the connection", engine)]
+    assert reset.outcome == "error" and "connection reset" in reset.reason
+    assert reset.exchanges and all(e["status"] is None for e in reset.exchanges)
 
 
 @pytest.mark.parametrize("engine", ENGINES)

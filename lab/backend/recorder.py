@@ -8,6 +8,7 @@ and the status and headers it sent, including any a "proxy" layer added.
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -15,6 +16,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import parse_qs
 
 TOKEN_PARAM = "cors_lab"
+RESET_KEY = "cors_lab.reset"
+"""A view sets this in the WSGI environ to have the connection dropped without an answer."""
 
 WSGIApp = Callable[[Dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -49,6 +52,16 @@ def request_headers(environ: Dict[str, Any]) -> Dict[str, str]:
     return headers
 
 
+def _drop(environ: Dict[str, Any]) -> None:
+    """Close the client's connection at once, so the browser sees a network failure and not a made-up answer."""
+    connection = environ.get("werkzeug.socket")
+    if connection is not None:
+        try:
+            connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 class Recorder:
     """Wraps the backend; `proxy_headers` are added to every response, as an nginx `add_header` would."""
 
@@ -74,10 +87,16 @@ class Recorder:
             return start_response(status, response_headers, exc_info)
 
         try:
-            return self.app(environ, recording_start_response)
+            result = self.app(environ, recording_start_response)
         except BaseException as exc:
             exchange.failure = f"{type(exc).__name__}: {exc}"
+            _drop(environ)
             raise
+        if environ.get(RESET_KEY):
+            exchange.status, exchange.response_headers, exchange.failure = None, [], f"connection reset: {environ[RESET_KEY]}"
+            _drop(environ)
+            return []
+        return result
 
     def take(self, token: str) -> List[Exchange]:
         """The exchanges filed under one case's token, in arrival order."""

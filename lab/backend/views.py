@@ -8,6 +8,7 @@ from typing import Any, Callable, Mapping
 from flask import Response, abort, make_response, redirect, request
 
 from ..scenario.model import Answer, Headers, Route
+from .recorder import RESET_KEY
 from .template import fill
 
 HANG_SECONDS = 600.0
@@ -59,6 +60,9 @@ def make_view(route: Route, origins: Mapping[str, str], stopping: threading.Even
             return response
         if route.action == "hang":
             stopping.wait(HANG_SECONDS)
+        if route.action == "reset":  # the recorder drops the connection without an answer, as a crashed upstream would
+            request.environ[RESET_KEY] = f"route {route.path} resets the connection on purpose"
+            return make_response("", 500)
         body = route.body if route.body is not None else f"ok: {request.method} {route.path}"
         if route.raw:
             return answer_response(Answer(route.status, body, route.headers), origins, raw=True)

@@ -44,7 +44,7 @@ FLASK_CORS_OPTIONS = (
 )
 SETUP_STEPS = ("cors", "hooks", "routes", "blueprints")
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-ROUTE_ACTIONS = ("respond", "raise", "abort", "redirect", "hang")
+ROUTE_ACTIONS = ("respond", "raise", "abort", "redirect", "hang", "reset")
 DEFAULT_ORIGINS = {"app": "http://app.localhost", "api": "http://api.localhost"}
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 REQUEST_ORIGIN = "request_origin"
