@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Sequence
 from .browsers.base import BrowserUnavailable
 from .browsers.discovery import (find_browsers, parse_capabilities, playwright_server_candidate, remote_candidate,
                                  select_browsers)
-from .results import ResultsFile
+from .results import ResultRow, ResultsFile, cell_key, read_earlier
 from .run import RunOptions, run_lab
 from .backend.pinned import LocalBackends
 from .pins import ENVS_DIR, Pin, ensure_env, load_pins, pins_from_lists
@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--browser", action="append", default=[], metavar="NAME", help="chromium, firefox or webkit; repeatable (default: every browser found)")
     _remote_options(run)
     run.add_argument("--out", type=Path, help="write the results JSON here (streamed while running)")
+    run.add_argument("--resume", action="store_true", help="with --out: keep the cells an interrupted or killed run of the"
+                     " same FILE measured, and run only the rest")
     _selection_options(run)
     run.add_argument("--shuffle", type=int, metavar="SEED", help="run scenarios and cases in a random order from SEED")
     run.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per-case fetch timeout (default 10)")
@@ -165,10 +167,21 @@ def _command_run(args: argparse.Namespace) -> int:
     pins = _pins(args)
     started = time.perf_counter()
     backends = _prepare_backends(pins, args) if pins else [LocalBackends()]
-    results = ResultsFile(args.out)
+    earlier = None
+    if args.resume:
+        if args.out is None:
+            raise ScenarioError([Problem(Path("command line"), 0, "--resume needs --out FILE (the run to complete)")])
+        try:
+            earlier = read_earlier(args.out)
+        except (OSError, ValueError) as exc:
+            raise ScenarioError([Problem(args.out, 0, f"cannot resume from it: {exc}")]) from exc
+    done = frozenset(cell_key(row) for row in (earlier or {}).get("results", []))
+    if earlier:
+        print(f"resuming {args.out}: {len(done)} cells kept", file=sys.stderr)
+    results = ResultsFile(args.out, earlier=earlier)
     results.set_pins([{"label": b.label, **b.versions, "error": b.error} for b in backends])
     results.set_claims([{"scenario": s.id, **claim.to_dict()} for s in scenarios for claim in s.claims])
-    total = sum(len(s.cases) for s in scenarios) * len(candidates) * len(backends)
+    total = sum(len(s.cases) for s in scenarios) * len(candidates) * len(backends) - len(done)
     progress = Progress(results, total)
     completed = False
     try:
@@ -176,13 +189,13 @@ def _command_run(args: argparse.Namespace) -> int:
         # out (measured: the library 64 s -> 47 s, the default matrix 100 s -> 73 s); a small run keeps one launch.
         large = len(scenarios) * len(backends) >= 20
         instances = _instances(args.instances) if args.instances else ({"firefox": 2} if large else {})
-        completed = run_lab(scenarios, candidates, RunOptions(args.timeout, args.shuffle, instances), progress, backends)
+        completed = run_lab(scenarios, candidates, RunOptions(args.timeout, args.shuffle, instances, done), progress, backends)
     finally:
         progress.close()
         results.finish(complete=completed)
         for backend in backends:
             backend.close()
-    rows = results.rows
+    rows = [ResultRow(**{k: v for k, v in row.items() if k in ResultRow.__dataclass_fields__}) for row in results.kept] + results.rows
     browsers = [c.name for c in candidates]
     if not args.quiet:
         print(summary(rows, browsers, is_color(sys.stdout)))
@@ -321,7 +334,7 @@ def _command_explain(args: argparse.Namespace) -> int:
                 names = "\n  ".join(c.name for c in scenario.cases)
                 print(clean(f"cors-lab: no case of {scenario.id} matches {case_part!r}; its cases:\n  {names}"), file=sys.stderr)
                 return EXIT_BAD_INPUT
-            from .results import ResultsFile
+            from .results import ResultRow, ResultsFile, cell_key, read_earlier
 
             results = ResultsFile(None)
             run_lab([dataclasses.replace(scenario, cases=cases)], _candidates(args), RunOptions(10.0), Progress(results, 0))

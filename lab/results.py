@@ -78,6 +78,30 @@ def environment() -> Dict[str, Any]:
     }
 
 
+def read_earlier(path: Path) -> Optional[Dict[str, Any]]:
+    """The cells an interrupted or killed run left: its partial stream if there is one, else its results file."""
+    partial = path.with_name(path.name + ".partial.jsonl")
+    if partial.exists():
+        document: Dict[str, Any] = {"results": [], "browsers": []}
+        for line in partial.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # the line a kill cut in half
+            if "row" in record:
+                document["results"].append(record["row"])
+            elif "browser" in record:
+                document["browsers"].append(record["browser"])
+        return document
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    return None
+
+
+def cell_key(row: Dict[str, Any]) -> tuple:
+    return (row["scenario"], row["case"], row["browser"], row.get("pin", ""))
+
+
 def _browser_order(info: BrowserInfo) -> tuple:
     engines = ("chromium", "firefox", "webkit")
     return (engines.index(info.engine) if info.engine in engines else len(engines), info.name)
@@ -86,9 +110,11 @@ def _browser_order(info: BrowserInfo) -> tuple:
 class ResultsFile:
     """Collects rows (thread-safe) and streams them to disk when a path is given."""
 
-    def __init__(self, path: Optional[Path], argv: Optional[List[str]] = None) -> None:
+    def __init__(self, path: Optional[Path], argv: Optional[List[str]] = None,
+                 earlier: Optional[Dict[str, Any]] = None) -> None:
         self.path = path
         self.rows: List[ResultRow] = []
+        self.kept: List[Dict[str, Any]] = list(earlier["results"]) if earlier else []  # cells of the run being resumed
         self.browsers: Dict[str, BrowserInfo] = {}
         self.pins: List[Dict[str, Any]] = []
         self.claims: List[Dict[str, Any]] = []
@@ -101,6 +127,10 @@ class ResultsFile:
             self._partial_path = path.with_name(path.name + ".partial.jsonl")
             self._partial = self._partial_path.open("w", encoding="utf-8")
             self._write_line({"environment": environment(), "started": self.started})
+            for row in self.kept:
+                self._write_line({"row": row})
+        for browser in (earlier or {}).get("browsers", []):
+            self.browsers[browser["name"]] = BrowserInfo(**{k: browser[k] for k in BrowserInfo.__dataclass_fields__})
 
     def _write_line(self, record: Dict[str, Any]) -> None:
         if self._partial is not None:
@@ -140,7 +170,7 @@ class ResultsFile:
             "browsers": [info.to_dict() for info in sorted(self.browsers.values(), key=_browser_order)],
             "pins": self.pins,
             "claims": self.claims,
-            "results": [row.to_dict() for row in self.rows],
+            "results": self.kept + [row.to_dict() for row in self.rows],
         }
 
     def finish(self, complete: bool = True) -> None:

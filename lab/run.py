@@ -31,6 +31,7 @@ class RunOptions:
     timeout_s: float = 10.0
     shuffle_seed: Optional[int] = None
     instances: Mapping[str, int] = field(default_factory=dict)  # browser instances per engine name ("*": all)
+    skip: frozenset = frozenset()  # (scenario, case, browser, pin) cells already measured (--resume)
 
     def instances_of(self, name: str) -> int:
         return max(1, self.instances.get(name, self.instances.get("*", 1)))
@@ -165,18 +166,21 @@ class _Worker:
             self.finished.set()
 
     def _run_scenario(self, scenario: Scenario, backend: Backends, rng: Optional[random.Random]) -> List[ResultRow]:
+        cases = [c for c in scenario.cases if (scenario.id, c.name, self.candidate.name, backend.label) not in self.options.skip]
+        if not cases:
+            return []
         urls = {name: self.pool.url(origin) for name, origin in scenario.origins.items()}
         try:
             app = backend.build(self.slot, scenario, urls, self.stopping)
         except BackendBuildError as exc:
             return [_error_row(scenario, c, self.candidate.name, self.candidate.engine, backend,
-                               f"backend did not start: {exc}") for c in scenario.cases]
+                               f"backend did not start: {exc}") for c in cases]
         recorder = Recorder(app, [(k, fill(v, urls)) for k, v in scenario.backend.proxy_headers])
         self.pool.mount(recorder)
         rows: List[Tuple[ResultRow, str]] = []
         pages: Dict[str, Page] = {}
         try:
-            for case in _ordered(scenario.cases, rng):
+            for case in _ordered(cases, rng):
                 if self.stop.is_set():
                     break
                 measured = self._run_case(scenario, case, urls, recorder, pages, backend)

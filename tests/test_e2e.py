@@ -234,3 +234,29 @@ def test_explain_tells_the_story_of_a_case(browsers: list, tmp_path: Path) -> No
     assert again.returncode == 0 and "the response has no Access-Control-Allow-Origin header" in again.stdout
     missing = _cli("explain", "basics:no such case", str(E2E))
     assert missing.returncode == 2 and "its cases:" in missing.stderr
+
+
+def test_resume_completes_a_killed_run_without_redoing_or_duplicating_cells(browsers: list, tmp_path: Path) -> None:
+    out = tmp_path / "resumed.json"
+    partial = out.with_name(out.name + ".partial.jsonl")
+    process = subprocess.Popen([sys.executable, "-m", "lab", "run", str(E2E), "--browser", "chromium", "--timeout", "60",
+                                "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and (not partial.exists() or partial.read_text().count('"row"') < 2):
+        time.sleep(0.1)
+    process.kill()  # SIGKILL: no chance to write the final file; only the stream survives
+    process.wait(timeout=30)
+    assert not out.exists() and partial.exists()
+    before = {(r["row"]["scenario"], r["row"]["case"]): r["row"] for r in map(json.loads, partial.read_text().splitlines())
+              if "row" in r}
+    done = _cli("run", str(E2E), "--browser", "chromium", "--timeout", "2", "--out", str(out), "--resume")
+    assert done.returncode == 1, done.stderr  # the fault scenarios' cells are error / timeout by design
+    assert f"resuming {out}: {len(before)} cells kept" in done.stderr
+    document = json.loads(out.read_text())
+    keys = [(r["scenario"], r["case"]) for r in document["results"]]
+    total = sum(len(s.cases) for s in load_scenarios([E2E]))
+    assert len(keys) == len(set(keys)) == total and document["complete"] is True
+    for key, row in before.items():
+        kept = next(r for r in document["results"] if (r["scenario"], r["case"]) == key)
+        assert kept["duration_ms"] == row["duration_ms"], "a measured cell must be kept, not measured again"
+    assert not partial.exists()
