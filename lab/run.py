@@ -169,7 +169,11 @@ class _Worker:
         cases = [c for c in scenario.cases if (scenario.id, c.name, self.candidate.name, backend.label) not in self.options.skip]
         if not cases:
             return []
-        urls = {name: self.pool.url(origin) for name, origin in scenario.origins.items()}
+        try:
+            urls = {name: self.pool.url(origin) for name, origin in scenario.origins.items()}
+        except OSError as exc:  # a port that is taken, no socket left: this scenario's cells, not the run
+            return [_error_row(scenario, c, self.candidate.name, self.candidate.engine, backend,
+                               f"an origin server did not start: {exc}") for c in cases]
         try:
             app = backend.build(self.slot, scenario, urls, self.stopping)
         except BackendBuildError as exc:

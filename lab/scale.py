@@ -143,11 +143,15 @@ class _Meter(Sink):
     def __init__(self) -> None:
         self.cells = 0
         self.unexpected = 0
+        self.requests = 0
+        self.answered = 0
         self.peak_mb = 0.0
         self._lock = threading.Lock()
 
     def row(self, row) -> None:  # type: ignore[no-untyped-def]
         with self._lock:
+            self.requests += len(row.exchanges)
+            self.answered += sum(1 for e in row.exchanges if e["status"] is not None)
             self.cells += 1
             self.unexpected += 0 if row.matched else 1
             if self.cells % 50 == 0:
@@ -163,6 +167,8 @@ class ScalePoint:
     wall_s: float
     peak_mb: float
     lab_max_rss_mb: float
+    requests: int
+    answered: int
     threads_after: int
     fds_after: int
     children_after: int
@@ -170,7 +176,8 @@ class ScalePoint:
     def line(self) -> str:
         return (f"{self.cases:>6} cases: {self.cells} cells ({self.unexpected} unexpected) in {self.wall_s:.1f} s "
                 f"= {self.wall_s / max(self.cells, 1) * 1000:.1f} ms/cell; peak memory (lab + browsers) {self.peak_mb:.0f} MB, "
-                f"lab max RSS {self.lab_max_rss_mb:.0f} MB; after the run: {self.threads_after} threads, "
+                f"lab max RSS {self.lab_max_rss_mb:.0f} MB; servers answered {self.answered} of {self.requests} requests; "
+                f"after the run: {self.threads_after} threads, "
                 f"{self.fds_after} open fds, {self.children_after} child processes")
 
 
@@ -185,6 +192,6 @@ def measure_scale(sizes: Sequence[int], candidates: Sequence[Candidate], options
             wall = time.perf_counter() - started
         yield ScalePoint(
             cases=sum(len(s.cases) for s in scenarios), cells=meter.cells, unexpected=meter.unexpected, wall_s=wall,
-            peak_mb=meter.peak_mb, lab_max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            requests=meter.requests, answered=meter.answered, peak_mb=meter.peak_mb, lab_max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             threads_after=threading.active_count(), fds_after=len(os.listdir("/proc/self/fd")),
             children_after=len(_descendants(os.getpid())))

@@ -124,8 +124,16 @@ def totals(rows: Sequence[ResultRow], seconds: float) -> str:
 
     model = agreement([row.to_dict() for row in rows])
     agrees = ("; the standard's model agrees with " + ", ".join(f"{b} {v}" for b, v in model.items())) if model else ""
+    seen, answered = server_load(rows)
+    load = f"; servers answered {answered} of {seen} requests" if seen else ""
     return (f"{len(rows)} cells ({spread}) in {seconds:.1f}s: "
-            f"{len(rows) - len(unexpected)} as expected, {len(unexpected)} unexpected{agrees}")
+            f"{len(rows) - len(unexpected)} as expected, {len(unexpected)} unexpected{agrees}{load}")
+
+
+def server_load(rows: Sequence[ResultRow]) -> Tuple[int, int]:
+    """Requests the lab's servers received, and how many they answered (a hang or a reset is on purpose)."""
+    exchanges = [e for row in rows for e in row.exchanges]
+    return len(exchanges), sum(1 for e in exchanges if e["status"] is not None)
 
 
 def mismatches(rows: Sequence[ResultRow], limit: int = 20) -> List[str]:

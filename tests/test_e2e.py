@@ -155,6 +155,7 @@ def test_cli_run_writes_the_results_file(browsers: list, tmp_path: Path) -> None
     done = _cli("run", str(E2E / "basics.toml"), "--browser", "chromium", "--out", str(out))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "6 cells" in done.stdout and "6 as expected, 0 unexpected" in done.stdout
+    assert "servers answered 7 of 7 requests" in done.stdout  # five requests and two preflights, all answered
     document = json.loads(out.read_text())
     assert document["complete"] is True
     assert set(document["environment"]) >= {"python", "flask", "flask-cors", "werkzeug", "playwright"}
@@ -293,3 +294,27 @@ def test_a_browser_killed_mid_run_is_an_error_cell_and_the_run_goes_on(browsers:
     assert rows[("e2e/isolation", "preflighted PUT one")]["outcome"] == "allowed", "the restarted browser ran the rest"
     assert len(rows) == sum(len(s.cases) for s in load_scenarios([E2E]))
     assert stderr.count("chromium: Chromium") == 2, "launched once, then restarted once"
+
+
+def test_an_origin_server_that_cannot_start_fails_only_its_scenario(browsers: list, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from lab import servers
+
+    original = servers.OriginServer.__init__
+
+    def refuse_evil(self, app, host=servers.LOOPBACK, ssl_context=None):  # type: ignore[no-untyped-def]
+        if getattr(app, "__self__", None) is not None and refuse_evil.armed:
+            refuse_evil.armed -= 1
+            raise OSError(errno.EADDRINUSE, "Address already in use")
+        original(self, app, host, ssl_context)
+
+    refuse_evil.armed = 0
+    monkeypatch.setattr(servers.OriginServer, "__init__", refuse_evil)
+    chromium = [c for c in browsers if c.engine == "chromium"]
+    # The first origin server of the run cannot bind: the first scenario's cells say why, the rest run.
+    refuse_evil.armed = 1
+    cells = run_rows([E2E / "basics.toml", E2E / "isolation.toml"], chromium)
+    first = [r for r in cells.values() if r.scenario == "e2e/basics"]
+    assert first and all(r.outcome == "error" and "Address already in use" in r.reason for r in first)
+    assert all(r.matched for r in cells.values() if r.scenario == "e2e/isolation")
