@@ -47,3 +47,18 @@ def test_hostile_values_are_escaped_in_terminal_markdown_and_html(browsers: list
         assert "<script>window.__pwned=1</script>" in details and "<i>x</i>" in details
         assert tab.evaluate("window.__pwned") is None and tab.locator("#details script, #details img, #details i").count() == 0
         browser.close()
+
+
+def test_environment_secrets_never_reach_results_or_reports(browsers: list, tmp_path: Path) -> None:
+    import os
+
+    secret = "s3cr3t-token-7f1e9a"
+    results = tmp_path / "r.json"
+    environment = dict(os.environ, CORS_LAB_TEST_SECRET=secret, AWS_SECRET_ACCESS_KEY=secret)
+    done = subprocess.run([sys.executable, "-m", "lab", "run", str(HOSTILE), "--browser", "chromium", "--out", str(results)],
+                          capture_output=True, text=True, timeout=300, env=environment)
+    assert done.returncode == 0, done.stderr
+    report = tmp_path / "r.html"
+    assert _lab("report", str(results), "--html", str(report), "--markdown", str(tmp_path / "r.md")).returncode == 0
+    for text in (results.read_text(), report.read_text(), (tmp_path / "r.md").read_text(), done.stdout, done.stderr):
+        assert secret not in text
