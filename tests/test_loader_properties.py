@@ -23,7 +23,7 @@ def _check(text: str) -> None:
         path = Path(folder) / "s.toml"
         path.write_text(text, encoding="utf-8")
         scenario, problems = load_file(path)
-        lines = text.count("\n") + 1
+        lines = text.replace("\r\n", "\n").replace("\r", "\n").count("\n") + 1  # as the file reads back
         assert (scenario is None) == bool(problems)
         for problem in problems:
             assert problem.path == path and 0 <= problem.line <= lines and problem.message
@@ -75,3 +75,9 @@ def test_every_bad_file_in_a_folder_is_named_in_one_run(tmp_path: Path, capsys: 
     for name in bad:
         assert str(tmp_path / name) in err
     assert str(tmp_path / "good.toml") not in err
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=st.sampled_from(list('[]="{}.,#\n\r\t abc1\u2028\x0c')), max_size=120))
+def test_toml_shaped_text_with_odd_line_breaks_never_raises(text: str) -> None:
+    _check(text)

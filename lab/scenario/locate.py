@@ -34,7 +34,9 @@ class KeyLines:
         current: KeyPath = ()
         array_counts: Dict[KeyPath, int] = {}
         in_multiline = ""
-        for number, line in enumerate(source.splitlines(), start=1):
+        # Only "\n" ends a line: the file is read with universal newlines, and tomllib counts lines the same way
+        # (str.splitlines would also break on \v, \f, \x1c..\x1e, \x85, \u2028, \u2029).
+        for number, line in enumerate(source.split("\n"), start=1):
             if in_multiline:
                 if line.count(in_multiline) % 2 == 1:
                     in_multiline = ""
