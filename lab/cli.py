@@ -38,6 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--shuffle", type=int, metavar="SEED", help="run scenarios and cases in a random order from SEED")
     run.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per-case fetch timeout (default 10)")
     run.add_argument("--quiet", action="store_true", help="print only the totals line")
+    topology = run.add_argument_group("browsers on other machines (the servers serve deliberately insecure CORS: see README)")
+    topology.add_argument("--bind", default="127.0.0.1", metavar="ADDRESS", help="address the origin servers listen on (default 127.0.0.1)")
+    topology.add_argument("--host-suffix", default="localhost", metavar="SUFFIX",
+                          help="serve app.localhost as app.SUFFIX, a name the remote browser resolves to --bind (default localhost)")
+    topology.add_argument("--browser-arg", action="append", default=[], metavar="ENGINE=ARG",
+                          help="an extra launch argument for a browser Playwright launches, for example"
+                               " chromium=--host-resolver-rules=MAP *.lab.test 127.0.0.2; repeatable")
     run.add_argument("--instances", action="append", default=[], metavar="N|NAME=N",
                      help="browser instances per engine, side by side: 2, or firefox=2; repeatable"
                           " (default 1; firefox=2 for runs of 20 or more scenarios x pins)")
@@ -102,7 +109,28 @@ def _candidates(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     remotes = [remote_candidate(spec, extra) for spec in args.webdriver]
     executables = dict(value.partition("=")[::2] for value in args.connect_executable)
     remotes += [playwright_server_candidate(spec, executables) for spec in args.connect]
-    return select_browsers(args.browser if hasattr(args, "browser") else [], find_browsers() + remotes)
+    launch_args: Dict[str, List[str]] = {}
+    for value in getattr(args, "browser_arg", []):
+        engine, separator, argument = value.partition("=")
+        if not separator or engine not in ("chromium", "firefox", "webkit"):
+            raise ScenarioError([Problem(Path("command line"), 0, f"--browser-arg {value!r}: expected ENGINE=ARG")])
+        launch_args.setdefault(engine, []).append(argument)
+    return select_browsers(args.browser if hasattr(args, "browser") else [], find_browsers(launch_args) + remotes)
+
+
+def _check_topology(args: argparse.Namespace) -> None:
+    import ipaddress
+    import re
+
+    try:
+        address = ipaddress.ip_address(args.bind)
+    except ValueError:
+        raise ScenarioError([Problem(Path("command line"), 0, f"--bind {args.bind!r} is not an IP address")]) from None
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", args.host_suffix):
+        raise ScenarioError([Problem(Path("command line"), 0, f"--host-suffix {args.host_suffix!r} is not a host name")])
+    if not address.is_loopback:
+        print(f"cors-lab: WARNING: serving on {address}: every machine that reaches this address can use the scenario"
+              " backends, which are deliberately misconfigured CORS APIs; use a private network", file=sys.stderr)
 
 
 def _instances(values: List[str]) -> Dict[str, int]:
@@ -163,6 +191,7 @@ def _command_run(args: argparse.Namespace) -> int:
     if not scenarios:
         print(f"cors-lab: no scenario matches {args.select!r}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    _check_topology(args)
     candidates = _candidates(args)
     pins = _pins(args)
     started = time.perf_counter()
@@ -189,7 +218,8 @@ def _command_run(args: argparse.Namespace) -> int:
         # out (measured: the library 64 s -> 47 s, the default matrix 100 s -> 73 s); a small run keeps one launch.
         large = len(scenarios) * len(backends) >= 20
         instances = _instances(args.instances) if args.instances else ({"firefox": 2} if large else {})
-        completed = run_lab(scenarios, candidates, RunOptions(args.timeout, args.shuffle, instances, done), progress, backends)
+        completed = run_lab(scenarios, candidates, RunOptions(args.timeout, args.shuffle, instances, done, args.bind,
+                                                              args.host_suffix), progress, backends)
     finally:
         progress.close()
         results.finish(complete=completed)

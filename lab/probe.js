@@ -44,23 +44,32 @@ window.corsLabProbe = async function (spec) {
 
 // Run the probe inside <iframe sandbox="allow-scripts">: an opaque origin, so the
 // request's Origin is "null" (how sandboxed iframes and data: documents fetch).
+// One iframe per page, made once and reused: a browser attaches to a new frame
+// asynchronously, and what a frame reports before that would be lost.
 window.corsLabSandboxed = function (spec) {
-  return new Promise((resolve) => {
+  if (!window.corsLabSandbox) {
+    window.corsLabSandbox = new Promise((ready) => {
+      const frame = document.createElement("iframe");
+      frame.setAttribute("sandbox", "allow-scripts");
+      const pending = new Map();
+      window.addEventListener("message", (event) => {
+        if (event.source !== frame.contentWindow || !event.data) return;
+        if (event.data.corsLabReady) ready({ frame, pending });
+        else if (pending.has(event.data.corsLabId)) {
+          pending.get(event.data.corsLabId)(event.data.result);
+          pending.delete(event.data.corsLabId);
+        }
+      });
+      frame.srcdoc = "<script>window.corsLabProbe = " + window.corsLabProbe.toString() + ";" +
+        "window.addEventListener('message', (event) => window.corsLabProbe(event.data.spec).then((result) =>" +
+        " parent.postMessage({ corsLabId: event.data.id, result: result }, '*')));" +
+        "parent.postMessage({ corsLabReady: true }, '*');<\/script>";
+      document.body.appendChild(frame);
+    });
+  }
+  return window.corsLabSandbox.then(({ frame, pending }) => new Promise((resolve) => {
     const id = Math.random().toString(36).slice(2);
-    const frame = document.createElement("iframe");
-    frame.setAttribute("sandbox", "allow-scripts");
-    const inner = JSON.stringify(Object.assign({}, spec, { sandboxed: false })).replace(/</g, "\\u003c");
-    const listener = (event) => {
-      if (event.source === frame.contentWindow && event.data && event.data.corsLabId === id) {
-        window.removeEventListener("message", listener);
-        frame.remove();
-        resolve(event.data.result);
-      }
-    };
-    window.addEventListener("message", listener);
-    frame.srcdoc = "<script>window.corsLabProbe = " + window.corsLabProbe.toString() + ";" +
-      "window.corsLabProbe(" + inner + ").then((result) => parent.postMessage({ corsLabId: " + JSON.stringify(id) +
-      ", result: result }, '*'));<\/script>";
-    document.body.appendChild(frame);
-  });
+    pending.set(id, resolve);
+    frame.contentWindow.postMessage({ id, spec: Object.assign({}, spec, { sandboxed: false }) }, "*");
+  }));
 };

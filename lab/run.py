@@ -32,6 +32,8 @@ class RunOptions:
     shuffle_seed: Optional[int] = None
     instances: Mapping[str, int] = field(default_factory=dict)  # browser instances per engine name ("*": all)
     skip: frozenset = frozenset()  # (scenario, case, browser, pin) cells already measured (--resume)
+    bind: str = "127.0.0.1"  # where the origin servers listen (loopback unless asked otherwise)
+    host_suffix: str = "localhost"  # app.localhost becomes app.<host_suffix> for browsers elsewhere
 
     def instances_of(self, name: str) -> int:
         return max(1, self.instances.get(name, self.instances.get("*", 1)))
@@ -136,7 +138,7 @@ class _Worker:
         self.stop = stop
         self.stopping = threading.Event()
         self.finished = threading.Event()
-        self.pool = OriginPool()
+        self.pool = OriginPool(options.bind, options.host_suffix)
         self.browser: Optional[Browser] = None
         self.launch_failure = ""
         self.serial = 0
@@ -193,6 +195,15 @@ class _Worker:
         finally:
             self.pool.mount(None)
         messages = [m for page in pages.values() for m in page.console()]
+        # Browsers report reasons asynchronously (a sandboxed iframe's console comes from another frame): when a refused
+        # cell of an engine that does report reasons has none yet, give it up to half a second.
+        for _ in range(10):
+            silent = [t for row, t in rows if row.outcome == "blocked" and self.candidate.engine not in SILENT_ENGINES
+                      and row.exchanges and not any(m.mentions(t) for m in messages)]
+            if not silent:
+                break
+            time.sleep(0.05)
+            messages += [m for page in pages.values() for m in page.console()]
         for row, token in rows:
             row.console = [m.text for m in messages if m.mentions(token)]
             row.browser_reason = browser_reason(row.console, self.candidate.engine) if row.outcome == "blocked" else None

@@ -49,9 +49,16 @@ class OriginServer:
 
 
 class OriginPool:
-    """All origin servers of one worker, and the backend mounted on them right now."""
+    """All origin servers of one worker, and the backend mounted on them right now.
 
-    def __init__(self) -> None:
+    `bind` and `host_suffix` are for browsers on other machines: servers listen on
+    `bind` and `app.localhost` becomes `app.<host_suffix>`, a name that the remote
+    browser must resolve to `bind` (DNS, a hosts file, or resolver rules).
+    """
+
+    def __init__(self, bind: str = LOOPBACK, host_suffix: str = "localhost") -> None:
+        self.bind = bind
+        self.host_suffix = host_suffix
         self._servers: Dict[Tuple[str, str, str], OriginServer] = {}
         self._backend: Optional[Callable[..., Iterable[bytes]]] = None
         self._ca: Optional[LocalCA] = None
@@ -64,8 +71,14 @@ class OriginPool:
             if origin.scheme == "https":
                 self._ca = self._ca or LocalCA()
                 tls = self._ca.context()
-            self._servers[key] = OriginServer(self._dispatch, ssl_context=tls)
-        return f"{origin.scheme}://{origin.host}:{self._servers[key].port}"
+            self._servers[key] = OriginServer(self._dispatch, host=self.bind, ssl_context=tls)
+        return f"{origin.scheme}://{self.hostname(origin.host)}:{self._servers[key].port}"
+
+    def hostname(self, host: str) -> str:
+        """The name a browser uses for a declared `*.localhost` host."""
+        if self.host_suffix == "localhost":
+            return host
+        return self.host_suffix if host == "localhost" else host[: -len("localhost")] + self.host_suffix
 
     def alive(self, origin: Origin) -> bool:
         server = self._servers.get((origin.name, origin.scheme, origin.host))

@@ -85,7 +85,7 @@ def test_doctor_reports_every_engine_usable(browsers: list, capsys: pytest.Captu
 def test_a_requested_browser_that_is_missing_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch,
                                                                      capsys: pytest.CaptureFixture) -> None:
     found = [c for c in find_browsers() if c.engine != "webkit"]
-    monkeypatch.setattr(cli, "find_browsers", lambda: found)
+    monkeypatch.setattr(cli, "find_browsers", lambda *_: found)
     assert cli.main(["run", str(E2E / "basics.toml"), "--browser", "webkit"]) == 2
     err = capsys.readouterr().err
     assert "browser 'webkit' was not found" in err and "apt-get install webkit2gtk-driver xvfb" in err
@@ -134,3 +134,24 @@ def test_an_unreachable_playwright_server_is_an_error_cell() -> None:
     assert all("cannot use the Playwright server at ws://127.0.0.1:9/" in r.reason for r in cells.values())
     with pytest.raises(BrowserUnavailable, match="expected ENGINE=ws://"):
         playwright_server_candidate("chrome=http://x", {})
+
+
+def test_origins_under_other_names_and_addresses(browsers: list, tmp_path: Path) -> None:
+    """--bind and --host-suffix, as for a browser on another machine: the names resolve only through the rule given."""
+    base = [sys.executable, "-m", "lab", "run", str(E2E / "basics.toml"), "--browser", "chromium",
+            "--bind", "127.0.0.2", "--host-suffix", "lab.test"]
+    out = tmp_path / "topology.json"
+    mapped = subprocess.run(base + ["--browser-arg", "chromium=--host-resolver-rules=MAP *.lab.test 127.0.0.2",
+                                    "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert mapped.returncode == 0, mapped.stdout + mapped.stderr
+    rows = json.loads(out.read_text())["results"]
+    hosts = {e["request_headers"]["Host"].rsplit(":", 1)[0] for r in rows for e in r["exchanges"]}
+    origins = {e["request_headers"]["Origin"].rsplit(":", 1)[0] for r in rows for e in r["exchanges"]}
+    assert hosts == {"api.lab.test"} and origins == {"http://app.lab.test", "http://evil.lab.test"}
+    unresolved = subprocess.run(base, capture_output=True, text=True, timeout=120)
+    assert unresolved.returncode == 1 and "ERR_NAME_NOT_RESOLVED" in unresolved.stdout
+    wrong_address = subprocess.run(base + ["--browser-arg", "chromium=--host-resolver-rules=MAP *.lab.test 127.0.0.1"],
+                                   capture_output=True, text=True, timeout=120)
+    assert wrong_address.returncode == 1 and "ERR_CONNECTION_REFUSED" in wrong_address.stdout, "servers listen on 127.0.0.2 only"
+    bad = subprocess.run(base[:-4] + ["--bind", "not-an-address"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--bind 'not-an-address' is not an IP address" in bad.stderr

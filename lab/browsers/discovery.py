@@ -68,11 +68,11 @@ def minibrowser() -> Optional[str]:
     return None
 
 
-def _playwright_launcher(engine: str, executable: Optional[str], driver: str) -> Callable[[], Browser]:
+def _playwright_launcher(engine: str, executable: Optional[str], driver: str, args: Sequence[str] = ()) -> Callable[[], Browser]:
     def launch() -> Browser:
         from .playwright import PlaywrightBrowser
 
-        return PlaywrightBrowser(engine, executable, driver)
+        return PlaywrightBrowser(engine, executable, driver, args=args)
     return launch
 
 
@@ -162,14 +162,16 @@ def parse_capabilities(text: str) -> Dict[str, Any]:
     return value
 
 
-def find_browsers() -> List[Candidate]:
-    """Every browser the lab can drive here, one per engine, best option first."""
+def find_browsers(extra_args: Optional[Dict[str, Sequence[str]]] = None) -> List[Candidate]:
+    """Every browser the lab can drive here, one per engine, best option first (`extra_args`: launch arguments
+    per engine, for the browsers Playwright launches)."""
+    extra_args = extra_args or {}
     bundled = _playwright_builds()
     candidates: List[Candidate] = []
     for engine in KNOWN:
         if engine in bundled:
             driver = "playwright (Playwright's build)"
-            candidates.append(Candidate(engine, engine, bundled[engine], driver, _playwright_launcher(engine, None, driver)))
+            candidates.append(Candidate(engine, engine, bundled[engine], driver, _playwright_launcher(engine, None, driver, extra_args.get(engine, ()))))
         elif engine == "webkit":
             webdriver, binary, safari = shutil.which("WebKitWebDriver"), minibrowser(), shutil.which("safaridriver")
             if webdriver and binary:
@@ -182,7 +184,7 @@ def find_browsers() -> List[Candidate]:
             system = _system_binary(engine)
             if system:
                 driver = "playwright (system binary)" if engine == "chromium" else "playwright over WebDriver BiDi (system binary)"
-                candidates.append(Candidate(engine, engine, system, driver, _playwright_launcher(engine, system, driver),
+                candidates.append(Candidate(engine, engine, system, driver, _playwright_launcher(engine, system, driver, extra_args.get(engine, ())),
                                             system_binary=True))
     return candidates
 

@@ -39,9 +39,9 @@ def undrivable_message(engine: str, executable: Optional[str], error: str) -> st
     return message
 
 
-def launch_options(engine: str, executable: Optional[str]) -> Dict[str, Any]:
-    """How to launch an engine: Playwright's build (no options) or a system binary."""
-    options: Dict[str, Any] = {}
+def launch_options(engine: str, executable: Optional[str], args: Sequence[str] = ()) -> Dict[str, Any]:
+    """How to launch an engine: Playwright's build (no options) or a system binary, plus extra arguments."""
+    options: Dict[str, Any] = {"args": list(args)} if args else {}
     if executable:
         options["executable_path"] = executable
         if engine == "firefox":
@@ -81,6 +81,10 @@ class PlaywrightPage(Page):
         return self._page.evaluate(PROBE_CALL, spec)
 
     def console(self) -> List[ConsoleMessage]:
+        try:
+            self._page.evaluate("0")  # one round trip: events the browser sent before it are delivered first
+        except Exception:
+            pass  # a closed or crashed page has nothing more to say
         messages, self._console = self._console, []
         return messages
 
@@ -89,17 +93,18 @@ class PlaywrightBrowser(Browser):
     """Launches in the calling thread: Playwright's sync API belongs to one thread."""
 
     def __init__(self, engine: str, executable: Optional[str], driver: str, connect: Optional[str] = None,
-                 name: Optional[str] = None) -> None:
+                 name: Optional[str] = None, args: Sequence[str] = ()) -> None:
         from playwright.sync_api import Error, sync_playwright
 
         self._playwright = sync_playwright().start()
         try:
             if connect:  # a Playwright server elsewhere (`playwright run-server`); it launches the browser on its side
-                options = {"executablePath" if k == "executable_path" else k: v for k, v in launch_options(engine, executable).items()}
+                options = {"executablePath" if k == "executable_path" else k: v
+                           for k, v in launch_options(engine, executable, args).items()}
                 headers = {"x-playwright-launch-options": json.dumps(options)} if options else None
                 self._browser = getattr(self._playwright, engine).connect(connect, headers=headers, timeout=60000)
             else:
-                self._browser = getattr(self._playwright, engine).launch(**launch_options(engine, executable))
+                self._browser = getattr(self._playwright, engine).launch(**launch_options(engine, executable, args))
             self._context = self._browser.new_context(ignore_https_errors=True)  # the lab's run-time CA (lab/certs.py)
             self._spare = self._context.new_page()  # fails here, not mid-run, when the protocol does not match
         except Error as exc:
