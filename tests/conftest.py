@@ -19,6 +19,15 @@ from lab.run import RunOptions, Sink, run_lab
 from lab.scenario import load_scenarios
 
 E2E = Path(__file__).parent / "e2e"
+
+try:  # property tests: random exploration on developers' machines, the same examples every time in CI
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+    if os.environ.get("CI"):
+        _hypothesis_settings.load_profile("ci")
+except ImportError:  # pragma: no cover - hypothesis is a test dependency
+    pass
 ENGINES = ("chromium", "firefox", "webkit")
 
 
