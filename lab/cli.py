@@ -7,12 +7,12 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 from .browsers.base import BrowserUnavailable
 from .browsers.discovery import (find_browsers, parse_capabilities, playwright_server_candidate, remote_candidate,
                                  select_browsers)
-from .results import ResultRow, ResultsFile, cell_key, read_earlier
+from .results import ResultsFile, cell_key, read_earlier
 from .run import RunOptions, run_lab
 from .backend.pinned import LocalBackends
 from .pins import ENVS_DIR, Pin, ensure_env, load_pins, pins_from_lists
@@ -104,7 +104,8 @@ def _remote_options(parser: argparse.ArgumentParser) -> None:
                         help="the browser binary on that server's machine (the server needs --unsafe)")
 
 
-def _candidates(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _available(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """Every browser found here plus the remote ones the options name (--webdriver, --connect)."""
     extra = parse_capabilities(args.webdriver_capabilities) if args.webdriver_capabilities else None
     remotes = [remote_candidate(spec, extra) for spec in args.webdriver]
     executables = dict(value.partition("=")[::2] for value in args.connect_executable)
@@ -115,7 +116,11 @@ def _candidates(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         if not separator or engine not in ("chromium", "firefox", "webkit"):
             raise ScenarioError([Problem(Path("command line"), 0, f"--browser-arg {value!r}: expected ENGINE=ARG")])
         launch_args.setdefault(engine, []).append(argument)
-    return select_browsers(args.browser if hasattr(args, "browser") else [], find_browsers(launch_args) + remotes)
+    return find_browsers(launch_args) + remotes
+
+
+def _candidates(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    return select_browsers(args.browser, _available(args))
 
 
 def _check_topology(args: argparse.Namespace) -> None:
@@ -225,7 +230,7 @@ def _command_run(args: argparse.Namespace) -> int:
         results.finish(complete=completed)
         for backend in backends:
             backend.close()
-    rows = [ResultRow(**{k: v for k, v in row.items() if k in ResultRow.__dataclass_fields__}) for row in results.kept] + results.rows
+    rows = results.cells
     browsers = [c.name for c in candidates]
     if not args.quiet:
         print(summary(rows, browsers, is_color(sys.stdout)))
@@ -238,7 +243,7 @@ def _command_run(args: argparse.Namespace) -> int:
     if not completed:
         print("interrupted: the results file holds every cell measured so far", file=sys.stderr)
         return 130
-    return EXIT_OK if all(r.matched for r in rows) and rows else EXIT_MISMATCH
+    return EXIT_OK if all(r["matched"] for r in rows) and rows else EXIT_MISMATCH
 
 
 def _command_list(args: argparse.Namespace) -> int:
@@ -264,10 +269,7 @@ def _command_list(args: argparse.Namespace) -> int:
 def _command_doctor(args: argparse.Namespace) -> int:
     from .doctor import diagnose
 
-    candidates = [c for c in find_browsers()]
-    extra = parse_capabilities(args.webdriver_capabilities) if args.webdriver_capabilities else None
-    candidates += [remote_candidate(spec, extra) for spec in args.webdriver]
-    return EXIT_OK if diagnose(candidates, sys.stdout) else EXIT_MISMATCH
+    return EXIT_OK if diagnose(_available(args), sys.stdout) else EXIT_MISMATCH
 
 
 def _command_report(args: argparse.Namespace) -> int:
@@ -364,11 +366,9 @@ def _command_explain(args: argparse.Namespace) -> int:
                 names = "\n  ".join(c.name for c in scenario.cases)
                 print(clean(f"cors-lab: no case of {scenario.id} matches {case_part!r}; its cases:\n  {names}"), file=sys.stderr)
                 return EXIT_BAD_INPUT
-            from .results import ResultRow, ResultsFile, cell_key, read_earlier
-
             results = ResultsFile(None)
             run_lab([dataclasses.replace(scenario, cases=cases)], _candidates(args), RunOptions(10.0), Progress(results, 0))
-            rows = [r.to_dict() for r in results.rows]
+            rows = results.cells
     if not rows:
         print(clean(f"cors-lab: no scenario matches {scenario_part!r} (use an id from `cors-lab list`, or a unique end of one)"),
               file=sys.stderr)

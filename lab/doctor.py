@@ -37,22 +37,22 @@ def diagnose(candidates: Sequence[Candidate], out: TextIO) -> bool:
     if candidates:
         run_lab(load_scenarios([DOCTOR_SCENARIO]), candidates, RunOptions(timeout_s=10), collected)
     usable_engines = set()
-    by_engine = {c.engine: c for c in candidates}
     for engine in KNOWN:
-        candidate = by_engine.get(engine)
-        if candidate is None:
+        mine = [c for c in candidates if c.engine == engine]
+        if not mine:
             out.write(f"{engine}: MISSING\n  install: {INSTALL_HINTS[engine]}\n")
-            continue
-        rows = [r for r in collected.rows if r.browser == candidate.name]
-        info = collected.infos.get(candidate.name)
-        usable = bool(rows) and all(r.matched for r in rows)
-        out.write(f"{engine}: {'usable' if usable else 'NOT USABLE'}\n")
-        out.write(f"  binary:  {candidate.executable}\n")
-        out.write(f"  version: {info.product + ' ' + info.version if info else 'unknown (did not start)'}\n")
-        out.write(f"  driven:  {candidate.driver}\n")
-        if usable:
-            usable_engines.add(engine)
-        else:
+        for candidate in mine:  # a local browser and remote ones of the same engine each get their own block
+            rows = [r for r in collected.rows if r.browser == candidate.name]
+            info = collected.infos.get(candidate.name)
+            usable = bool(rows) and all(r.matched for r in rows)
+            title = engine if candidate.name == engine else f"{engine} ({candidate.name})"
+            out.write(f"{title}: {'usable' if usable else 'NOT USABLE'}\n")
+            out.write(f"  binary:  {candidate.executable}\n")
+            out.write(f"  version: {info.product + ' ' + info.version if info else 'unknown (did not start)'}\n")
+            out.write(f"  driven:  {candidate.driver}\n")
+            if usable:
+                usable_engines.add(engine)
+                continue
             reasons = sorted({r.reason or f"{r.case}: {r.outcome}, expected {r.expected}" for r in rows if not r.matched})
             for reason in reasons or ["no result"]:
                 out.write(f"  problem: {reason}\n")

@@ -113,8 +113,7 @@ class ResultsFile:
     def __init__(self, path: Optional[Path], argv: Optional[List[str]] = None,
                  earlier: Optional[Dict[str, Any]] = None) -> None:
         self.path = path
-        self.rows: List[ResultRow] = []
-        self.kept: List[Dict[str, Any]] = list(earlier["results"]) if earlier else []  # cells of the run being resumed
+        self.cells: List[Dict[str, Any]] = list(earlier["results"]) if earlier else []  # resumed run's cells, then new ones
         self.browsers: Dict[str, BrowserInfo] = {}
         self.pins: List[Dict[str, Any]] = []
         self.claims: List[Dict[str, Any]] = []
@@ -127,8 +126,8 @@ class ResultsFile:
             self._partial_path = path.with_name(path.name + ".partial.jsonl")
             self._partial = self._partial_path.open("w", encoding="utf-8")
             self._write_line({"environment": environment(), "started": self.started})
-            for row in self.kept:
-                self._write_line({"row": row})
+            for cell in self.cells:
+                self._write_line({"row": cell})
         for browser in (earlier or {}).get("browsers", []):
             self.browsers[browser["name"]] = BrowserInfo(**{k: browser[k] for k in BrowserInfo.__dataclass_fields__})
 
@@ -156,8 +155,9 @@ class ResultsFile:
 
     def add(self, row: ResultRow) -> None:
         with self._lock:
-            self.rows.append(row)
-            self._write_line({"row": row.to_dict()})
+            cell = row.to_dict()
+            self.cells.append(cell)
+            self._write_line({"row": cell})
 
     def document(self, complete: bool) -> Dict[str, Any]:
         return {
@@ -170,7 +170,7 @@ class ResultsFile:
             "browsers": [info.to_dict() for info in sorted(self.browsers.values(), key=_browser_order)],
             "pins": self.pins,
             "claims": self.claims,
-            "results": self.kept + [row.to_dict() for row in self.rows],
+            "results": self.cells,
         }
 
     def finish(self, complete: bool = True) -> None:

@@ -120,11 +120,6 @@ def browser_reason(console: Sequence[str], engine: str) -> str:
     return "; ".join(said) if said else SILENT_ENGINES.get(engine, "the browser gave no reason")
 
 
-def _error_row(scenario: Scenario, case: Case, info_name: str, engine: str, backend: Backends, reason: str) -> ResultRow:
-    expected, pin = case.expected_in(engine, backend.versions), backend.label
-    return ResultRow(scenario.id, scenario.group, case.name, info_name, engine, "error", expected, False, pin=pin, reason=reason)
-
-
 class _Worker:
     """Runs every scenario in one browser, restarting the browser if it dies."""
 
@@ -143,6 +138,12 @@ class _Worker:
         self.launch_failure = ""
         self.serial = 0
 
+    def _error(self, scenario: Scenario, case: Case, backend: Backends, reason: str) -> ResultRow:
+        """A cell the lab could not measure: the reason says why (never folded into `blocked`)."""
+        engine = self.candidate.engine
+        return ResultRow(scenario.id, scenario.group, case.name, self.candidate.name, engine, "error",
+                         case.expected_in(engine, backend.versions), False, pin=backend.label, reason=reason)
+
     def run(self) -> None:
         rng = random.Random(self.options.shuffle_seed) if self.options.shuffle_seed is not None else None
         try:
@@ -153,8 +154,7 @@ class _Worker:
                     while (item := self.work.take()) is not None:
                         scenario, backend = item
                         for case in scenario.cases:
-                            self.sink.row(_error_row(scenario, case, self.candidate.name, self.candidate.engine,
-                                                     backend, f"browser failed to launch: {exc}"))
+                            self.sink.row(self._error(scenario, case, backend, f"browser failed to launch: {exc}"))
                 return
             self.sink.browser_ready(self.browser.info)
             while not self.stop.is_set() and (item := self.work.take()) is not None:
@@ -174,13 +174,11 @@ class _Worker:
         try:
             urls = {name: self.pool.url(origin) for name, origin in scenario.origins.items()}
         except OSError as exc:  # a port that is taken, no socket left: this scenario's cells, not the run
-            return [_error_row(scenario, c, self.candidate.name, self.candidate.engine, backend,
-                               f"an origin server did not start: {exc}") for c in cases]
+            return [self._error(scenario, c, backend, f"an origin server did not start: {exc}") for c in cases]
         try:
             app = backend.build(self.slot, scenario, urls, self.stopping)
         except BackendBuildError as exc:
-            return [_error_row(scenario, c, self.candidate.name, self.candidate.engine, backend,
-                               f"backend did not start: {exc}") for c in cases]
+            return [self._error(scenario, c, backend, f"backend did not start: {exc}") for c in cases]
         recorder = Recorder(app, [(k, fill(v, urls)) for k, v in scenario.backend.proxy_headers])
         self.pool.mount(recorder)
         rows: List[Tuple[ResultRow, str]] = []
@@ -213,7 +211,7 @@ class _Worker:
                   pages: Dict[str, Page], backend: Backends) -> Optional[Tuple[ResultRow, str]]:
         """Measure one cell; None when the run was interrupted under it (nothing was measured)."""
         if self.browser is None:
-            return _error_row(scenario, case, self.candidate.name, self.candidate.engine, backend, self.launch_failure), ""
+            return self._error(scenario, case, backend, self.launch_failure), ""
         self.serial += 1
         token = f"{self.serial}-{secrets.token_hex(4)}"
         separator = "&" if "?" in case.path else "?"
@@ -252,7 +250,8 @@ class _Worker:
         outcome, reason = classify(result, exchanges, failure, self.pool.alive(scenario.origins[case.target]))
         request = {"page_origin": urls[case.page], "url": spec["url"], "method": case.method, "headers": spec["headers"],
                    "credentials": case.credentials, "mode": case.mode, "redirect": case.redirect, "sandboxed": case.sandboxed}
-        judgement = judge(request, [e.to_dict() for e in exchanges])
+        recorded = [e.to_dict() for e in exchanges]
+        judgement = judge(request, recorded)
         expected = case.expected_in(engine, backend.versions)
         result = result or {}
         row = ResultRow(
@@ -266,7 +265,7 @@ class _Worker:
             attempts=attempts if case.repeat > 1 else [],
             readable_headers=result.get("readable_headers"), read_headers=result.get("read_headers") or {},
             error=result.get("error"), reason=reason,
-            exchanges=[e.to_dict() for e in exchanges], duration_ms=round(duration_ms, 2),
+            exchanges=recorded, duration_ms=round(duration_ms, 2),
             request=request, model=judgement.to_dict(),
             agrees=judgement.prediction == outcome if outcome in ("allowed", "blocked") else None,
         )

@@ -17,7 +17,7 @@ beyond the basic safelist.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence
 from urllib.parse import urlsplit
 
 SAFELISTED_METHODS = {"GET", "HEAD", "POST"}

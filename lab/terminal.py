@@ -10,7 +10,7 @@ import re
 import sys
 import threading
 import time
-from typing import Dict, List, Optional, Sequence, TextIO, Tuple
+from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from .browsers.base import BrowserInfo
 from .report.cells import describe, group_cells
@@ -76,10 +76,10 @@ class Progress(Sink):
             self.stream.flush()
 
 
-def summary(rows: Sequence[ResultRow], browsers: Sequence[str], color: bool) -> str:
+def summary(rows: Sequence[Dict[str, Any]], browsers: Sequence[str], color: bool) -> str:
     """Cases grouped under their scenario, one column per browser; a cell tells where pins disagree."""
     style = _Style(color)
-    cells = group_cells(row.to_dict() for row in rows)
+    cells = group_cells(rows)
     width = min(max([len(case) + 2 for _, case in cells] + [6]), 72) + 2
     column = 24  # fits "allowed (want blocked)" with a gap
     colors = {"allowed": "32", "blocked": "33", "error": "31;1", "timeout": "31;1"}
@@ -114,15 +114,15 @@ def summary(rows: Sequence[ResultRow], browsers: Sequence[str], color: bool) -> 
     return "\n".join(lines)
 
 
-def totals(rows: Sequence[ResultRow], seconds: float) -> str:
-    unexpected = [r for r in rows if not r.matched]
+def totals(rows: Sequence[Dict[str, Any]], seconds: float) -> str:
+    unexpected = [r for r in rows if not r["matched"]]
     counts: Dict[str, int] = {}
     for row in rows:
-        counts[row.outcome] = counts.get(row.outcome, 0) + 1
+        counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
     spread = ", ".join(f"{counts[k]} {k}" for k in ("allowed", "blocked", "error", "timeout") if k in counts)
     from .explain import agreement
 
-    model = agreement([row.to_dict() for row in rows])
+    model = agreement(rows)
     agrees = ("; the standard's model agrees with " + ", ".join(f"{b} {v}" for b, v in model.items())) if model else ""
     seen, answered = server_load(rows)
     load = f"; servers answered {answered} of {seen} requests" if seen else ""
@@ -130,29 +130,29 @@ def totals(rows: Sequence[ResultRow], seconds: float) -> str:
             f"{len(rows) - len(unexpected)} as expected, {len(unexpected)} unexpected{agrees}{load}")
 
 
-def server_load(rows: Sequence[ResultRow]) -> Tuple[int, int]:
+def server_load(rows: Sequence[Dict[str, Any]]) -> Tuple[int, int]:
     """Requests the lab's servers received, and how many they answered (a hang or a reset is on purpose)."""
-    exchanges = [e for row in rows for e in row.exchanges]
+    exchanges = [e for row in rows for e in row["exchanges"]]
     return len(exchanges), sum(1 for e in exchanges if e["status"] is not None)
 
 
-def mismatches(rows: Sequence[ResultRow], limit: int = 20) -> List[str]:
+def mismatches(rows: Sequence[Dict[str, Any]], limit: int = 20) -> List[str]:
     """A short explanation per unexpected cell; cells that failed for one shared reason are told once."""
     lines: List[str] = []
-    shared: Dict[Tuple[str, str], List[ResultRow]] = {}
+    shared: Dict[Tuple[str, str], List[Dict[str, Any]]] = {}
     for row in rows:
-        if not row.matched and row.reason:
-            shared.setdefault((row.browser, row.reason), []).append(row)
+        if not row["matched"] and row["reason"]:
+            shared.setdefault((row["browser"], row["reason"]), []).append(row)
     told = set()
-    for row in [r for r in rows if not r.matched]:
-        group = shared.get((row.browser, row.reason or ""), [])
+    for row in [r for r in rows if not r["matched"]]:
+        group = shared.get((row["browser"], row["reason"] or ""), [])
         if len(group) > 1:
-            if (row.browser, row.reason) not in told:
-                told.add((row.browser, row.reason))
-                lines.append(clean(f"  {row.browser}: {len(group)} cells: {row.outcome}: {row.reason}"))
+            if (row["browser"], row["reason"]) not in told:
+                told.add((row["browser"], row["reason"]))
+                lines.append(clean(f"  {row['browser']}: {len(group)} cells: {row['outcome']}: {row['reason']}"))
             continue
-        detail = row.reason or (row.console[0] if row.console else row.error) or ""
-        lines.append(clean(f"  {row.browser}: {row.scenario} :: {row.case}: {row.outcome}, expected {row.expected}"
+        detail = row["reason"] or (row["console"][0] if row["console"] else row["error"]) or ""
+        lines.append(clean(f"  {row['browser']}: {row['scenario']} :: {row['case']}: {row['outcome']}, expected {row['expected']}"
                            + (f" ({detail})" if detail else "")))
     return lines[:limit] + ([f"  ... and {len(lines) - limit} more"] if len(lines) > limit else [])
 

@@ -97,7 +97,6 @@ def test_a_requested_browser_that_is_missing_says_how_to_install_it(monkeypatch:
 def playwright_server(browsers: list):
     """`playwright run-server` in a process of its own: a remote Playwright endpoint on this machine."""
     import socket
-    import time
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -112,18 +111,20 @@ def playwright_server(browsers: list):
 
 def test_a_playwright_server_runs_the_same_cases(playwright_server: str, browsers: list, tmp_path: Path) -> None:
     chromium = next(c for c in browsers if c.engine == "chromium")
-    out = tmp_path / "remote.json"
-    command = [sys.executable, "-m", "lab", "run", str(E2E / "basics.toml"), "--browser", "remote-chromium",
-               "--connect", f"chromium={playwright_server}", "--out", str(out)]
+    remote = ["--connect", f"chromium={playwright_server}"]
     if chromium.system_binary:
-        command += ["--connect-executable", f"chromium={chromium.executable}"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        remote += ["--connect-executable", f"chromium={chromium.executable}"]
+    out = tmp_path / "remote.json"
+    done = subprocess.run([sys.executable, "-m", "lab", "run", str(E2E / "basics.toml"), "--browser", "remote-chromium",
+                           *remote, "--out", str(out)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     document = json.loads(out.read_text())
     assert document["browsers"][0]["name"] == "remote-chromium"
     assert document["browsers"][0]["driver"] == f"playwright server {playwright_server}"
     assert {r["outcome"] for r in document["results"]} == {"allowed", "blocked"}
     assert all(r["matched"] for r in document["results"])
+    doctor = subprocess.run([sys.executable, "-m", "lab", "doctor", *remote], capture_output=True, text=True, timeout=120)
+    assert "chromium: usable" in doctor.stdout and "chromium (remote-chromium): usable" in doctor.stdout, doctor.stdout
 
 
 def test_an_unreachable_playwright_server_is_an_error_cell() -> None:

@@ -7,7 +7,7 @@ The data is embedded as JSON (with `<`, `>` and `&` escaped) and rendered with
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 from .cells import pins_of
 from .claims import verdicts
