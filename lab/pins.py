@@ -133,15 +133,35 @@ def _tail(text: str, lines: int = 6) -> str:
     return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:] if line.strip())
 
 
-def _interpreter(version: Optional[str]) -> str:
+class InterpreterNotFound(Exception):
+    """No working Python of the version a pin asks for."""
+
+
+def find_interpreter(version: Optional[str]) -> str:
+    """An interpreter of this version (`3.9` or `3.9.18`) that really runs.
+
+    Names on PATH are not enough: a pyenv shim `python3.9` exists even when 3.9
+    is not the active version, and fails when run (uv's own discovery stops on it).
+    pythonfinder also looks in pyenv's and asdf's install folders, and each find
+    is run once to make sure it answers with the right version.
+    """
     if version is None:
         return sys.executable
-    for candidate in (f"python{version}", os.path.expanduser(f"~/.pyenv/versions/{version}/bin/python")):
-        found = shutil.which(candidate) or (candidate if os.path.exists(candidate) else None)
-        if found:
-            return found
-    matches = sorted(Path(os.path.expanduser("~/.pyenv/versions")).glob(f"{version}.*/bin/python"))
-    return str(matches[-1]) if matches else f"python{version}"
+    from pythonfinder import Finder
+
+    found = Finder().find_python_version(version)
+    candidates = [str(found.path)] if found is not None else []
+    candidates += [c for c in (shutil.which(f"python{version}"),) if c]
+    for candidate in candidates:
+        try:
+            done = _run([candidate, "-c", "import platform; print(platform.python_version())"])
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if done.returncode == 0 and (done.stdout.strip() + ".").startswith(version + "."):
+            return candidate
+    raise InterpreterNotFound(
+        f"no working Python {version} found (looked on PATH and in pyenv's and asdf's versions); install it, for "
+        f"example `uv python install {version}` or `pyenv install {version}`, or change the pin's python")
 
 
 def ensure_env(pin: Pin, root: Path = ENVS_DIR) -> PinEnv:
@@ -156,7 +176,10 @@ def ensure_env(pin: Pin, root: Path = ENVS_DIR) -> PinEnv:
     directory.parent.mkdir(parents=True, exist_ok=True)
     requirements = pin.requirements() + ["tomli>=2; python_version < '3.11'"]
     uv = shutil.which("uv")
-    interpreter = _interpreter(pin.python)
+    try:
+        interpreter = find_interpreter(pin.python)
+    except InterpreterNotFound as exc:
+        return PinEnv(pin, error=f"could not install {pin.label}: {exc}")
     if uv:
         steps = [[uv, "venv", "--quiet", "--python", interpreter, str(directory)],
                  [uv, "pip", "install", "--quiet", "--python", str(python), *requirements]]

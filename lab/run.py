@@ -138,11 +138,16 @@ class _Worker:
         self.launch_failure = ""
         self.serial = 0
 
-    def _error(self, scenario: Scenario, case: Case, backend: Backends, reason: str) -> ResultRow:
-        """A cell the lab could not measure: the reason says why (never folded into `blocked`)."""
+    def _error(self, scenario: Scenario, case: Case, backend: Backends, reason: str, start_failure: bool = False) -> ResultRow:
+        """A cell the lab could not measure: the reason says why (never folded into `blocked`).
+
+        It matches its expectation only when the scenario says the app must refuse to start under this pin
+        (`start_error`) and the start-up error says what it should: any other error is the lab's failure."""
         engine = self.candidate.engine
+        expected_text = scenario.backend.start_error_in(backend.versions)
+        matched = start_failure and expected_text is not None and expected_text in reason
         return ResultRow(scenario.id, scenario.group, case.name, self.candidate.name, engine, "error",
-                         case.expected_in(engine, backend.versions), False, pin=backend.label, reason=reason)
+                         scenario.expected(case, engine, backend.versions), matched, pin=backend.label, reason=reason)
 
     def run(self) -> None:
         rng = random.Random(self.options.shuffle_seed) if self.options.shuffle_seed is not None else None
@@ -178,7 +183,7 @@ class _Worker:
         try:
             app = backend.build(self.slot, scenario, urls, self.stopping)
         except BackendBuildError as exc:
-            return [self._error(scenario, c, backend, f"backend did not start: {exc}") for c in cases]
+            return [self._error(scenario, c, backend, f"backend did not start: {exc}", start_failure=True) for c in cases]
         recorder = Recorder(app, [(k, fill(v, urls)) for k, v in scenario.backend.proxy_headers])
         self.pool.mount(recorder)
         rows: List[Tuple[ResultRow, str]] = []
@@ -252,7 +257,7 @@ class _Worker:
                    "credentials": case.credentials, "mode": case.mode, "redirect": case.redirect, "sandboxed": case.sandboxed}
         recorded = [e.to_dict() for e in exchanges]
         judgement = judge(request, recorded)
-        expected = case.expected_in(engine, backend.versions)
+        expected = scenario.expected(case, engine, backend.versions)
         result = result or {}
         row = ResultRow(
             scenario=scenario.id, group=scenario.group, case=case.name,

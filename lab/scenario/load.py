@@ -312,7 +312,8 @@ def _error_handlers(check: _Checker, raw: Any, where: KeyPath) -> Tuple[ErrorHan
 
 def _backend(check: _Checker, raw: Any) -> Backend:
     where: KeyPath = ("backend",)
-    keys = ("config", "cors", "cors_init", "order", "routes", "blueprints", "hooks", "error_handlers", "proxy_headers")
+    keys = ("config", "cors", "cors_init", "order", "routes", "blueprints", "hooks", "error_handlers", "proxy_headers",
+            "start_error")
     table = check.table(raw, where, keys)
     config = check.get(table, "config", where, dict, {})
     for key in config:
@@ -332,6 +333,7 @@ def _backend(check: _Checker, raw: Any) -> Backend:
         hooks=_hooks(check, table.get("hooks", []), where + ("hooks",)),
         error_handlers=_error_handlers(check, table.get("error_handlers", []), where + ("error_handlers",)),
         proxy_headers=check.headers(table, "proxy_headers", where),
+        start_error=_start_error(check, table, where),
     )
     if backend.cors is not None:
         for i, route in enumerate(backend.routes):
@@ -340,6 +342,23 @@ def _backend(check: _Checker, raw: Any) -> Backend:
     if not backend.routes and not any(bp.routes for bp in backend.blueprints):
         check.fail(where, "the backend declares no routes: add [[backend.routes]] or blueprint routes")
     return backend
+
+
+def _start_error(check: _Checker, table: Dict[str, Any], where: KeyPath) -> Dict[str, str]:
+    """`start_error = { "flask-cors>=6.0.5" = "Invalid regular expression" }`: releases under which the app must refuse
+    to start, with a piece of the error it must raise."""
+    raw = check.get(table, "start_error", where, dict, {})
+    kept = {}
+    for condition, text in raw.items():
+        wrong = version_problem(condition)
+        if wrong:
+            check.fail(where + ("start_error", condition), f"start_error: {wrong}")
+        elif not isinstance(text, str) or not text.strip():
+            check.fail(where + ("start_error", condition), "start_error: the value must be a piece of the expected error"
+                                                           " message, such as \"Invalid regular expression\"")
+        else:
+            kept[condition] = text
+    return kept
 
 
 def _origins(check: _Checker, raw: Any) -> Dict[str, Origin]:

@@ -88,6 +88,17 @@ class Backend:
     hooks: Tuple[Hook, ...] = ()
     error_handlers: Tuple[ErrorHandler, ...] = ()
     proxy_headers: Headers = ()
+    start_error: Dict[str, str] = field(default_factory=dict)
+    """Version condition -> text the start-up error must contain: releases under which the app refuses to start."""
+
+    def start_error_in(self, versions: Optional[Mapping[str, str]]) -> Optional[str]:
+        """The start-up error text expected under these versions, or None when the app should start."""
+        from .versions import holds
+
+        for condition, text in self.start_error.items():
+            if versions and holds(condition, versions):
+                return text
+        return None
 
 
 @dataclass(frozen=True)
@@ -155,6 +166,12 @@ class Scenario:
     backend: Backend
     cases: Tuple[Case, ...]
     claims: Tuple[Claim, ...] = ()
+
+    def expected(self, case: Case, engine: str, versions: Optional[Mapping[str, str]] = None) -> str:
+        """`error` where the backend is expected not to start under these versions, else the case's expectation."""
+        if self.backend.start_error_in(versions) is not None:
+            return "error"
+        return case.expected_in(engine, versions)
 
     @property
     def group(self) -> str:
