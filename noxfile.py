@@ -4,7 +4,9 @@
   in every browser found, then the merged report in reports/ (JSON, Markdown, HTML).
 - `nox -s lab_pin`: the same pins as one parametrized session each (for CI matrices); `nox -l` lists them.
 - `nox -s upgrade_check -- OLD NEW [--flask VERSION]`: two flask-cors releases, same Flask and browsers, and their diff.
-- `nox -s tests`: the test suite.  `nox -s docs`: regenerate the committed results tables.
+- `nox -s tests`: the test suite.  `nox -s docs`: regenerate the committed results tables and
+  docs/flask-cors-releases.md (from a run of pins-releases.toml).
+- `nox -s lab -- --pins pins-releases.toml`: the whole library on every release that changed something.
 
 The matrix runs inside one `lab` session on purpose: the lab makes one environment
 per pin itself (cached in .cors-lab/envs) and serves every pin's backends to one set
@@ -70,7 +72,8 @@ def lab_pin(session: nox.Session, pin) -> None:  # type: ignore[no-untyped-def]
 
 @nox.session
 def upgrade_check(session: nox.Session) -> None:
-    """`-- OLD NEW [--flask VERSION]`: what changes in the browsers when flask-cors goes from OLD to NEW."""
+    """`-- OLD NEW [--flask VERSION]`: what changes in the browsers when flask-cors goes from OLD to NEW, and which
+    known changes of the releases in between (lab/changes.toml) showed up as changed cells."""
     arguments = list(session.posargs)
     flask = "3.1"
     if "--flask" in arguments:
@@ -96,9 +99,15 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Run the default matrix and regenerate the results tables in README.md and docs/ from it."""
+    """Run the default matrix and regenerate the results tables in README.md and docs/ from it; then the release
+    history (pins-releases.toml) for docs/flask-cors-releases.md."""
     _setup(session)
     session.run("cors-lab", "run", "--quiet", "--pins", "pins.toml", "--out", f"{REPORTS}/results.json", success_codes=[0, 1])
     session.run("cors-lab", "report", f"{REPORTS}/results.json", "--summary", "--update", "README.md")
     session.run("cors-lab", "report", f"{REPORTS}/results.json", "--update", "docs/browser-behaviour.md")
     session.run("cors-lab", "report", f"{REPORTS}/results.json", "--claims", "docs/claims.md")
+    # The release history: the flask-cors and flask groups on every release that changed something and the one before.
+    session.run("cors-lab", "run", "--quiet", "--group", "flask-cors", "--group", "flask", "--pins", "pins-releases.toml",
+                "--out", f"{REPORTS}/releases.json", success_codes=[0, 1])
+    session.run("cors-lab", "report", f"{REPORTS}/releases.json", "--releases", "docs/flask-cors-releases.md",
+                "--html", f"{REPORTS}/releases.html")

@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--html", type=Path, metavar="FILE", help="write the self-contained HTML report here")
     report.add_argument("--update", type=Path, metavar="MARKDOWN", help="replace the <!-- results:begin/end --> block in this file")
     report.add_argument("--summary", action="store_true", help="Markdown: one row per scenario instead of one per case")
+    report.add_argument("--releases", type=Path, metavar="MARKDOWN",
+                        help="write what each flask-cors / Flask / Werkzeug release changed in the browsers (from a run of"
+                             " pins-releases.toml and lab/changes.toml)")
     report.add_argument("--claims", type=Path, metavar="MARKDOWN",
                         help="write the claims table (claim, source, verdict, evidence), or update its marked block")
 
@@ -303,6 +306,13 @@ def _command_report(args: argparse.Namespace) -> int:
         else:
             args.claims.write_text(claims, encoding="utf-8")
         written.append(str(args.claims))
+    if args.releases:
+        from .report.releases import releases_markdown
+
+        command_line = " ".join(["cors-lab report", *map(str, args.results), f"--releases {args.releases}"])
+        args.releases.parent.mkdir(parents=True, exist_ok=True)
+        args.releases.write_text(releases_markdown(document, command_line), encoding="utf-8")
+        written.append(str(args.releases))
     if args.update:
         try:
             update_between_markers(args.update, table)
@@ -320,6 +330,7 @@ def _command_report(args: argparse.Namespace) -> int:
 def _command_diff(args: argparse.Namespace) -> int:
     from .report.cells import ResultsInputError, load_document
     from .report.diff import compare
+    from .report.releases import upgrade_coverage
 
     try:
         old, new = load_document(args.old), load_document(args.new)
@@ -327,7 +338,7 @@ def _command_diff(args: argparse.Namespace) -> int:
         print(f"cors-lab: {clean(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     comparison = compare(old, new)
-    for line in comparison.report():
+    for line in comparison.report() + upgrade_coverage(old, new):
         print(clean(line))
     return EXIT_MISMATCH if comparison.changes else EXIT_OK
 

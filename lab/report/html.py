@@ -11,6 +11,7 @@ from typing import Any, Dict
 
 from .cells import pins_of
 from .claims import verdicts
+from .releases import consecutive_pin_changes
 
 NOISY_REQUEST_HEADERS = {
     "user-agent", "accept", "accept-language", "accept-encoding", "connection", "priority", "referer",
@@ -45,6 +46,7 @@ def html_report(document: Dict[str, Any]) -> str:
         "rows": [_slim(row) for row in document["results"]],
         "complete": document.get("complete", True),
         "claims": verdicts(document),
+        "pinSteps": consecutive_pin_changes(document),
     }
     return PAGE.replace("__DATA__", _embedded(data))
 
@@ -82,6 +84,9 @@ td.first { border-left: 2px solid #c7ccd4; }
 .box.selected { box-shadow: 0 0 0 3px #3b82f6; }
 .box.disagrees { background-image: linear-gradient(225deg, #1d2330 0 5px, transparent 5px); }
 .model { background: #eef4ff; border-left: 3px solid #3b82f6; padding: 6px 8px; margin: 8px 0; }
+#steps { margin: 0 24px 24px; background: #fff; border: 1px solid #dde1e7; padding: 8px 16px; }
+#steps table { width: 100%; } #steps td, #steps th { text-align: left; padding: 4px 8px; border-top: 1px solid #eef0f3; }
+#steps h3 { font-size: 14px; margin: 12px 0 4px; } .note { color: #555; font-size: 12px; }
 #claims { margin: 0 24px 24px; background: #fff; border: 1px solid #dde1e7; padding: 8px 16px; }
 #claims table { width: 100%; } #claims td, #claims th { text-align: left; padding: 4px 8px; border-top: 1px solid #eef0f3; vertical-align: top; }
 .verdict-confirmed { color: #1f7a3f; font-weight: 700; } .verdict-refuted { color: #b02a2a; font-weight: 700; }
@@ -113,6 +118,9 @@ td.first { border-left: 2px solid #c7ccd4; }
 <main><div id="wrap"><table id="matrix"><thead></thead><tbody></tbody></table></div>
 <aside id="details"><p class="empty">Select a cell to see the requests and responses exchanged, whether a preflight was sent, and what the browser said.</p></aside></main>
 <section id="claims" hidden><h2>Claims</h2><table><thead><tr><th>claim</th><th>source</th><th>verdict</th><th>observed</th></tr></thead><tbody></tbody></table></section>
+<section id="steps" hidden><h2>Between consecutive pins</h2><p class="note">What each upgrade from one pin to the next
+changes: the cells whose outcome differs (pins in the order of the run; see lab/changes.toml for what each release changed).</p>
+<div id="step-list"></div></section>
 <script type="application/json" id="data">__DATA__</script>
 <script>
 "use strict";
@@ -238,6 +246,24 @@ if (DATA.claims.length) {
               el("td", {class: "verdict-" + claim.verdict}, claim.verdict),
               el("td", {}, `${claim.scenario} :: ${claim.case} (holds if ${claim.holds_if}): ${claim.evidence}`));
     body.append(tr);
+  }
+}
+if (DATA.pinSteps.length) {
+  const section = document.getElementById("steps"); section.hidden = false;
+  const list = document.getElementById("step-list");
+  for (const step of DATA.pinSteps) {
+    list.append(el("h3", {}, `${step.old} → ${step.new}: ${step.cells.length} of ${step.compared} cells changed`));
+    if (!step.cells.length) continue;
+    const table = el("table"); const head = el("tr");
+    for (const name of ["scenario", "case", "browser", "before", "after"]) head.append(el("th", {}, name));
+    table.append(head);
+    for (const cell of step.cells) {
+      const tr = el("tr");
+      tr.append(el("td", {}, cell.scenario), el("td", {}, cell.case), el("td", {}, cell.browser),
+                el("td", {}, cell.before), el("td", {}, cell.after));
+      table.append(tr);
+    }
+    list.append(table);
   }
 }
 for (const id of ["f-group", "f-browser", "f-pin", "f-diff", "f-fail", "f-model"]) document.getElementById(id).addEventListener("change", render);

@@ -42,6 +42,8 @@ FLASK_CORS_OPTIONS = (
     "max_age", "send_wildcard", "vary_header", "automatic_options", "resources",
     "intercept_exceptions", "always_send", "allow_private_network",
 )
+FLASK_CONFIG_KEYS = ("SECRET_KEY", "PROVIDE_AUTOMATIC_OPTIONS", "SERVER_NAME", "TRUSTED_HOSTS")
+"""Flask settings besides CORS_* and SESSION_* that change what a browser sees (see scenarios/flask)."""
 SETUP_STEPS = ("cors", "hooks", "routes", "blueprints")
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 ROUTE_ACTIONS = ("respond", "raise", "abort", "redirect", "hang", "reset")
@@ -317,8 +319,9 @@ def _backend(check: _Checker, raw: Any) -> Backend:
     table = check.table(raw, where, keys)
     config = check.get(table, "config", where, dict, {})
     for key in config:
-        if not key.startswith("CORS_") and not key.startswith("SESSION_") and key != "SECRET_KEY":
-            check.fail(where + ("config", key), f"config key {key!r} is not a CORS_*, SESSION_* or SECRET_KEY setting")
+        if not key.startswith(("CORS_", "SESSION_")) and key not in FLASK_CONFIG_KEYS:
+            check.fail(where + ("config", key), f"config key {key!r} is not a CORS_* or SESSION_* setting nor one of "
+                                                f"{', '.join(FLASK_CONFIG_KEYS)}")
     order = check.strings(table, "order", where, SETUP_STEPS)
     if sorted(order) != sorted(SETUP_STEPS):
         check.fail(where + ("order",), f"order must list each of {', '.join(SETUP_STEPS)} exactly once")

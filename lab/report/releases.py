@@ -1,0 +1,250 @@
+"""Release history: the known changes of flask-cors, Flask and Werkzeug (lab/changes.toml) against measured cells.
+
+Three readers of a results document use it: the docs page of what each release
+changed in real browsers (`cors-lab report --releases`), the HTML report's view of
+what changed between consecutive pins, and `cors-lab diff`, which lists the known
+changes between two pins and whether they showed up as changed cells.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CHANGES = Path(__file__).resolve().parent.parent / "changes.toml"
+PACKAGES = ("flask-cors", "flask", "werkzeug")
+ENGINE_ORDER = ("chromium", "firefox", "webkit")
+
+
+@dataclass(frozen=True)
+class KnownChange:
+    """One behaviour change a release shipped, and the scenarios that show it (or why none can)."""
+
+    package: str
+    version: str
+    what: str
+    source: str
+    scenarios: Tuple[str, ...] = ()
+    unobservable: Optional[str] = None  # why no browser can see it
+    pending: Optional[str] = None  # a browser could see it, but the library does not probe it yet: why
+
+    @property
+    def release(self) -> str:
+        return f"{self.package} {self.version}"
+
+
+def load_changes(path: Path = CHANGES) -> List[KnownChange]:
+    """The catalog, in file order (which is release order)."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return [KnownChange(entry["package"], entry["version"], entry["what"], entry["source"],
+                        tuple(entry.get("scenarios", ())), entry.get("unobservable"), entry.get("pending"))
+            for entry in data["change"]]
+
+
+def version_key(version: str) -> Tuple[int, int, int]:
+    numbers = [int(part) for part in re.findall(r"\d+", version)[:3]]
+    return tuple(numbers + [0] * (3 - len(numbers)))  # type: ignore[return-value]
+
+
+def between(changes: Sequence[KnownChange], package: str, old: str, new: str) -> List[KnownChange]:
+    """The changes an upgrade of `package` from `old` to `new` crosses (old < version <= new); a downgrade crosses the same."""
+    low, high = sorted((version_key(old), version_key(new)))
+    return [c for c in changes if c.package == package and low < version_key(c.version) <= high]
+
+
+def _others(package: str) -> Tuple[str, ...]:
+    """What must stay the same across a pair of pins for a changed cell to be this package's doing."""
+    return ("flask-cors", "python") if package in ("flask", "werkzeug") else ("flask", "werkzeug", "python")
+
+
+def _ships(pin: Dict[str, Any], change: KnownChange) -> bool:
+    installed = version_key(pin.get(change.package) or "0")
+    return installed >= version_key(change.version)
+
+
+def pin_pair(change: KnownChange, pins: Sequence[Dict[str, Any]]) -> Optional[Tuple[Dict[str, Any], Dict[str, Any]]]:
+    """The release that shipped the change and the one before it, among the pins of a run, everything else equal."""
+    usable = [p for p in pins if not p.get("error") and p.get(change.package)]
+    pairs = []
+    for new in usable:
+        if not _ships(new, change):
+            continue
+        before = [old for old in usable if not _ships(old, change)
+                  and all(old.get(k) == new.get(k) for k in _others(change.package))]
+        if before:
+            old = max(before, key=lambda p: version_key(p[change.package]))
+            pairs.append((old, new))
+    if not pairs:
+        return None
+    # The closest pair: the newest release before the change and the oldest one that has it.
+    return min(pairs, key=lambda pair: (version_key(pair[1][change.package]), [-n for n in version_key(pair[0][change.package])]))
+
+
+def _cells(document: Dict[str, Any], label: str, scenarios: Sequence[str]) -> Dict[Tuple[str, str, str], Dict[str, Any]]:
+    return {(r["scenario"], r["case"], r["browser"]): r for r in document["results"]
+            if r.get("pin", "") == label and r["scenario"] in scenarios}
+
+
+@dataclass
+class CaseChange:
+    """One case of a change's scenarios, before and after, per browser."""
+
+    scenario: str
+    case: str
+    outcomes: Dict[str, Tuple[str, str]]  # browser -> (before, after)
+    expected_change: bool  # the scenario's expectations differ between the two pins
+
+    @property
+    def changed(self) -> bool:
+        return any(before != after for before, after in self.outcomes.values())
+
+
+def case_changes(document: Dict[str, Any], scenarios: Sequence[str], old_label: str, new_label: str) -> List[CaseChange]:
+    """Every case of these scenarios measured on both pins whose outcome or expectation differs between them."""
+    old, new = _cells(document, old_label, scenarios), _cells(document, new_label, scenarios)
+    grouped: Dict[Tuple[str, str], CaseChange] = {}
+    for key in sorted(set(old) & set(new)):
+        scenario, case, browser = key
+        entry = grouped.setdefault((scenario, case), CaseChange(scenario, case, {}, False))
+        entry.outcomes[browser] = (old[key]["outcome"], new[key]["outcome"])
+        entry.expected_change |= old[key]["expected"] != new[key]["expected"]
+    return [c for c in grouped.values() if c.changed or c.expected_change]
+
+
+def _browsers(document: Dict[str, Any]) -> List[str]:
+    names = [b["name"] for b in document.get("browsers", [])]
+    return sorted(names, key=lambda n: (ENGINE_ORDER.index(n) if n in ENGINE_ORDER else len(ENGINE_ORDER), n))
+
+
+def _cell(pair: Optional[Tuple[str, str]]) -> str:
+    if pair is None:
+        return "-"
+    before, after = pair
+    return before if before == after else f"{before} → {after}"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def releases_markdown(document: Dict[str, Any], command: str, changes: Optional[Sequence[KnownChange]] = None) -> str:
+    """The docs page: per known change, the release, what each engine did before and after, and the source."""
+    changes = load_changes() if changes is None else changes
+    pins = document.get("pins", [])
+    browsers = _browsers(document)
+    engines = ", ".join(f"{b['product']} {b['version']}" for b in document.get("browsers", []))
+    lines = [
+        "# What flask-cors, Flask and Werkzeug releases changed in real browsers",
+        "",
+        f"Generated by `{command}` from a run of `pins-releases.toml` (`nox -s docs`): {len(document['results'])} cells,",
+        f"{len(pins)} pins, in {engines}. Do not edit by hand.",
+        "",
+        "Each row is a case whose outcome changed between a release and the one before it (same Flask, Werkzeug and",
+        "Python), measured in every engine: `before → after`. The scenarios cite the changelog entry or advisory;",
+        "`cors-lab explain SCENARIO:CASE` tells the story of a case. The catalog of changes is `lab/changes.toml`.",
+        "",
+        "## Changes a browser can observe",
+        "",
+        "| Release | Change | Case | " + " | ".join(browsers) + " | Pins compared | Source |",
+        "|---|---|---|" + "---|" * len(browsers) + "---|---|",
+    ]
+    unmeasured = []
+    for change in changes:
+        if change.unobservable or change.pending:
+            continue
+        pair = pin_pair(change, pins)
+        if pair is None:
+            unmeasured.append(change)
+            continue
+        old, new = pair
+        found = [c for c in case_changes(document, change.scenarios, old["label"], new["label"])]
+        compared = f"{old.get(change.package)} → {new.get(change.package)} ({_context(new, change.package)})"
+        if not found:
+            lines.append(f"| {change.release} | {_md(change.what)} | no case changed | " + " | ".join("-" for _ in browsers)
+                         + f" | {_md(compared)} | {_md(change.source)} |")
+        for case in found:
+            lines.append(f"| {change.release} | {_md(change.what)} | `{case.scenario}`: {_md(case.case)} | "
+                         + " | ".join(_cell(case.outcomes.get(b)) for b in browsers)
+                         + f" | {_md(compared)} | {_md(change.source)} |")
+    lines += ["", "## Changes no browser can observe", "", "| Release | Change | Why no browser sees it | Source |", "|---|---|---|---|"]
+    lines += [f"| {c.release} | {_md(c.what)} | {_md(c.unobservable or '')} | {_md(c.source)} |" for c in changes if c.unobservable]
+    pending = [c for c in changes if c.pending]
+    if pending:
+        lines += ["", "## Known, not yet probed by the library", "", "| Release | Change | Why not yet | Source |", "|---|---|---|---|"]
+        lines += [f"| {c.release} | {_md(c.what)} | {_md(c.pending or '')} | {_md(c.source)} |" for c in pending]
+    if unmeasured:
+        lines += ["", "## Not measured in this run", ""]
+        lines += [f"- {c.release}: {c.what} (no pair of pins in this run isolates it)" for c in unmeasured]
+    return "\n".join(lines) + "\n"
+
+
+def _context(pin: Dict[str, Any], package: str) -> str:
+    return ", ".join(f"{k} {pin[k]}" for k in _others(package) if pin.get(k))
+
+
+def consecutive_pin_changes(document: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """For each pin and the pin after it (in the run's order), the cells whose outcome differs: the HTML report's
+    view of what an upgrade from one to the next changes."""
+    labels = [p["label"] for p in document.get("pins", []) if not p.get("error")]
+    by_pin: Dict[str, Dict[Tuple[str, str, str], str]] = {label: {} for label in labels}
+    for row in document["results"]:
+        if row.get("pin", "") in by_pin:
+            by_pin[row["pin"]][(row["scenario"], row["case"], row["browser"])] = row["outcome"]
+    steps = []
+    for old, new in zip(labels, labels[1:]):
+        before, after = by_pin[old], by_pin[new]
+        cells = [{"scenario": k[0], "case": k[1], "browser": k[2], "before": before[k], "after": after[k]}
+                 for k in sorted(set(before) & set(after)) if before[k] != after[k]]
+        steps.append({"old": old, "new": new, "compared": len(set(before) & set(after)), "cells": cells})
+    return steps
+
+
+def upgrade_coverage(old: Dict[str, Any], new: Dict[str, Any], changes: Optional[Sequence[KnownChange]] = None) -> List[str]:
+    """For two single-pin results: the known changes between their versions, and which showed up as changed cells."""
+    changes = load_changes() if changes is None else changes
+    old_pins, new_pins = old.get("pins", []), new.get("pins", [])
+    if len(old_pins) != 1 or len(new_pins) != 1:
+        return []
+    lines: List[str] = []
+    for package in PACKAGES:
+        before, after = old_pins[0].get(package), new_pins[0].get(package)
+        if not before or not after or before == after:
+            continue
+        crossed = between(changes, package, before, after)
+        lines.append(f"Known changes between {package} {before} and {after} ({len(crossed)} in lab/changes.toml):")
+        if not crossed:
+            lines.append("    none known")
+        for change in crossed:
+            lines.append(f"  {change.release}: {change.what}")
+            lines.append(f"    {_coverage(change, old, new)}")
+    return lines
+
+
+def _coverage(change: KnownChange, old: Dict[str, Any], new: Dict[str, Any]) -> str:
+    if change.unobservable:
+        return f"not observable in a browser: {change.unobservable}"
+    if change.pending:
+        return f"not probed by the library yet: {change.pending}"
+    merged = {"results": old["results"] + [dict(r, pin="\u0000new") for r in new["results"]]}
+    old_label = old["pins"][0]["label"]
+    measured = {r["scenario"] for r in old["results"]} & {r["scenario"] for r in new["results"]}
+    missing = [s for s in change.scenarios if s not in measured]
+    if len(missing) == len(change.scenarios):
+        return f"covered by {', '.join(change.scenarios)}, which these runs did not include"
+    found = case_changes(merged, change.scenarios, old_label, "\u0000new")
+    changed = sum(1 for c in found for before, after in c.outcomes.values() if before != after)
+    expected = [c for c in found if c.expected_change]
+    names = ", ".join(s for s in change.scenarios if s in measured)
+    if changed:
+        return f"showed up: {changed} changed cell(s) in {names}"
+    if expected:
+        return f"NOT seen: {names} expected a change between these pins, and no cell changed"
+    return f"no changed cell in {names}, and none expected between these two pins (a later release reverted it, or it needs other versions)"
