@@ -72,7 +72,7 @@ def lab_pin(session: nox.Session, pin) -> None:  # type: ignore[no-untyped-def]
 
 @nox.session
 def upgrade_check(session: nox.Session) -> None:
-    """`-- OLD NEW [--flask VERSION]`: what changes in the browsers when flask-cors goes from OLD to NEW, and which
+    """`-- OLD NEW [--flask VERSION] [--python VERSION]`: what changes in the browsers when flask-cors goes from OLD to NEW, and which
     known changes of the releases in between (lab/changes.toml) showed up as changed cells."""
     arguments = list(session.posargs)
     flask = "3.1"
@@ -81,7 +81,7 @@ def upgrade_check(session: nox.Session) -> None:
         flask = arguments[index + 1]
         del arguments[index:index + 2]
     if len(arguments) < 2:
-        session.error("usage: nox -s upgrade_check -- OLD NEW [--flask VERSION] [cors-lab run options]")
+        session.error("usage: nox -s upgrade_check -- OLD NEW [--flask VERSION] [--python VERSION] [cors-lab run options]")
     old, new, extra = arguments[0], arguments[1], arguments[2:]
     _setup(session)
     for version in (old, new):

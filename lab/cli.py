@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     pins.add_argument("--full", action="store_true", help="with --pins: the cross product of every version the file names")
     pins.add_argument("--flask", action="append", default=[], metavar="VERSION", help="Flask line or release; repeatable")
     pins.add_argument("--flask-cors", action="append", default=[], metavar="VERSION", help="flask-cors line or release; repeatable")
+    pins.add_argument("--python", metavar="VERSION", help="with --flask/--flask-cors: the pins' Python (\"3.9\"; default: the"
+                                                         " one running the lab); flask-cors before 3.0.8 needs 3.9")
     pins.add_argument("--envs", type=Path, default=None, metavar="DIR", help="where pin environments are kept (default .cors-lab/envs)")
 
     listing = commands.add_parser("list", help="list scenarios and their cases (validates them)")
@@ -154,11 +156,14 @@ def _instances(values: List[str]) -> Dict[str, int]:
 def _pins(args: argparse.Namespace) -> List[Pin]:
     if args.pins and (args.flask or args.flask_cors):
         raise ScenarioError([Problem(args.pins, 0, "use either --pins or --flask/--flask-cors, not both")])
+    if args.python and not (args.flask or args.flask_cors):
+        raise ScenarioError([Problem(Path("command line"), 0, "--python goes with --flask/--flask-cors (a pins file says"
+                                                              " python = \"3.9\" per pin)")])
     if args.pins:
         return load_pins(args.pins, args.full)
     if args.flask or args.flask_cors:
         installed = LocalBackends().versions
-        return pins_from_lists(args.flask or [installed["flask"]], args.flask_cors or [installed["flask-cors"]])
+        return pins_from_lists(args.flask or [installed["flask"]], args.flask_cors or [installed["flask-cors"]], args.python)
     return []
 
 
@@ -259,6 +264,8 @@ def _command_list(args: argparse.Namespace) -> int:
         for scenario in members:
             tags = f"  [{', '.join(scenario.tags)}]" if scenario.tags else ""
             print(clean(f"  {scenario.id}: {scenario.title}{tags}"))
+            for condition, text in scenario.backend.start_error.items():
+                print(clean(f"      (the app must not start if {condition}: {text!r})"))
             for case in scenario.cases:
                 differences = "".join(f", {k}: {v}" for k, v in sorted(case.expect_per_browser.items()))
                 differences += "".join(f", if {k}: {v}" for k, v in case.expect_by_version.items())

@@ -73,10 +73,11 @@ def _check_version(value: object, where: str, problems: List[str]) -> str:
     return value
 
 
-def pins_from_lists(flask: Sequence[str], flask_cors: Sequence[str]) -> List[Pin]:
-    """The cross product of Flask and flask-cors versions given on the command line."""
+def pins_from_lists(flask: Sequence[str], flask_cors: Sequence[str], python: Optional[str] = None) -> List[Pin]:
+    """The cross product of Flask and flask-cors versions given on the command line (on one Python, if given)."""
     problems: List[str] = []
-    pins = [Pin(_check_version(f, "--flask", problems), _check_version(c, "--flask-cors", problems))
+    interpreter = _check_version(python, "--python", problems) if python is not None else None
+    pins = [Pin(_check_version(f, "--flask", problems), _check_version(c, "--flask-cors", problems), python=interpreter)
             for f, c in itertools.product(flask, flask_cors)]
     if problems:
         raise ScenarioError([Problem(Path("command line"), 0, p) for p in problems])
