@@ -7,6 +7,8 @@ Browser tests skip when a browser is missing, unless CORS_LAB_REQUIRE_BROWSERS=1
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -19,6 +21,12 @@ from lab.run import RunOptions, Sink, run_lab
 from lab.scenario import load_scenarios
 
 E2E = Path(__file__).parent / "e2e"
+ROOT = Path(__file__).parent.parent
+
+
+def lab_cli(*args: str) -> subprocess.CompletedProcess:
+    """`cors-lab ARGS` in a separate process, from the repository root, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "lab", *args], capture_output=True, text=True, timeout=900, cwd=ROOT)
 
 try:  # property tests: random exploration on developers' machines, the same examples every time in CI
     from hypothesis import settings as _hypothesis_settings

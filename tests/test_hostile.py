@@ -10,27 +10,24 @@ from pathlib import Path
 import pytest
 
 from lab.browsers.playwright import launch_options
+from tests.conftest import lab_cli
 
 pytestmark = pytest.mark.browser
 HOSTILE = Path(__file__).parent / "hostile"
 
 
-def _lab(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lab", *args], capture_output=True, text=True, timeout=300)
-
-
 def test_hostile_values_are_escaped_in_terminal_markdown_and_html(browsers: list, tmp_path: Path) -> None:
     results = tmp_path / "hostile.json"
-    done = _lab("run", str(HOSTILE), "--browser", "chromium", "--out", str(results))
+    done = lab_cli("run", str(HOSTILE), "--browser", "chromium", "--out", str(results))
     assert done.returncode == 0, done.stdout + done.stderr
     rows = json.loads(results.read_text())["results"]
     read = next(r for r in rows if r["read_headers"])["read_headers"]["X-Evil"]
     assert "<script>" in read and "\x1b[31m" in read, "the hostile header really reached the page"
     assert "\x1b" not in done.stdout and "\\x1b[31mred" in done.stdout  # shown, never interpreted
-    explained = _lab("explain", "hostile:refused", str(HOSTILE), "--browser", "chromium")
+    explained = lab_cli("explain", "hostile:refused", str(HOSTILE), "--browser", "chromium")
     assert explained.returncode == 0 and "\x1b" not in explained.stdout
     markdown, page = tmp_path / "r.md", tmp_path / "r.html"
-    assert _lab("report", str(results), "--markdown", str(markdown), "--html", str(page)).returncode == 0
+    assert lab_cli("report", str(results), "--markdown", str(markdown), "--html", str(page)).returncode == 0
     text = markdown.read_text()
     assert "<i>" not in text and "\x1b" not in text and "&lt;i&gt;x&lt;/i&gt; \\|" in text
     chromium = next(c for c in browsers if c.engine == "chromium")
@@ -59,6 +56,6 @@ def test_environment_secrets_never_reach_results_or_reports(browsers: list, tmp_
                           capture_output=True, text=True, timeout=300, env=environment)
     assert done.returncode == 0, done.stderr
     report = tmp_path / "r.html"
-    assert _lab("report", str(results), "--html", str(report), "--markdown", str(tmp_path / "r.md")).returncode == 0
+    assert lab_cli("report", str(results), "--html", str(report), "--markdown", str(tmp_path / "r.md")).returncode == 0
     for text in (results.read_text(), report.read_text(), (tmp_path / "r.md").read_text(), done.stdout, done.stderr):
         assert secret not in text

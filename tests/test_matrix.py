@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Dict, List
 
@@ -12,15 +10,13 @@ import pytest
 
 from lab.report.html import html_report
 from lab.report.cells import load_document
+from tests.conftest import lab_cli
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).parent.parent
 PATH_CASE = ROOT / "scenarios" / "flask-cors" / "resource-path-case.toml"
 UPPER = "/API/data, upper case"
 
-
-def _lab(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lab", *args], capture_output=True, text=True, timeout=900, cwd=ROOT)
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +28,13 @@ def matrix(browsers: list, tmp_path_factory: pytest.TempPathFactory) -> Dict[str
                     '[[pin]]\nflask = "3.1"\nflask-cors = "99.0"\n\n'
                     '[[pin]]\nflask = "2.0"\nflask-cors = "4.0.2"\nwerkzeug = "3.0"\n')
     out = folder / "matrix.json"
-    done = _lab("run", str(PATH_CASE), "--pins", str(pins), "--browser", "chromium", "--browser", "webkit",
+    done = lab_cli("run", str(PATH_CASE), "--pins", str(pins), "--browser", "chromium", "--browser", "webkit",
                 "--envs", str(folder / "envs"), "--out", str(out))
     assert done.returncode == 1, done.stdout + done.stderr  # the two broken pins are error cells
     singles = {}
     for version in ("5.0.1", "6.0"):
         singles[version] = folder / f"single-{version}.json"
-        again = _lab("run", str(PATH_CASE), "--flask", "3.1", "--flask-cors", version, "--browser", "chromium",
+        again = lab_cli("run", str(PATH_CASE), "--flask", "3.1", "--flask-cors", version, "--browser", "chromium",
                      "--envs", str(folder / "envs"), "--out", str(singles[version]))
         assert again.returncode == 0, again.stdout + again.stderr
     return {"matrix": out, **singles, "folder": folder}
@@ -70,19 +66,19 @@ def test_pins_that_cannot_install_or_start_are_error_cells(matrix: Dict[str, Pat
 
 
 def test_diff_shows_what_changed_with_evidence(matrix: Dict[str, Path]) -> None:
-    changed = _lab("diff", str(matrix["5.0.1"]), str(matrix["6.0"]))
+    changed = lab_cli("diff", str(matrix["5.0.1"]), str(matrix["6.0"]))
     assert changed.returncode == 1, changed.stdout + changed.stderr
     assert f"CHANGED flask-cors/resource-path-case :: {UPPER} [chromium]: allowed -> blocked" in changed.stdout
     assert "before: request GET /API/data -> 200 [Access-Control-Allow-Origin: http://app.localhost:" in changed.stdout
     assert "after:  request GET /API/data -> 200 [no CORS headers]" in changed.stdout
     assert "1 changed" in changed.stdout
-    same = _lab("diff", str(matrix["6.0"]), str(matrix["6.0"]))
+    same = lab_cli("diff", str(matrix["6.0"]), str(matrix["6.0"]))
     assert same.returncode == 0 and "0 changed" in same.stdout
     garbage = matrix["folder"] / "garbage.json"
     garbage.write_text("{not json")
-    unreadable = _lab("diff", str(garbage), str(matrix["6.0"]))
+    unreadable = lab_cli("diff", str(garbage), str(matrix["6.0"]))
     assert unreadable.returncode == 2 and "cannot read results" in unreadable.stderr
-    merged = _lab("diff", str(matrix["matrix"]), str(matrix["matrix"]))
+    merged = lab_cli("diff", str(matrix["matrix"]), str(matrix["matrix"]))
     assert merged.returncode == 0 and "pin by pin" in merged.stdout
 
 

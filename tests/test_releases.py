@@ -7,7 +7,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Dict, List
 
@@ -16,15 +15,12 @@ import pytest
 from lab.pins import Pin, ensure_env, find_interpreter
 from lab.report.releases import between, load_changes, pin_pair
 from lab.scenario import load_file, load_scenarios
-from tests.conftest import run_rows
+from tests.conftest import lab_cli, run_rows
 
 ROOT = Path(__file__).parent.parent
 ENGINES = ("chromium", "firefox", "webkit")
 PAIRS = (("2.1.3", "3.0.0"), ("6.0.3", "6.0.5"))
 
-
-def _lab(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lab", *args], capture_output=True, text=True, timeout=900, cwd=ROOT)
 
 
 def test_python_39_is_found_past_an_inactive_pyenv_shim() -> None:
@@ -72,12 +68,12 @@ def history(browsers: list, tmp_path_factory: pytest.TempPathFactory) -> Dict[st
                     '[[pin]]\nflask = "2.2"\nflask-cors = "3.0.0"\npython = "3.9"\n\n'
                     '[[pin]]\nflask = "3.1"\nflask-cors = "6.0.3"\n\n[[pin]]\nflask = "3.1"\nflask-cors = "6.0.5"\n')
     out = folder / "history.json"
-    done = _lab("run", "--group", "flask-cors", "--pins", str(pins), "--envs", str(folder / "envs"), "--out", str(out))
+    done = lab_cli("run", "--group", "flask-cors", "--pins", str(pins), "--envs", str(folder / "envs"), "--out", str(out))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]  # every cell as its version expects
     singles = {}
     for version in ("6.0.3", "6.0.5"):
         singles[version] = folder / f"single-{version}.json"
-        again = _lab("run", "--group", "flask-cors", "--flask", "3.1", "--flask-cors", version, "--browser", "chromium",
+        again = lab_cli("run", "--group", "flask-cors", "--flask", "3.1", "--flask-cors", version, "--browser", "chromium",
                      "--envs", str(folder / "envs"), "--out", str(singles[version]))
         assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     return {"run": out, "folder": folder, **singles}
@@ -116,7 +112,7 @@ def test_each_release_pair_changes_cells_in_every_engine_and_each_change_is_cite
 
 def test_the_releases_page_and_the_html_view_of_consecutive_pins(history: Dict[str, Path]) -> None:
     page, html = history["folder"] / "releases.md", history["folder"] / "releases.html"
-    done = _lab("report", str(history["run"]), "--releases", str(page), "--html", str(html))
+    done = lab_cli("report", str(history["run"]), "--releases", str(page), "--html", str(html))
     assert done.returncode == 0, done.stderr
     text = page.read_text(encoding="utf-8")
     row = next(line for line in text.splitlines() if line.startswith("| flask-cors 3.0.0 |") and "look-alike host" in line)
@@ -135,7 +131,7 @@ def test_the_releases_page_and_the_html_view_of_consecutive_pins(history: Dict[s
 
 
 def test_the_upgrade_check_lists_the_known_changes_and_which_showed_up(history: Dict[str, Path]) -> None:
-    done = _lab("diff", str(history["6.0.3"]), str(history["6.0.5"]))
+    done = lab_cli("diff", str(history["6.0.3"]), str(history["6.0.5"]))
     assert done.returncode == 1, done.stdout + done.stderr
     lines: List[str] = done.stdout.splitlines()
     assert any(line.startswith("CHANGED flask-cors/invalid-origin-regex") and "allowed -> error" in line for line in lines)
