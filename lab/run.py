@@ -21,7 +21,7 @@ from .backend.recorder import WSGIApp
 from .backend.template import fill
 from .browsers.base import Browser, BrowserInfo, Candidate, Page
 from .results import ResultRow
-from .scenario.model import Case, Scenario
+from .scenario.model import Case, Scenario, split_expectation
 from .servers import OriginPool
 from .standard import judge
 
@@ -146,8 +146,9 @@ class _Worker:
         engine = self.candidate.engine
         expected_text = scenario.backend.start_error_in(backend.versions)
         matched = start_failure and expected_text is not None and expected_text in reason
+        expected, _ = split_expectation(scenario.expected(case, engine, backend.versions))
         return ResultRow(scenario.id, scenario.group, case.name, self.candidate.name, engine, "error",
-                         scenario.expected(case, engine, backend.versions), matched, pin=backend.label, reason=reason)
+                         expected, matched, pin=backend.label, reason=reason)
 
     def run(self) -> None:
         rng = random.Random(self.options.shuffle_seed) if self.options.shuffle_seed is not None else None
@@ -257,12 +258,14 @@ class _Worker:
                    "credentials": case.credentials, "mode": case.mode, "redirect": case.redirect, "sandboxed": case.sandboxed}
         recorded = [e.to_dict() for e in exchanges]
         judgement = judge(request, recorded)
-        expected = scenario.expected(case, engine, backend.versions)
+        expected, app_error = split_expectation(scenario.expected(case, engine, backend.versions))
+        matched = outcome == expected and (app_error is None or (reason is not None and failure is None
+                                                                 and app_error in reason))
         result = result or {}
         row = ResultRow(
             scenario=scenario.id, group=scenario.group, case=case.name,
             browser=self.candidate.name, engine=engine,
-            outcome=outcome, expected=expected, matched=outcome == expected, pin=backend.label,
+            outcome=outcome, expected=expected, matched=matched, pin=backend.label,
             status=result.get("status"), response_type=result.get("response_type"),
             preflight=any(e.kind == "preflight" for e in exchanges),
             preflights=sum(1 for e in exchanges if e.kind == "preflight"),

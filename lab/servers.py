@@ -34,6 +34,8 @@ class OriginServer:
     def __init__(self, app: Callable[..., Iterable[bytes]], host: str = LOOPBACK, ssl_context: Optional[ssl.SSLContext] = None) -> None:
         self._server = make_server(host, 0, app, threaded=True, request_handler=_QuietHandler, ssl_context=ssl_context)
         self._server.daemon_threads = True
+        # An app that raises is recorded in its cell (the recorder's `failure`); the server's traceback would only be noise.
+        self._server.log = lambda *args, **kwargs: None  # type: ignore[method-assign]
         self.port: int = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"origin-{self.port}", daemon=True)
         self._thread.start()

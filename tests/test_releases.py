@@ -106,6 +106,9 @@ def test_each_release_pair_changes_cells_in_every_engine_and_each_change_is_cite
         explained = {sid for change in known for sid in change.scenarios}
         for scenario, case, browser in changed:
             assert scenario in explained, f"{scenario} changed between {old} and {new} with no known change citing it"
+    crash = _by_pin(document, "3.0.0")[("flask-cors/invalid-origin-regex-first", "GET from the app, listed after the bad pattern", "firefox")]
+    assert crash["outcome"] == "error" and crash["matched"] and "nothing to repeat" in crash["reason"]  # the app's own error
+    assert _by_pin(document, "2.1.3")[crash["scenario"], crash["case"], "firefox"]["outcome"] == "allowed"
     startup = _by_pin(document, "6.0.5")[("flask-cors/invalid-origin-regex", "GET from the app, listed before the bad pattern", "webkit")]
     assert startup["outcome"] == "error" and startup["matched"] and "Invalid regular expression" in startup["reason"]
 
@@ -136,8 +139,22 @@ def test_the_upgrade_check_lists_the_known_changes_and_which_showed_up(history: 
     lines: List[str] = done.stdout.splitlines()
     assert any(line.startswith("CHANGED flask-cors/invalid-origin-regex") and "allowed -> error" in line for line in lines)
     assert "Known changes between flask-cors 6.0.3 and 6.0.5 (2 in lab/changes.toml):" in lines
-    assert "    showed up: 1 changed cell(s) in flask-cors/invalid-origin-regex" in lines
+    assert "    showed up: 2 changed cell(s) in flask-cors/invalid-origin-regex, flask-cors/invalid-origin-regex-first" in lines
     assert any(line.startswith("    not observable in a browser: Typing") for line in lines)
+
+
+def test_an_expected_app_error_needs_its_text(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    base = ('title = "t"\n[backend]\n[[backend.routes]]\npath = "/x"\n[[cases]]\nname = "c"\npath = "/x"\n'
+            'expect = "allowed"\nexpect_by_version = { "flask-cors<6" = "VALUE" }\n')
+    path.write_text(base.replace("VALUE", "error: nothing to repeat"))
+    scenario, problems = load_file(path)
+    assert scenario is not None and not problems
+    assert scenario.expected(scenario.cases[0], "chromium", {"flask-cors": "5.0.1"}) == "error: nothing to repeat"
+    for wrong in ("error: ", "error", "crash"):
+        path.write_text(base.replace("VALUE", wrong))
+        _, problems = load_file(path)
+        assert problems and problems[0].line == 9 and "error: TEXT" in problems[0].message, wrong
 
 
 def test_start_error_is_validated(tmp_path: Path) -> None:

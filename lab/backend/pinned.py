@@ -20,7 +20,8 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
 from ..pins import PinEnv
 from ..scenario.model import Scenario
 from .app import BackendBuildError, build_app
-from .recorder import WSGIApp, request_headers
+from ..pinhost import APP_FAILURE_HEADER
+from .recorder import AppRaised, WSGIApp, request_headers
 
 LAB_ROOT = Path(__file__).resolve().parent.parent.parent
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"}
@@ -60,6 +61,9 @@ def forwarding_app(port: int, timeout_s: float) -> WSGIApp:
             data = response.read()
         finally:
             connection.close()
+        failure = response.getheader(APP_FAILURE_HEADER)
+        if failure:
+            raise AppRaised(failure)
         kept = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP]
         start_response(f"{response.status} {response.reason}", kept)
         return [data]

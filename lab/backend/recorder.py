@@ -22,6 +22,10 @@ RESET_KEY = "cors_lab.reset"
 WSGIApp = Callable[[Dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+class AppRaised(Exception):
+    """An exception escaped the app in a pin's host process; the message is the app's own `Type: text`."""
+
+
 @dataclass
 class Exchange:
     """One request the server received and what it answered."""
@@ -89,7 +93,7 @@ class Recorder:
         try:
             result = self.app(environ, recording_start_response)
         except BaseException as exc:
-            exchange.failure = f"{type(exc).__name__}: {exc}"
+            exchange.failure = str(exc) if isinstance(exc, AppRaised) else f"{type(exc).__name__}: {exc}"
             _drop(environ)
             raise
         if environ.get(RESET_KEY):

@@ -35,6 +35,7 @@ from .model import (
     Origin,
     Route,
     Scenario,
+    split_expectation,
 )
 
 FLASK_CORS_OPTIONS = (
@@ -390,6 +391,13 @@ def _origins(check: _Checker, raw: Any) -> Dict[str, Origin]:
     return origins
 
 
+def _version_expectation(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    outcome, text = split_expectation(value)
+    return outcome in EXPECTABLE or bool(text)
+
+
 def _case(check: _Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin]) -> Case:
     keys = ("name", "description", "page", "target", "path", "method", "headers", "body", "credentials",
             "mode", "redirect", "read_headers", "expect", "expect_per_browser", "expect_by_version", "repeat", "pause_ms", "sandboxed")
@@ -409,8 +417,9 @@ def _case(check: _Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin])
         wrong = version_problem(condition)
         if wrong:
             check.fail(where + ("expect_by_version", condition), f"expect_by_version: {wrong}")
-        elif outcome not in EXPECTABLE:
-            check.fail(where + ("expect_by_version", condition), f"expectation {outcome!r} must be one of: {', '.join(EXPECTABLE)}")
+        elif not _version_expectation(outcome):
+            check.fail(where + ("expect_by_version", condition), f"expectation {outcome!r} must be one of: "
+                       f"{', '.join(EXPECTABLE)}, or \"error: TEXT\" (the app fails with TEXT in its error)")
     # Kept as written: fetch() upper-cases only DELETE, GET, HEAD, OPTIONS, POST and PUT, so "patch" stays "patch".
     method = check.get(table, "method", where, str, "GET")
     if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", method):
@@ -449,7 +458,7 @@ def _case(check: _Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin])
         sandboxed=check.get(table, "sandboxed", where, bool, False),
         expect=check.get(table, "expect", where, str, "allowed", EXPECTABLE),
         expect_per_browser={k: v for k, v in per_browser.items() if k in ENGINES and v in EXPECTABLE},
-        expect_by_version={k: v for k, v in by_version.items() if v in EXPECTABLE and not version_problem(k)},
+        expect_by_version={k: v for k, v in by_version.items() if _version_expectation(v) and not version_problem(k)},
         line=check.lines.line_of(where),
     )
 

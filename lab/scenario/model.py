@@ -11,6 +11,16 @@ Headers = Tuple[Tuple[str, str], ...]
 
 OUTCOMES = ("allowed", "blocked", "error", "timeout")
 EXPECTABLE = ("allowed", "blocked")
+APP_ERROR = "error: "
+"""`expect_by_version = { "flask-cors<6" = "error: nothing to repeat" }`: under those releases the request makes the
+app itself fail (an exception escapes Flask) with that text; only such an error matches, never the lab's own."""
+
+
+def split_expectation(value: str) -> Tuple[str, Optional[str]]:
+    """("error", text) for an expected app failure, else (outcome, None)."""
+    if value.startswith(APP_ERROR):
+        return "error", value[len(APP_ERROR):].strip()
+    return value, None
 ENGINES = ("chromium", "firefox", "webkit")
 
 
