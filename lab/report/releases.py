@@ -12,7 +12,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -88,9 +88,12 @@ def pin_pair(change: KnownChange, pins: Sequence[Dict[str, Any]]) -> Optional[Tu
     return min(pairs, key=lambda pair: (version_key(pair[1][change.package]), [-n for n in version_key(pair[0][change.package])]))
 
 
-def _cells(document: Dict[str, Any], label: str, scenarios: Sequence[str]) -> Dict[Tuple[str, str, str], Dict[str, Any]]:
-    return {(r["scenario"], r["case"], r["browser"]): r for r in document["results"]
-            if r.get("pin", "") == label and r["scenario"] in scenarios}
+def _cells(rows: Iterable[Dict[str, Any]], scenarios: Sequence[str]) -> Dict[Tuple[str, str, str], Dict[str, Any]]:
+    return {(r["scenario"], r["case"], r["browser"]): r for r in rows if r["scenario"] in scenarios}
+
+
+def _rows_of(document: Dict[str, Any], label: str) -> List[Dict[str, Any]]:
+    return [r for r in document["results"] if r.get("pin", "") == label]
 
 
 @dataclass
@@ -107,9 +110,10 @@ class CaseChange:
         return any(before != after for before, after in self.outcomes.values())
 
 
-def case_changes(document: Dict[str, Any], scenarios: Sequence[str], old_label: str, new_label: str) -> List[CaseChange]:
-    """Every case of these scenarios measured on both pins whose outcome or expectation differs between them."""
-    old, new = _cells(document, old_label, scenarios), _cells(document, new_label, scenarios)
+def case_changes(old_rows: Iterable[Dict[str, Any]], new_rows: Iterable[Dict[str, Any]],
+                 scenarios: Sequence[str]) -> List[CaseChange]:
+    """Every case of these scenarios measured on both sides whose outcome or expectation differs between them."""
+    old, new = _cells(old_rows, scenarios), _cells(new_rows, scenarios)
     grouped: Dict[Tuple[str, str], CaseChange] = {}
     for key in sorted(set(old) & set(new)):
         scenario, case, browser = key
@@ -165,7 +169,7 @@ def releases_markdown(document: Dict[str, Any], command: str, changes: Optional[
             unmeasured.append(change)
             continue
         old, new = pair
-        found = [c for c in case_changes(document, change.scenarios, old["label"], new["label"])]
+        found = case_changes(_rows_of(document, old["label"]), _rows_of(document, new["label"]), change.scenarios)
         compared = f"{old.get(change.package)} → {new.get(change.package)} ({_context(new, change.package)})"
         if not found:
             lines.append(f"| {change.release} | {_md(change.what)} | no case changed | " + " | ".join("-" for _ in browsers)
@@ -233,13 +237,11 @@ def _coverage(change: KnownChange, old: Dict[str, Any], new: Dict[str, Any]) -> 
         return f"not observable in a browser: {change.unobservable}"
     if change.pending:
         return f"not probed by the library yet: {change.pending}"
-    merged = {"results": old["results"] + [dict(r, pin="\u0000new") for r in new["results"]]}
-    old_label = old["pins"][0]["label"]
     measured = {r["scenario"] for r in old["results"]} & {r["scenario"] for r in new["results"]}
     missing = [s for s in change.scenarios if s not in measured]
     if len(missing) == len(change.scenarios):
         return f"covered by {', '.join(change.scenarios)}, which these runs did not include"
-    found = case_changes(merged, change.scenarios, old_label, "\u0000new")
+    found = case_changes(old["results"], new["results"], change.scenarios)
     changed = sum(1 for c in found for before, after in c.outcomes.values() if before != after)
     expected = [c for c in found if c.expected_change]
     names = ", ".join(s for s in change.scenarios if s in measured)
