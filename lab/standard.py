@@ -160,6 +160,9 @@ def judge(request: Dict[str, Any], exchanges: Sequence[Dict[str, Any]]) -> Judge
             continue
         status = exchange.get("status")
         response_headers = exchange.get("response_headers", [])
+        if status is None and exchange.get("failure"):
+            return Judgement("blocked", f"the app failed and the server sent no answer ({exchange['failure']})",
+                             "fix the app's error; a real server answers 500 without CORS headers")
         if status is None:
             return Judgement("blocked", "the server never answered (a hung route)", "make the route answer")
         if cross_origin:

@@ -127,6 +127,7 @@ def test_the_releases_page_and_the_html_view_of_consecutive_pins(history: Dict[s
     steps = {(s["old"], s["new"]): s for s in data["pinSteps"]}
     step = steps[("flask 2.2 / flask-cors 2.1.3 python 3.9", "flask 2.2 / flask-cors 3.0.0 python 3.9")]
     assert {c["browser"] for c in step["cells"]} == set(ENGINES)
+    assert step["differs"] == "flask-cors 2.1.3 → 3.0.0"
     assert all(c["before"] != c["after"] for c in step["cells"])
     document = _document(history["run"])
     pair = pin_pair(next(c for c in load_changes() if c.version == "3.0.0"), document["pins"])

@@ -96,6 +96,10 @@ def test_modes_and_requests_that_never_left() -> None:
     same = request(url=APP + "/x?cors_lab=t")
     assert judge(same, [answer("request", 200)]).prediction == "allowed"
     assert judge(request(), []).rule.startswith("the browser refused before sending anything")
+    assert judge(request(), [answer("request", None)]).rule == "the server never answered (a hung route)"
+    crashed = dict(answer("request", None), failure="error: nothing to repeat at position 0")
+    judgement = judge(request(), [crashed])
+    assert judgement.prediction == "blocked" and "the app failed" in judgement.rule and "nothing to repeat" in judgement.rule
 
 
 def test_safelisted_request_headers() -> None:

@@ -252,7 +252,8 @@ if (DATA.pinSteps.length) {
   const section = document.getElementById("steps"); section.hidden = false;
   const list = document.getElementById("step-list");
   for (const step of DATA.pinSteps) {
-    list.append(el("h3", {}, `${step.old} → ${step.new}: ${step.cells.length} of ${step.compared} cells changed`));
+    list.append(el("h3", {}, `${step.old} → ${step.new}: ${step.cells.length} of ${step.compared} cells changed`
+                             + (step.differs ? ` (${step.differs})` : "")));
     if (!step.cells.length) continue;
     const table = el("table"); const head = el("tr");
     for (const name of ["scenario", "case", "browser", "before", "after"]) head.append(el("th", {}, name));

@@ -197,7 +197,8 @@ def _context(pin: Dict[str, Any], package: str) -> str:
 def consecutive_pin_changes(document: Dict[str, Any]) -> List[Dict[str, Any]]:
     """For each pin and the pin after it (in the run's order), the cells whose outcome differs: the HTML report's
     view of what an upgrade from one to the next changes."""
-    labels = [p["label"] for p in document.get("pins", []) if not p.get("error")]
+    pins = {p["label"]: p for p in document.get("pins", []) if not p.get("error")}
+    labels = list(pins)
     by_pin: Dict[str, Dict[Tuple[str, str, str], str]] = {label: {} for label in labels}
     for row in document["results"]:
         if row.get("pin", "") in by_pin:
@@ -207,7 +208,10 @@ def consecutive_pin_changes(document: Dict[str, Any]) -> List[Dict[str, Any]]:
         before, after = by_pin[old], by_pin[new]
         cells = [{"scenario": k[0], "case": k[1], "browser": k[2], "before": before[k], "after": after[k]}
                  for k in sorted(set(before) & set(after)) if before[k] != after[k]]
-        steps.append({"old": old, "new": new, "compared": len(set(before) & set(after)), "cells": cells})
+        differs = [f"{k} {pins[old].get(k)} → {pins[new].get(k)}" for k in (*PACKAGES, "python")
+                   if pins[old].get(k) != pins[new].get(k)]
+        steps.append({"old": old, "new": new, "differs": ", ".join(differs), "compared": len(set(before) & set(after)),
+                      "cells": cells})
     return steps
 
 
