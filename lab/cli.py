@@ -143,6 +143,19 @@ def _check_topology(args: argparse.Namespace) -> None:
               " backends, which are deliberately misconfigured CORS APIs; use a private network", file=sys.stderr)
 
 
+def _check_routable(scenarios: list, candidates: list) -> None:
+    """Origins served as written reach only browsers the lab launched with its routing: say so before running."""
+    unroutable = [c.name for c in candidates if not c.routable]
+    if not unroutable:
+        return
+    problems = [Problem(s.path, o.line, f"origin {o.name} = {o.as_written!r} is served through the lab's routing (a proxy"
+                                        f" it gives the browsers it launches), which {', '.join(unroutable)} cannot use;"
+                                        " run it with local browsers, or write it as http(s)://NAME.localhost")
+                for s in scenarios for o in s.origins.values() if o.as_written]
+    if problems:
+        raise ScenarioError(problems)
+
+
 def _instances(values: List[str]) -> Dict[str, int]:
     counts: Dict[str, int] = {}
     for value in values:
@@ -206,6 +219,7 @@ def _command_run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     _check_topology(args)
     candidates = _candidates(args)
+    _check_routable(scenarios, candidates)
     pins = _pins(args)
     started = time.perf_counter()
     backends = _prepare_backends(pins, args) if pins else [LocalBackends()]

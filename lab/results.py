@@ -14,9 +14,10 @@ import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from .browsers.base import BrowserInfo
+from .routing import Asked
 
 SCHEMA = 1
 
@@ -39,6 +40,7 @@ class ResultRow:
     preflight: bool = False
     preflights: int = 0
     cookies_sent: bool = False  # did any request of this case reach the server with a Cookie header
+    expected_cookies_sent: Optional[bool] = None  # the case's expectation for cookies_sent, when it has one
     attempts: List[Dict[str, Any]] = field(default_factory=list)
     readable_headers: Optional[Dict[str, str]] = None
     read_headers: Dict[str, Optional[str]] = field(default_factory=dict)
@@ -117,6 +119,7 @@ class ResultsFile:
         self.browsers: Dict[str, BrowserInfo] = {}
         self.pins: List[Dict[str, Any]] = []
         self.claims: List[Dict[str, Any]] = []
+        self.routing: Dict[str, Dict[str, Dict[str, int]]] = {}  # browser -> routed / refused -> "host:port" -> count
         self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.argv = argv if argv is not None else sys.argv[1:]
         self._lock = threading.Lock()
@@ -153,6 +156,16 @@ class ResultsFile:
             self.browsers[info.name] = info
             self._write_line({"browser": info.to_dict()})
 
+    def add_routing(self, browser: str, asked: Sequence[Asked]) -> None:
+        """Every name a browser asked the lab's routing for: served (a declared origin) or refused (sent nowhere)."""
+        with self._lock:
+            entry = self.routing.setdefault(browser, {"routed": {}, "refused": {}})
+            for item in asked:
+                name = f"{item.host}:{item.port}" if item.host else "(not an absolute http URL)"
+                bucket = entry["routed" if item.routed else "refused"]
+                bucket[name] = bucket.get(name, 0) + 1
+            self._write_line({"routing": {browser: entry}})
+
     def add(self, row: ResultRow) -> None:
         with self._lock:
             cell = row.to_dict()
@@ -170,6 +183,7 @@ class ResultsFile:
             "browsers": [info.to_dict() for info in sorted(self.browsers.values(), key=_browser_order)],
             "pins": self.pins,
             "claims": self.claims,
+            "routing": self.routing,
             "results": self.cells,
         }
 

@@ -19,9 +19,10 @@ from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 from .backend import TOKEN_PARAM, BackendBuildError, Exchange, Recorder
 from .backend.recorder import WSGIApp
 from .backend.template import fill
-from .browsers.base import Browser, BrowserInfo, Candidate, Page
+from .browsers.base import Browser, BrowserInfo, Candidate, Page, Routing
 from .results import ResultRow
 from .scenario.model import Case, Scenario, split_expectation
+from .routing import Asked, Router
 from .servers import OriginPool
 from .standard import judge
 
@@ -81,6 +82,9 @@ class Sink:
     def row(self, row: ResultRow) -> None:
         pass
 
+    def routed(self, browser: str, asked: Sequence[Asked]) -> None:
+        """What one browser asked the lab's routing for, routed or refused (at the end of its work)."""
+
 
 def _ordered(items: Sequence[Any], rng: Optional[random.Random]) -> List[Any]:
     ordered = list(items)
@@ -124,7 +128,7 @@ class _Worker:
     """Runs every scenario in one browser, restarting the browser if it dies."""
 
     def __init__(self, candidate: Candidate, options: RunOptions, sink: Sink, stop: threading.Event,
-                 work: _EngineWork, slot: str) -> None:
+                 work: _EngineWork, slot: str, bypass: Sequence[str] = ()) -> None:
         self.candidate = candidate
         self.work = work
         self.slot = slot
@@ -133,7 +137,10 @@ class _Worker:
         self.stop = stop
         self.stopping = threading.Event()
         self.finished = threading.Event()
-        self.pool = OriginPool(options.bind, options.host_suffix)
+        # Each browser the lab launches gets its own router: origins served as written map to this worker's servers.
+        self.router = Router() if candidate.routable else None
+        self.routing = Routing(self.router.address, tuple(bypass)) if self.router is not None else None
+        self.pool = OriginPool(options.bind, options.host_suffix, self.router)
         self.browser: Optional[Browser] = None
         self.launch_failure = ""
         self.serial = 0
@@ -154,7 +161,7 @@ class _Worker:
         rng = random.Random(self.options.shuffle_seed) if self.options.shuffle_seed is not None else None
         try:
             try:
-                self.browser = self.candidate.launch()
+                self.browser = self.candidate.launch(routing=self.routing)
             except Exception as exc:
                 if self.work.launch_failed():  # the last instance left: nobody else will run these cells
                     while (item := self.work.take()) is not None:
@@ -171,6 +178,9 @@ class _Worker:
             self.pool.close()
             if self.browser is not None:
                 self.browser.close()
+            if self.router is not None:
+                self.router.close()
+                self.sink.routed(self.candidate.name, self.router.asked())
             self.finished.set()
 
     def _run_scenario(self, scenario: Scenario, backend: Backends, rng: Optional[random.Random]) -> List[ResultRow]:
@@ -259,8 +269,13 @@ class _Worker:
         recorded = [e.to_dict() for e in exchanges]
         judgement = judge(request, recorded)
         expected, app_error = split_expectation(scenario.expected(case, engine, backend.versions))
-        matched = outcome == expected and (app_error is None or (reason is not None and failure is None
-                                                                 and app_error in reason))
+        cookies_sent = any("Cookie" in e.request_headers for e in exchanges)
+        expected_cookies = case.cookies_expected_in(engine)
+        matched = (outcome == expected and (app_error is None or (reason is not None and failure is None and app_error in reason))
+                   and (expected_cookies is None or cookies_sent == expected_cookies))
+        if outcome == expected and expected_cookies is not None and cookies_sent != expected_cookies:
+            reason = reason or (f"a cookie {'was' if cookies_sent else 'was not'} sent, expected it "
+                                f"{'to be' if expected_cookies else 'not to be'}")
         result = result or {}
         row = ResultRow(
             scenario=scenario.id, group=scenario.group, case=case.name,
@@ -269,7 +284,7 @@ class _Worker:
             status=result.get("status"), response_type=result.get("response_type"),
             preflight=any(e.kind == "preflight" for e in exchanges),
             preflights=sum(1 for e in exchanges if e.kind == "preflight"),
-            cookies_sent=any("Cookie" in e.request_headers for e in exchanges),
+            cookies_sent=cookies_sent, expected_cookies_sent=expected_cookies,
             attempts=attempts if case.repeat > 1 else [],
             readable_headers=result.get("readable_headers"), read_headers=result.get("read_headers") or {},
             error=result.get("error"), reason=reason,
@@ -288,10 +303,18 @@ class _Worker:
             self.browser.close()
         self.browser = None
         try:
-            self.browser = self.candidate.launch()
+            self.browser = self.candidate.launch(routing=self.routing)
             self.sink.browser_ready(self.browser.info)
         except Exception as exc:
             self.launch_failure = f"browser could not be restarted: {exc}"
+
+
+def lab_assigned_names(scenarios: Sequence[Scenario], host_suffix: str = "localhost") -> List[str]:
+    """The `*.localhost` names the lab assigns ports to: browsers reach them directly, not through the router
+    (plain `localhost` is left out, so that `http://localhost:5173` written as such is routed)."""
+    pool = OriginPool(host_suffix=host_suffix)
+    return sorted({pool.hostname(o.host) for s in scenarios for o in s.origins.values()
+                   if o.port is None and o.host != "localhost"})
 
 
 def run_lab(scenarios: Sequence[Scenario], candidates: Sequence[Candidate], options: RunOptions, sink: Sink,
@@ -304,11 +327,12 @@ def run_lab(scenarios: Sequence[Scenario], candidates: Sequence[Candidate], opti
     stop = threading.Event()
     rng = random.Random(options.shuffle_seed) if options.shuffle_seed is not None else None
     items = _ordered([(scenario, backend) for scenario in scenarios for backend in backends], rng)
+    bypass = lab_assigned_names(scenarios, options.host_suffix)
     workers = []
     for candidate in candidates:
         count = options.instances_of(candidate.name)
         work = _EngineWork(items, count)
-        workers += [_Worker(candidate, options, sink, stop, work, f"{candidate.name}-{i}") for i in range(count)]
+        workers += [_Worker(candidate, options, sink, stop, work, f"{candidate.name}-{i}", bypass) for i in range(count)]
     threads = [threading.Thread(target=w.run, name=f"browser-{w.slot}", daemon=True) for w in workers]
     for thread in threads:
         thread.start()

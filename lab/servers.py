@@ -15,6 +15,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from .certs import LocalCA
 from .frontend import PREFIX, frontend_app
+from .routing import Router
 from .scenario.model import Origin
 
 LOOPBACK = "127.0.0.1"
@@ -58,22 +59,37 @@ class OriginPool:
     browser must resolve to `bind` (DNS, a hosts file, or resolver rules).
     """
 
-    def __init__(self, bind: str = LOOPBACK, host_suffix: str = "localhost") -> None:
+    def __init__(self, bind: str = LOOPBACK, host_suffix: str = "localhost", router: Optional[Router] = None) -> None:
         self.bind = bind
         self.host_suffix = host_suffix
+        self.router = router
         self._servers: Dict[Tuple[str, str, str], OriginServer] = {}
         self._backend: Optional[Callable[..., Iterable[bytes]]] = None
         self._ca: Optional[LocalCA] = None
 
     def url(self, origin: Origin) -> str:
-        """The real origin (with its port) for a declared origin; starts its server on first use."""
-        key = (origin.name, origin.scheme, origin.host)
+        """The real origin (with its port) for a declared origin; starts its server on first use.
+
+        An origin served as written (`https://app.example.com`, `http://localhost:5173`) gets a server on a free
+        loopback port and a route from its name and port in the lab's router: the real port is never bound, so
+        it cannot clash with a dev server running there, and each browser has its own."""
+        written = origin.as_written
+        if written is not None and self.router is None:
+            raise OSError(f"{written} can only be served to a browser the lab launched with its routing")
+        key = ("", written, "") if written else (origin.name, origin.scheme, origin.host)
         if key not in self._servers:
             tls = None
             if origin.scheme == "https":
                 self._ca = self._ca or LocalCA()
-                tls = self._ca.context()
-            self._servers[key] = OriginServer(self._dispatch, host=self.bind, ssl_context=tls)
+                tls = self._ca.context(origin.host)
+            server = self._servers[key] = OriginServer(self._dispatch, host=self.bind, ssl_context=tls)
+            if self.router is not None:
+                if written is not None and origin.port is not None:
+                    self.router.route(origin.host, origin.port, server.port)
+                else:  # for a browser that sends loopback names through the proxy too
+                    self.router.route(self.hostname(origin.host), server.port, server.port)
+        if written is not None:
+            return written
         return f"{origin.scheme}://{self.hostname(origin.host)}:{self._servers[key].port}"
 
     def hostname(self, host: str) -> str:
@@ -83,7 +99,8 @@ class OriginPool:
         return self.host_suffix if host == "localhost" else host[: -len("localhost")] + self.host_suffix
 
     def alive(self, origin: Origin) -> bool:
-        server = self._servers.get((origin.name, origin.scheme, origin.host))
+        key = ("", origin.as_written, "") if origin.as_written else (origin.name, origin.scheme, origin.host)
+        server = self._servers.get(key)
         return server is not None and server.alive
 
     def mount(self, backend: Optional[Callable[..., Iterable[bytes]]]) -> None:

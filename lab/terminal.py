@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
 from .browsers.base import BrowserInfo
 from .report.cells import describe, group_cells
 from .results import ResultRow, ResultsFile
+from .routing import Asked
 from .run import Sink
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -52,6 +53,9 @@ class Progress(Sink):
         with self._lock:
             self._clear()
             self.stream.write(f"{clean(info.name)}: {clean(info.product)} {clean(info.version)} via {clean(info.driver)}\n")
+
+    def routed(self, browser: str, asked: Sequence[Asked]) -> None:
+        self.results.add_routing(browser, asked)
 
     def row(self, row: ResultRow) -> None:
         self.results.add(row)

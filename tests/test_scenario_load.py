@@ -92,7 +92,10 @@ def test_good_file_becomes_a_scenario(tmp_path: Path) -> None:
     (("firefox = \"allowed\"", "safari = \"allowed\""), 41, "unknown browser 'safari' in expect_per_browser"),
     (("parent = \"v1\"", "parent = \"v2\""), 21, "parent blueprint 'v2' is not declared"),
     (("method = \"PUT\"", "method = \"GET\""), 38, "a GET request cannot have a body"),
-    (("evil = \"http://evil.localhost\"", "evil = \"http://evil.example.com:8000\""), 5, "origin evil = 'http://evil.example.com:8000'"),
+    (("evil = \"http://evil.localhost\"", "evil = \"https://evil.example.com:443\""), 5, "without its default port"),
+    (("evil = \"http://evil.localhost\"", "evil = \"https://Evil.example.com\""), 5, "write 'https://evil.example.com'"),
+    (("evil = \"http://evil.localhost\"", "evil = \"https://evil.example.com/\""), 5, "(no path, no trailing slash)"),
+    (("evil = \"http://evil.localhost\"", "evil = \"http://evil_host.example.com\""), 5, "is not a host name"),
     (("origins = \"{app}\"", "origins = \"{ap}\""), 0, "{ap} is not a declared origin"),
     (("max_age = {", "maxage = {"), 8, "unknown key 'maxage' in `backend.cors.resources./api/*` (did you mean 'max_age'?)"),
 ])

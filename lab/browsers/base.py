@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Dict, List, Sequence
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 
 @dataclass(frozen=True)
@@ -67,15 +67,26 @@ class Browser(ABC):
 
 
 @dataclass(frozen=True)
+class Routing:
+    """How a browser the lab launches reaches origins served as written: every request goes to the lab's router
+    (a proxy on loopback), except the lab-assigned `*.localhost` names in `bypass`, which it reaches directly."""
+
+    proxy: str  # host:port of lab.routing.Router
+    bypass: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Candidate:
-    """A browser found on this machine, not yet launched."""
+    """A browser found on this machine, not yet launched. `launch(routing=...)` may be given the lab's routing;
+    `routable` says whether this launcher applies it (remote browsers cannot reach the lab's loopback router)."""
 
     name: str
     engine: str
     executable: str
     driver: str
-    launch: Callable[[], Browser]
+    launch: Callable[..., Browser]
     system_binary: bool = False
+    routable: bool = False
 
 
 class BrowserUnavailable(Exception):

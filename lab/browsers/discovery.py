@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from .base import Browser, BrowserUnavailable, Candidate
+from .base import Browser, BrowserUnavailable, Candidate, Routing
 
 KNOWN = ("chromium", "firefox", "webkit")
 SYSTEM_BINARIES: Dict[str, Sequence[str]] = {
@@ -68,20 +68,25 @@ def minibrowser() -> Optional[str]:
     return None
 
 
-def _playwright_launcher(engine: str, executable: Optional[str], driver: str, args: Sequence[str] = ()) -> Callable[[], Browser]:
-    def launch() -> Browser:
+def _playwright_launcher(engine: str, executable: Optional[str], driver: str, args: Sequence[str] = ()) -> Callable[..., Browser]:
+    def launch(routing: Optional[Routing] = None) -> Browser:
         from .playwright import PlaywrightBrowser
 
-        return PlaywrightBrowser(engine, executable, driver, args=args)
+        return PlaywrightBrowser(engine, executable, driver, args=args, routing=routing)
     return launch
 
 
-def _webkitgtk_launcher(webdriver: str, binary: str) -> Callable[[], Browser]:
-    def launch() -> Browser:
+def _webkitgtk_launcher(webdriver: str, binary: str) -> Callable[..., Browser]:
+    def launch(routing: Optional[Routing] = None) -> Browser:
         from .webdriver import WebDriverBrowser, start_local_driver, start_virtual_display
 
         helpers: List[Any] = []
         env = dict(os.environ)
+        if routing is not None:  # WebKitGTK takes its proxy from the environment MiniBrowser inherits from the driver
+            proxy = f"http://{routing.proxy}"
+            bypass = ",".join(("127.0.0.1", *routing.bypass))  # 127.0.0.1: the driver's own connection to MiniBrowser
+            env.update(http_proxy=proxy, https_proxy=proxy, HTTP_PROXY=proxy, HTTPS_PROXY=proxy, no_proxy=bypass,
+                       NO_PROXY=bypass)
         if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
             display, env["DISPLAY"] = start_virtual_display()
             helpers.append(display)
@@ -99,8 +104,8 @@ def _webkitgtk_launcher(webdriver: str, binary: str) -> Callable[[], Browser]:
     return launch
 
 
-def _safaridriver_launcher(safaridriver: str) -> Callable[[], Browser]:
-    def launch() -> Browser:
+def _safaridriver_launcher(safaridriver: str) -> Callable[..., Browser]:
+    def launch(routing: Optional[Routing] = None) -> Browser:
         from .webdriver import WebDriverBrowser, start_local_driver
 
         driver, endpoint = start_local_driver([safaridriver])
@@ -124,7 +129,7 @@ def remote_candidate(spec: str, extra_capabilities: Optional[Dict[str, Any]] = N
         raise BrowserUnavailable(f"--webdriver {spec!r}: unknown browser {name!r}; expected one of: {', '.join(REMOTE_ENGINES)}")
     capabilities = {"browserName": name, **(extra_capabilities or {})}
 
-    def launch() -> Browser:
+    def launch(routing: Optional[Routing] = None) -> Browser:
         from .webdriver import WebDriverBrowser
 
         return WebDriverBrowser(url, capabilities, name, engine, f"{name} (remote)", f"webdriver (remote {url})", url)
@@ -143,7 +148,7 @@ def playwright_server_candidate(spec: str, executables: Dict[str, str]) -> Candi
     name, executable = f"remote-{engine}", executables.get(engine)
     driver = f"playwright server {url}"
 
-    def launch() -> Browser:
+    def launch(routing: Optional[Routing] = None) -> Browser:
         from .playwright import PlaywrightBrowser
 
         return PlaywrightBrowser(engine, executable, driver, connect=url, name=name)
@@ -171,12 +176,13 @@ def find_browsers(extra_args: Optional[Dict[str, Sequence[str]]] = None) -> List
     for engine in KNOWN:
         if engine in bundled:
             driver = "playwright (Playwright's build)"
-            candidates.append(Candidate(engine, engine, bundled[engine], driver, _playwright_launcher(engine, None, driver, extra_args.get(engine, ()))))
+            candidates.append(Candidate(engine, engine, bundled[engine], driver,
+                                        _playwright_launcher(engine, None, driver, extra_args.get(engine, ())), routable=True))
         elif engine == "webkit":
             webdriver, binary, safari = shutil.which("WebKitWebDriver"), minibrowser(), shutil.which("safaridriver")
             if webdriver and binary:
                 candidates.append(Candidate("webkit", "webkit", binary, "webdriver (WebKitWebDriver)",
-                                            _webkitgtk_launcher(webdriver, binary), system_binary=True))
+                                            _webkitgtk_launcher(webdriver, binary), system_binary=True, routable=True))
             elif safari:
                 candidates.append(Candidate("webkit", "webkit", safari, "webdriver (safaridriver)",
                                             _safaridriver_launcher(safari), system_binary=True))
@@ -185,7 +191,7 @@ def find_browsers(extra_args: Optional[Dict[str, Sequence[str]]] = None) -> List
             if system:
                 driver = "playwright (system binary)" if engine == "chromium" else "playwright over WebDriver BiDi (system binary)"
                 candidates.append(Candidate(engine, engine, system, driver, _playwright_launcher(engine, system, driver, extra_args.get(engine, ())),
-                                            system_binary=True))
+                                            system_binary=True, routable=True))
     return candidates
 
 

@@ -6,7 +6,7 @@ import json
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..frontend import PAGE_PATH
-from .base import Browser, BrowserInfo, BrowserUnavailable, ConsoleMessage, Page
+from .base import Browser, BrowserInfo, BrowserUnavailable, ConsoleMessage, Page, Routing
 
 PROBE_CALL = "spec => window.corsLabProbe(spec)"
 PRODUCTS = {"chromium": "Chromium", "firefox": "Firefox", "webkit": "WebKit"}
@@ -39,13 +39,30 @@ def undrivable_message(engine: str, executable: Optional[str], error: str) -> st
     return message
 
 
-def launch_options(engine: str, executable: Optional[str], args: Sequence[str] = ()) -> Dict[str, Any]:
-    """How to launch an engine: Playwright's build (no options) or a system binary, plus extra arguments."""
+def launch_options(engine: str, executable: Optional[str], args: Sequence[str] = (),
+                   routing: Optional[Routing] = None) -> Dict[str, Any]:
+    """How to launch an engine: Playwright's build (no options) or a system binary, plus extra arguments, and the
+    lab's routing for origins served as written."""
     options: Dict[str, Any] = {"args": list(args)} if args else {}
     if executable:
         options["executable_path"] = executable
         if engine == "firefox":
             options["channel"] = "moz-firefox"  # stock Firefox over WebDriver BiDi
+    if routing is not None:
+        if engine == "firefox" and executable:
+            # Playwright's `proxy` becomes a BiDi proxy without sslProxy for stock Firefox: https would go direct.
+            # failover_direct and allow_bypass off: Firefox's own services must not retry around a refusal.
+            host, port = routing.proxy.rsplit(":", 1)
+            options["firefox_user_prefs"] = {
+                "network.proxy.type": 1, "network.proxy.http": host, "network.proxy.http_port": int(port),
+                "network.proxy.ssl": host, "network.proxy.ssl_port": int(port),
+                "network.proxy.no_proxies_on": ", ".join(routing.bypass),
+                "network.proxy.allow_hijacking_localhost": True, "network.proxy.failover_direct": False,
+                "network.proxy.allow_bypass": False}
+        else:  # Chromium also proxies loopback names not in the bypass list (Playwright adds <-loopback>)
+            options["proxy"] = {"server": f"http://{routing.proxy}"}
+            if routing.bypass:
+                options["proxy"]["bypass"] = ",".join(routing.bypass)
     return options
 
 
@@ -93,7 +110,7 @@ class PlaywrightBrowser(Browser):
     """Launches in the calling thread: Playwright's sync API belongs to one thread."""
 
     def __init__(self, engine: str, executable: Optional[str], driver: str, connect: Optional[str] = None,
-                 name: Optional[str] = None, args: Sequence[str] = ()) -> None:
+                 name: Optional[str] = None, args: Sequence[str] = (), routing: Optional[Routing] = None) -> None:
         from playwright.sync_api import Error, sync_playwright
 
         self._playwright = sync_playwright().start()
@@ -104,7 +121,7 @@ class PlaywrightBrowser(Browser):
                 headers = {"x-playwright-launch-options": json.dumps(options)} if options else None
                 self._browser = getattr(self._playwright, engine).connect(connect, headers=headers, timeout=60000)
             else:
-                self._browser = getattr(self._playwright, engine).launch(**launch_options(engine, executable, args))
+                self._browser = getattr(self._playwright, engine).launch(**launch_options(engine, executable, args, routing))
             self._context = self._browser.new_context(ignore_https_errors=True)  # the lab's run-time CA (lab/certs.py)
             self._spare = self._context.new_page()  # fails here, not mid-run, when the protocol does not match
         except Error as exc:

@@ -365,6 +365,41 @@ def _start_error(check: _Checker, table: Dict[str, Any], where: KeyPath) -> Dict
     return kept
 
 
+_ORIGIN = re.compile(r"(https?)://([^/:?#@\s]+)(?::(\d+))?")
+_HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def _origin(check: _Checker, name: str, value: Any) -> Optional[Origin]:
+    """`http://NAME.localhost` (the lab assigns the port) or any http/https origin as a browser serialises it."""
+    where: KeyPath = ("origins", name)
+    match = _ORIGIN.fullmatch(value) if isinstance(value, str) else None
+    if not match:
+        check.fail(where, f"origin {name} = {value!r} must be an http or https origin such as \"https://app.example.com\","
+                          " \"http://localhost:5173\" or \"http://app.localhost\" (no path, no trailing slash)")
+        return None
+    scheme, host, port_text = match.groups()
+    written = f"{scheme}://{host.lower()}" + (f":{port_text}" if port_text else "")
+    if host != host.lower():
+        check.fail(where, f"origin {name} = {value!r}: browsers send host names in lower case; write {written!r}")
+        return None
+    labels = host.split(".")
+    if not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        check.fail(where, f"origin {name} = {value!r}: {host!r} is not a host name (letters, digits and '-' between dots)")
+        return None
+    if port_text is None and (host == "localhost" or host.endswith(".localhost")):
+        return Origin(name=name, scheme=scheme, host=host)  # the lab assigns the port
+    default = 443 if scheme == "https" else 80
+    port = int(port_text) if port_text else default
+    if not 1 <= port <= 65535:
+        check.fail(where, f"origin {name} = {value!r}: port {port} is not between 1 and 65535")
+        return None
+    if port_text and port == default:
+        check.fail(where, f"origin {name} = {value!r}: a browser writes this origin without its default port;"
+                          f" write \"{scheme}://{host}\"")
+        return None
+    return Origin(name=name, scheme=scheme, host=host, port=port, line=check.lines.line_of(where))
+
+
 def _origins(check: _Checker, raw: Any) -> Dict[str, Origin]:
     table = dict(DEFAULT_ORIGINS)
     if raw is not None:
@@ -374,20 +409,16 @@ def _origins(check: _Checker, raw: Any) -> Dict[str, Origin]:
             table.update(raw)
     origins = {}
     for name, value in table.items():
-        where: KeyPath = ("origins", name)
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name == REQUEST_ORIGIN:
-            check.fail(where, f"origin name {name!r} must be a plain identifier other than {REQUEST_ORIGIN!r}")
+            check.fail(("origins", name), f"origin name {name!r} must be a plain identifier other than {REQUEST_ORIGIN!r}")
             continue
-        match = re.fullmatch(r"(https?)://([a-z0-9.-]+)", value) if isinstance(value, str) else None
-        if not match:
-            check.fail(where, f"origin {name} = {value!r} must look like \"http://NAME.localhost\" or \"https://NAME.localhost\""
-                              " (no port: the lab assigns one)")
-            continue
-        host = match.group(2)
-        if host != "localhost" and not host.endswith(".localhost"):
-            check.fail(where, f"origin host {host!r} must be localhost or end in .localhost, which every browser resolves to loopback")
-            continue
-        origins[name] = Origin(name=name, scheme=match.group(1), host=host)
+        origin = _origin(check, name, value)
+        if origin is not None:
+            origins[name] = origin
+    written = [o.as_written for o in origins.values() if o.as_written]
+    for name, origin in origins.items():
+        if origin.as_written and written.count(origin.as_written) > 1:
+            check.fail(("origins", name), f"origin {origin.as_written} is declared twice in [origins]")
     return origins
 
 
@@ -400,7 +431,8 @@ def _version_expectation(value: Any) -> bool:
 
 def _case(check: _Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin]) -> Case:
     keys = ("name", "description", "page", "target", "path", "method", "headers", "body", "credentials",
-            "mode", "redirect", "read_headers", "expect", "expect_per_browser", "expect_by_version", "repeat", "pause_ms", "sandboxed")
+            "mode", "redirect", "read_headers", "expect", "expect_per_browser", "expect_by_version", "repeat", "pause_ms", "sandboxed",
+            "expect_cookies_sent", "expect_cookies_sent_per_browser")
     table = check.table(raw, where, keys, required=("name", "path", "expect"))
     for key in ("page", "target"):
         name = table.get(key, "app" if key == "page" else "api")
@@ -420,6 +452,11 @@ def _case(check: _Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin])
         elif not _version_expectation(outcome):
             check.fail(where + ("expect_by_version", condition), f"expectation {outcome!r} must be one of: "
                        f"{', '.join(EXPECTABLE)}, or \"error: TEXT\" (the app fails with TEXT in its error)")
+    cookies_per_browser = check.get(table, "expect_cookies_sent_per_browser", where, dict, {})
+    for engine, sent in cookies_per_browser.items():
+        if engine not in ENGINES or not isinstance(sent, bool):
+            check.fail(where + ("expect_cookies_sent_per_browser", engine), "expect_cookies_sent_per_browser maps a browser"
+                       f" ({', '.join(ENGINES)}) to true or false")
     # Kept as written: fetch() upper-cases only DELETE, GET, HEAD, OPTIONS, POST and PUT, so "patch" stays "patch".
     method = check.get(table, "method", where, str, "GET")
     if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", method):
@@ -456,6 +493,8 @@ def _case(check: _Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin])
         repeat=repeat,
         pause_ms=pause_ms,
         sandboxed=check.get(table, "sandboxed", where, bool, False),
+        expect_cookies_sent=check.get(table, "expect_cookies_sent", where, bool),
+        expect_cookies_sent_per_browser={k: v for k, v in cookies_per_browser.items() if k in ENGINES and isinstance(v, bool)},
         expect=check.get(table, "expect", where, str, "allowed", EXPECTABLE),
         expect_per_browser={k: v for k, v in per_browser.items() if k in ENGINES and v in EXPECTABLE},
         expect_by_version={k: v for k, v in by_version.items() if _version_expectation(v) and not version_problem(k)},

@@ -26,11 +26,22 @@ ENGINES = ("chromium", "firefox", "webkit")
 
 @dataclass(frozen=True)
 class Origin:
-    """A named origin; its port is assigned when the lab runs."""
+    """A named origin: `http://app.localhost` gets its port when the lab runs; an origin written with a real host
+    name or an explicit port (`https://app.example.com`, `http://localhost:5173`) is served exactly as written."""
 
     name: str
     scheme: str
     host: str
+    port: Optional[int] = None  # None: the lab assigns one (the *.localhost form)
+    line: int = 0
+
+    @property
+    def as_written(self) -> Optional[str]:
+        """The origin as a browser serialises it, for an origin served as written; None for lab-assigned ones."""
+        if self.port is None:
+            return None
+        default = 443 if self.scheme == "https" else 80
+        return f"{self.scheme}://{self.host}" + ("" if self.port == default else f":{self.port}")
 
 
 @dataclass(frozen=True)
@@ -130,8 +141,14 @@ class Case:
     expect: str = "allowed"
     expect_per_browser: Dict[str, str] = field(default_factory=dict)
     expect_by_version: Dict[str, str] = field(default_factory=dict)
+    expect_cookies_sent: Optional[bool] = None  # did any request of the case reach the server with a Cookie header
+    expect_cookies_sent_per_browser: Dict[str, bool] = field(default_factory=dict)
     description: str = ""
     line: int = 0
+
+    def cookies_expected_in(self, engine: str) -> Optional[bool]:
+        """Whether a cookie should reach the server in this engine (None: not part of the expectation)."""
+        return self.expect_cookies_sent_per_browser.get(engine, self.expect_cookies_sent)
 
     def expected_in(self, engine: str, versions: Optional[Mapping[str, str]] = None) -> str:
         """The expectation for one engine and pin: known browser and version differences are data.

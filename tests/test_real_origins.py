@@ -1,0 +1,102 @@
+"""Origins as production writes them (https://app.example.com, http://localhost:5173) in real browsers.
+
+Nothing here sends anything outside loopback: the browsers the lab launches hand every
+name to the lab's router, which either connects it to the lab's own loopback server or
+refuses it; the tests observe the router's record instead of letting a request escape.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+
+from lab.browsers.base import Candidate, Routing
+from lab.routing import Asked, Router
+from lab.scenario import load_file
+from lab.servers import OriginPool
+from tests.conftest import ENGINES, ROOT, lab_cli
+
+PRODUCTION = ROOT / "scenarios" / "real-origins" / "production-and-dev-origins.toml"
+DECLARED = {"app.example.com:443", "api.example.com:443", "localhost:5173", "app.example.com.evil-cdn.net:443"}
+
+
+def test_origins_are_accepted_as_browsers_write_them(tmp_path: Path) -> None:
+    scenario, problems = load_file(PRODUCTION)
+    assert scenario is not None and not problems
+    origins = scenario.origins
+    assert (origins["app"].port, origins["app"].as_written) == (443, "https://app.example.com")
+    assert (origins["dev"].port, origins["dev"].as_written) == (5173, "http://localhost:5173")
+    assert origins["evil"].as_written == "https://app.example.com.evil-cdn.net" and origins["app"].line == 14
+    path = tmp_path / "s.toml"
+    path.write_text('title = "t"\n[origins]\napp = "http://app.localhost"\nip = "http://127.0.0.1:8000"\n'
+                    'one = "https://x.example.com"\ntwo = "https://x.example.com"\n[backend]\n[[backend.routes]]\npath = "/x"\n'
+                    '[[cases]]\nname = "c"\npath = "/x"\nexpect = "allowed"\nexpect_cookies_sent_per_browser = { opera = true }\n')
+    _, problems = load_file(path)
+    messages = {p.line: p.message for p in problems}
+    assert "declared twice" in messages[5] and "declared twice" in messages[6]
+    assert "expect_cookies_sent_per_browser maps a browser" in messages[14]
+
+
+@pytest.fixture(scope="module")
+def production(browsers: List[Candidate], tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
+    out = tmp_path_factory.mktemp("real-origins") / "out.json"
+    done = lab_cli("run", str(PRODUCTION), "--out", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(out.read_text())
+
+
+def test_each_engine_serves_the_origins_as_written(production: Dict[str, Any]) -> None:
+    cells = {(r["case"], r["browser"]): r for r in production["results"]}
+    for engine in ENGINES:
+        for case, page, outcome in (("the production frontend, with credentials", "https://app.example.com", "allowed"),
+                                    ("the Vite dev server, with credentials", "http://localhost:5173", "allowed"),
+                                    ("a look-alike host that starts with the real one", "https://app.example.com.evil-cdn.net", "blocked")):
+            row = cells[(case, engine)]
+            assert row["outcome"] == outcome and row["request"]["page_origin"] == page, (engine, case)
+            assert row["exchanges"], (engine, case)
+            for exchange in row["exchanges"]:
+                assert exchange["request_headers"]["Origin"] == page and exchange["request_headers"]["Host"] == "api.example.com"
+
+
+def test_the_routing_served_only_declared_names_and_refused_the_rest(production: Dict[str, Any]) -> None:
+    routing = production["routing"]
+    assert set(routing) == set(ENGINES)
+    for engine, entry in routing.items():
+        assert set(entry["routed"]) <= DECLARED, (engine, entry["routed"])
+        assert {"app.example.com:443", "api.example.com:443", "localhost:5173"} <= set(entry["routed"]), engine
+        assert not set(entry["refused"]) & DECLARED, (engine, entry["refused"])
+
+
+def test_an_undeclared_name_gets_the_labs_refusal_in_every_engine(browsers: List[Candidate]) -> None:
+    """A page on https://app.example.com fetches https://undeclared.example.net: the router refuses it, and says so."""
+    scenario, _ = load_file(PRODUCTION)
+    assert scenario is not None
+    for candidate in browsers:
+        router = Router()
+        pool = OriginPool(router=router)
+        browser = None
+        try:
+            page_url = pool.url(scenario.origins["app"])
+            browser = candidate.launch(routing=Routing(router.address))
+            result = browser.page(page_url).probe({
+                "url": "https://undeclared.example.net/x?cors_lab=t", "method": "GET", "headers": {}, "body": None,
+                "credentials": "same-origin", "mode": "cors", "redirect": "follow", "read_headers": [],
+                "sandboxed": False, "timeout_ms": 5000})
+            assert result["outcome"] == "blocked", (candidate.name, result)
+            asked = router.asked()
+            assert Asked("undeclared.example.net", 443, "CONNECT", False) in asked, (candidate.name, asked)
+            assert all(a.host == "app.example.com" for a in asked if a.routed), (candidate.name, asked)
+        finally:
+            if browser is not None:
+                browser.close()
+            pool.close()
+            router.close()
+
+
+def test_remote_browsers_cannot_serve_origins_as_written() -> None:
+    done = lab_cli("run", str(PRODUCTION), "--webdriver", "chrome=http://127.0.0.1:9")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"{PRODUCTION}:14: origin app = 'https://app.example.com' is served through the lab's routing" in done.stderr
