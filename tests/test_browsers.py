@@ -15,7 +15,7 @@ from lab import cli
 from lab.browsers import webdriver
 from lab.browsers.discovery import find_browsers, minibrowser, remote_candidate
 from lab.browsers.base import BrowserUnavailable
-from tests.conftest import E2E, run_rows
+from tests.conftest import E2E, ROOT, run_rows
 
 pytestmark = pytest.mark.browser
 
@@ -125,6 +125,14 @@ def test_a_playwright_server_runs_the_same_cases(playwright_server: str, browser
     assert all(r["matched"] for r in document["results"])
     doctor = subprocess.run([sys.executable, "-m", "lab", "doctor", *remote], capture_output=True, text=True, timeout=120)
     assert "chromium: usable" in doctor.stdout and "chromium (remote-chromium): usable" in doctor.stdout, doctor.stdout
+    written = tmp_path / "written.json"  # origins as production writes them, through the lab's routing
+    done = subprocess.run([sys.executable, "-m", "lab", "run", str(ROOT / "scenarios" / "real-origins" / "production-and-dev-origins.toml"),
+                           "--browser", "remote-chromium", *remote, "--out", str(written)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = json.loads(written.read_text())["results"]
+    assert {r["request"]["page_origin"] for r in rows} == {"https://app.example.com", "http://localhost:5173",
+                                                           "https://app.example.com.evil-cdn.net"}
+    assert all(e["request_headers"]["Host"] == "api.example.com" for r in rows for e in r["exchanges"])
 
 
 def test_an_unreachable_playwright_server_is_an_error_cell() -> None:

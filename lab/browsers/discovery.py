@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 from typing import Any, Callable, Dict, List, Optional, Sequence
+from urllib.parse import urlsplit
 
 from .base import Browser, BrowserUnavailable, Candidate, Routing
 
@@ -151,8 +152,11 @@ def playwright_server_candidate(spec: str, executables: Dict[str, str]) -> Candi
     def launch(routing: Optional[Routing] = None) -> Browser:
         from .playwright import PlaywrightBrowser
 
-        return PlaywrightBrowser(engine, executable, driver, connect=url, name=name)
-    return Candidate(name, engine, url, driver, launch)
+        return PlaywrightBrowser(engine, executable, driver, connect=url, name=name, routing=routing)
+    # A server on this machine launches its browser with the lab's routing (the launch options travel with the
+    # connection); one elsewhere cannot reach the lab's router on 127.0.0.1.
+    on_this_machine = urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
+    return Candidate(name, engine, url, driver, launch, routable=on_this_machine)
 
 
 def parse_capabilities(text: str) -> Dict[str, Any]:

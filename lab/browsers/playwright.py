@@ -116,8 +116,8 @@ class PlaywrightBrowser(Browser):
         self._playwright = sync_playwright().start()
         try:
             if connect:  # a Playwright server elsewhere (`playwright run-server`); it launches the browser on its side
-                options = {"executablePath" if k == "executable_path" else k: v
-                           for k, v in launch_options(engine, executable, args).items()}
+                camel = {"executable_path": "executablePath", "firefox_user_prefs": "firefoxUserPrefs"}
+                options = {camel.get(k, k): v for k, v in launch_options(engine, executable, args, routing).items()}
                 headers = {"x-playwright-launch-options": json.dumps(options)} if options else None
                 self._browser = getattr(self._playwright, engine).connect(connect, headers=headers, timeout=60000)
             else:
