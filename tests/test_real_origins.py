@@ -8,6 +8,10 @@ refuses it; the tests observe the router's record instead of letting a request e
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -100,3 +104,42 @@ def test_remote_browsers_cannot_serve_origins_as_written() -> None:
     done = lab_cli("run", str(PRODUCTION), "--webdriver", "chrome=http://127.0.0.1:9")
     assert done.returncode == 2, done.stdout + done.stderr
     assert f"{PRODUCTION}:14: origin app = 'https://app.example.com' is served through the lab's routing" in done.stderr
+
+
+DNS_STUB = '''
+import socket, sys
+log = open(sys.argv[1], "a", buffering=1)
+server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+server.bind(("127.0.0.53", 53))
+while True:
+    data, peer = server.recvfrom(4096)
+    labels, i = [], 12
+    while i < len(data) and data[i]:
+        labels.append(data[i + 1:i + 1 + data[i]].decode("ascii", "replace"))
+        i += 1 + data[i]
+    log.write(".".join(labels) + "\\n")
+    server.sendto(data[:2] + b"\\x81\\x83" + data[4:6] + b"\\x00\\x00\\x00\\x00\\x00\\x00" + data[12:i + 5], peer)  # NXDOMAIN
+'''
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0, reason="needs root and unshare for a network namespace")
+def test_no_name_is_looked_up(browsers: List[Candidate], tmp_path: Path) -> None:
+    """The real-origins scenario in a network namespace whose resolver is a stub that logs every query: the browsers
+    look up none of the names (they hand them to the lab's router). Nothing can leave such a namespace anyway."""
+    (tmp_path / "stub.py").write_text(DNS_STUB)
+    (tmp_path / "resolv.conf").write_text("nameserver 127.0.0.53\n")
+    queries, out = tmp_path / "queries.log", tmp_path / "out.json"
+    queries.write_text("")
+    script = (f"set -e; ip link set lo up; ip addr add 192.0.2.1/32 dev lo; ip route add default dev lo;"  # lookups get sent
+              f" mount --bind {tmp_path / 'resolv.conf'} /etc/resolv.conf;"
+              f" {sys.executable} {tmp_path / 'stub.py'} {queries} & stub=$!; sleep 0.5;"
+              f" getent hosts probe.example.org || true;"  # a control: this lookup must reach the stub
+              f" {sys.executable} -m lab run {PRODUCTION} --out {out}; status=$?; kill $stub; exit $status")
+    done = subprocess.run(["unshare", "--net", "--mount", "--fork", "--", "bash", "-c", script], capture_output=True,
+                          text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    asked = queries.read_text().split()
+    assert "probe.example.org" in asked, asked  # the stub sees lookups made in the namespace
+    assert [name for name in asked if name != "probe.example.org"] == [], asked
+    rows = json.loads(out.read_text())["results"]
+    assert len(rows) == 3 * len(ENGINES) and all(r["matched"] for r in rows)
