@@ -93,7 +93,7 @@ def main() -> int:
             _reply({"ok": False, "error": "; ".join(str(p) for p in problems)})
             continue
         try:
-            app = build_app(scenario, command["origins"], stopping)
+            app = build_app(scenario, command["origins"], stopping, Path(command["cwd"]) if command.get("cwd") else None)
         except BackendBuildError as exc:
             _reply({"ok": False, "error": str(exc)})
             continue

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Dict, Mapping
+from pathlib import Path
+from typing import Any, Callable, Dict, Mapping, Optional
 
 import flask
 from flask import Flask
@@ -74,8 +75,17 @@ def _prefix(bp: Blueprint) -> Dict[str, str]:
     return {"url_prefix": bp.url_prefix} if bp.url_prefix is not None else {}
 
 
-def build_app(scenario: Scenario, origins: Mapping[str, str], stopping: threading.Event) -> Flask:
-    """Build the scenario's Flask app; any failure becomes BackendBuildError with the exception text."""
+def build_app(scenario: Scenario, origins: Mapping[str, str], stopping: threading.Event,
+              project: Optional[Path] = None) -> Flask:
+    """Build the scenario's Flask app (or import the user's own, from `project` when the scenario names none);
+    any failure becomes BackendBuildError with the exception text."""
+    if scenario.backend.app is not None:
+        from .userapp import UserAppError, build_user_app
+
+        try:
+            return build_user_app(scenario.backend, origins, project)
+        except UserAppError as exc:
+            raise BackendBuildError(str(exc)) from exc
     try:
         return _build(scenario.backend, origins, stopping, scenario.id)
     except Exception as exc:  # the installed flask / flask-cors decide what fails here

@@ -121,7 +121,7 @@ class PinnedBackends:
         if self.error:
             raise BackendBuildError(self.error)
         answer = self._ask({"op": "mount", "slot": slot, "path": str(scenario.path.resolve()),
-                            "scenario_id": scenario.id, "origins": dict(origins)})
+                            "scenario_id": scenario.id, "origins": dict(origins), "cwd": os.getcwd()})
         if not answer.get("ok"):
             raise BackendBuildError(answer.get("error", "unknown error"))
         return forwarding_app(int(answer["port"]), self.timeout_s)

@@ -19,6 +19,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised only on older interpreters in the matrix
     import tomli as tomllib
 
+from .apptarget import AppTargetError, parse_app_target
 from .locate import KeyLines, KeyPath
 from .versions import problem as version_problem
 from .model import (
@@ -316,8 +317,10 @@ def _error_handlers(check: _Checker, raw: Any, where: KeyPath) -> Tuple[ErrorHan
 def _backend(check: _Checker, raw: Any) -> Backend:
     where: KeyPath = ("backend",)
     keys = ("config", "cors", "cors_init", "order", "routes", "blueprints", "hooks", "error_handlers", "proxy_headers",
-            "start_error")
+            "start_error", "app", "project", "env")
     table = check.table(raw, where, keys)
+    if "app" in table:
+        return _app_backend(check, table, where)
     config = check.get(table, "config", where, dict, {})
     for key in config:
         if not key.startswith(("CORS_", "SESSION_")) and key not in FLASK_CONFIG_KEYS:
@@ -367,6 +370,34 @@ def _start_error(check: _Checker, table: Dict[str, Any], where: KeyPath) -> Dict
 
 _ORIGIN = re.compile(r"(https?)://([^/:?#@\s]+)(?::(\d+))?")
 _HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+
+DESCRIBED_KEYS = ("config", "cors", "cors_init", "order", "routes", "blueprints", "hooks", "error_handlers")
+
+
+def _app_backend(check: _Checker, table: Dict[str, Any], where: KeyPath) -> Backend:
+    """`app = "package.module:create_app()"`: the user's own application, with its project folder and environment."""
+    mixed = [key for key in DESCRIBED_KEYS if key in table]
+    for key in mixed:
+        check.fail(where + (key,), f"`{key}` describes a backend, but `app` names your own application, whose routes,"
+                                   " hooks and CORS setup are its own: remove one of them")
+    target = None
+    text = check.get(table, "app", where, str)
+    if text is not None:
+        try:
+            target = parse_app_target(text)
+        except AppTargetError as exc:
+            check.fail(where + ("app",), str(exc))
+    project_text = check.get(table, "project", where, str)
+    project = (check.path.parent / project_text).resolve() if project_text is not None else None
+    if project is not None and not project.is_dir():
+        check.fail(where + ("project",), f"project = {project_text!r}: no such folder ({project})")
+    env = check.get(table, "env", where, dict, {})
+    for name, value in env.items():
+        if not isinstance(value, str):
+            check.fail(where + ("env", name), f"env {name} must be a string (placeholders such as \"{{app}}\" allowed)")
+    return Backend(app=target, project=project, env={k: v for k, v in env.items() if isinstance(v, str)},
+                   proxy_headers=check.headers(table, "proxy_headers", where), start_error=_start_error(check, table, where))
 
 
 def _origin(check: _Checker, name: str, value: Any) -> Optional[Origin]:

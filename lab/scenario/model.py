@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from .apptarget import AppTarget
+
 Headers = Tuple[Tuple[str, str], ...]
 """Header pairs in order; duplicates are kept because they matter to browsers."""
 
@@ -111,6 +113,10 @@ class Backend:
     proxy_headers: Headers = ()
     start_error: Dict[str, str] = field(default_factory=dict)
     """Version condition -> text the start-up error must contain: releases under which the app refuses to start."""
+    app: Optional[AppTarget] = None
+    """The user's own app (`package.module:create_app()`): routes, hooks and CORS are the app's, not described here."""
+    project: Optional[Path] = None  # where `app` is imported from; None: the directory the lab runs in
+    env: Dict[str, str] = field(default_factory=dict)  # set while the app is imported and built (placeholders allowed)
 
     def start_error_in(self, versions: Optional[Mapping[str, str]]) -> Optional[str]:
         """The start-up error text expected under these versions, or None when the app should start."""
