@@ -371,6 +371,11 @@ def _command_explain(args: argparse.Namespace) -> int:
     from .report.cells import ResultsInputError, load_document
 
     scenario_part, _, case_part = args.target.partition(":")
+    if scenario_part.endswith(".toml") and Path(scenario_part).is_file():  # a file path, as well as a scenario id
+        from .scenario.load import LIBRARY, scenario_id
+
+        args.paths = [Path(scenario_part)]
+        scenario_part = scenario_id(Path(scenario_part), LIBRARY)
 
     def pick(ids: List[str]) -> Optional[str]:
         exact = [i for i in ids if i == scenario_part]

@@ -123,6 +123,9 @@ def test_the_app_as_it_is_in_every_engine(shop: Path, browsers: List[Candidate],
     for row in rows:
         for exchange in row["exchanges"]:
             assert exchange["request_headers"]["Host"] == "api.shop.example.com"
+    explained = lab_cli("explain", f"{shop}:look-alike", "--results", str(out))  # a file path works as an id does
+    assert explained.returncode == 0, explained.stderr
+    assert "page https://shop.example.com.evil.net fetches GET https://api.shop.example.com/api/items/1" in explained.stdout
 
 
 def test_the_upgrade_check_names_the_apps_route(shop: Path, browsers: List[Candidate], tmp_path: Path) -> None:
