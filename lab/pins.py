@@ -38,21 +38,48 @@ class Pin:
     @property
     def label(self) -> str:
         extra = (f" werkzeug {self.werkzeug}" if self.werkzeug else "") + (f" python {self.python}" if self.python else "")
-        return f"flask {self.flask} / flask-cors {self.flask_cors}{extra}"
+        return f"flask {_shown(self.flask)} / flask-cors {_shown(self.flask_cors)}{extra}"
 
     def requirements(self) -> List[str]:
-        werkzeug = self.werkzeug or ".".join(self.flask.split(".")[:2])
-        return [_requirement("flask", self.flask), _requirement("flask-cors", self.flask_cors), _requirement("werkzeug", werkzeug)]
+        wanted = [_requirement("flask", self.flask), _requirement("flask-cors", self.flask_cors)]
+        werkzeug = self.werkzeug or (None if self.flask.startswith(LOCAL) else ".".join(self.flask.split(".")[:2]))
+        return wanted + ([_requirement("werkzeug", werkzeug)] if werkzeug else [])
 
     @property
     def slug(self) -> str:
-        text = json.dumps([self.requirements(), self.python])
-        readable = re.sub(r"[^a-z0-9.]+", "-", f"flask-{self.flask}-cors-{self.flask_cors}".lower())
+        # A local build is part of what went into the environment: its contents change the slug, so an edit rebuilds.
+        local = [_fingerprint(Path(v[len(LOCAL):])) for v in (self.flask, self.flask_cors) if v.startswith(LOCAL)]
+        text = json.dumps([self.requirements(), self.python, local])
+        names = [Path(v[len(LOCAL):]).name + "-local" if v.startswith(LOCAL) else v for v in (self.flask, self.flask_cors)]
+        readable = re.sub(r"[^a-z0-9.]+", "-", f"flask-{names[0]}-cors-{names[1]}".lower())
         return f"{readable}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 
+LOCAL = "path:"
+"""A pin's package given as a local source folder, wheel or sdist (`flask-cors = { path = "../flask-cors" }`)."""
+
+
+def _shown(value: str) -> str:
+    return f"{value[len(LOCAL):]} (local)" if value.startswith(LOCAL) else value
+
+
 def _requirement(package: str, version: str) -> str:
+    if version.startswith(LOCAL):
+        return f"{package} @ {Path(version[len(LOCAL):]).as_uri()}"
     return f"{package}=={version}" if version.count(".") >= 2 else f"{package}=={version}.*"
+
+
+def _fingerprint(path: Path) -> str:
+    """What a local build is made of: a file's bytes, or a folder's file names, sizes and times (.git and caches aside)."""
+    digest = hashlib.sha1()
+    if path.is_file():
+        digest.update(path.read_bytes())
+    else:
+        for item in sorted(path.rglob("*")):
+            if item.is_file() and not {".git", "__pycache__", "build", "dist"} & set(item.relative_to(path).parts):
+                stat = item.stat()
+                digest.update(f"{item.relative_to(path)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:12]
 
 
 @dataclass
@@ -67,17 +94,36 @@ class PinEnv:
 
 def _check_version(value: object, where: str, problems: List[str]) -> str:
     if not isinstance(value, str) or not VERSION.fullmatch(value):
-        problems.append(f"{where}: {value!r} is not a version such as \"3.1\" or \"3.1.2\"")
+        problems.append(f"{where}: {value!r} is not a version such as \"3.1\" or \"3.1.2\" (or {{ path = \"DIR\" }}"
+                        " for a local build)")
         return "0"
     return value
+
+
+def _check_package(value: object, where: str, problems: List[str], base: Path) -> str:
+    """A release ("3.1", "6.0.5") or a local build: `{ path = "../flask-cors" }` in a pins file, a path on the
+    command line (a source folder, a wheel or an sdist), relative to `base`."""
+    if isinstance(value, dict):
+        if set(value) != {"path"} or not isinstance(value["path"], str):
+            problems.append(f"{where}: a local build is written {{ path = \"../flask-cors\" }} (a folder, a wheel or an sdist)")
+            return "0"
+        value = value["path"]
+        if not (base / value).exists():
+            problems.append(f"{where}: path {value!r} does not exist (relative to {base})")
+            return "0"
+        return LOCAL + str((base / value).resolve())
+    if isinstance(value, str) and not VERSION.fullmatch(value) and (base / value).exists():
+        return LOCAL + str((base / value).resolve())
+    return _check_version(value, where, problems)
 
 
 def pins_from_lists(flask: Sequence[str], flask_cors: Sequence[str], python: Optional[str] = None) -> List[Pin]:
     """The cross product of Flask and flask-cors versions given on the command line (on one Python, if given)."""
     problems: List[str] = []
     interpreter = _check_version(python, "--python", problems) if python is not None else None
-    pins = [Pin(_check_version(f, "--flask", problems), _check_version(c, "--flask-cors", problems), python=interpreter)
-            for f, c in itertools.product(flask, flask_cors)]
+    here = Path.cwd()
+    pins = [Pin(_check_package(f, "--flask", problems, here), _check_package(c, "--flask-cors", problems, here),
+                python=interpreter) for f, c in itertools.product(flask, flask_cors)]
     if problems:
         raise ScenarioError([Problem(Path("command line"), 0, p) for p in problems])
     return pins
@@ -107,8 +153,8 @@ def load_pins(path: Path, full: bool = False) -> List[Pin]:
         if unknown:
             problems.append(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; expected flask, flask-cors, werkzeug, python")
         pins.append(Pin(
-            flask=_check_version(entry.get("flask"), f"{where} flask", problems),
-            flask_cors=_check_version(entry.get("flask-cors"), f"{where} flask-cors", problems),
+            flask=_check_package(entry.get("flask"), f"{where} flask", problems, path.parent),
+            flask_cors=_check_package(entry.get("flask-cors"), f"{where} flask-cors", problems, path.parent),
             werkzeug=_check_version(entry["werkzeug"], f"{where} werkzeug", problems) if "werkzeug" in entry else None,
             python=_check_version(entry["python"], f"{where} python", problems) if "python" in entry else None,
         ))
@@ -122,6 +168,8 @@ def load_pins(path: Path, full: bool = False) -> List[Pin]:
 
 
 def _version_key(version: str) -> tuple:
+    if version.startswith(LOCAL):
+        return (10**6, version)  # local builds after every release
     return tuple(int(part) for part in version.split("."))
 
 

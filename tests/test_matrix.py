@@ -125,3 +125,31 @@ def test_html_report_renders_filters_and_opens_details(matrix: Dict[str, Path], 
         assert '<img src=x onerror="window.__pwned=1">' in page.locator("#details h2").inner_text()
         assert "<script>window.__pwned=2</script>" in page.locator("#details").inner_text()
         browser.close()
+
+
+def test_a_maintainers_unreleased_change_runs_as_a_pin(browsers: list, tmp_path: Path) -> None:
+    """flask-cors 6.0.5's source with the case-sensitive path fix taken out, as a maintainer would try a change:
+    the pin installs the local source and the browser shows the difference."""
+    import shutil
+    import subprocess
+
+    installed = tmp_path / "installed"  # the released code, installed as files (uv is what builds the pins' environments)
+    subprocess.run([shutil.which("uv") or "uv", "pip", "install", "--quiet", "--no-deps", "--target", str(installed),
+                    "flask-cors==6.0.5"], check=True, timeout=300)
+    source = tmp_path / "flask_cors-6.0.5"  # a checkout with a change of its own
+    shutil.copytree(installed / "flask_cors", source / "flask_cors")
+    (source / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools>=64"]\nbuild-backend = "setuptools.build_meta"\n'
+                                          '[project]\nname = "flask-cors"\nversion = "6.0.5"\ndependencies = ["flask", "werkzeug"]\n'
+                                          '[tool.setuptools]\npackages = ["flask_cors"]\n')
+    core = source / "flask_cors" / "core.py"
+    text = core.read_text()
+    assert "_resolve_pattern(pattern, ignore_case=False), opts)" in text
+    core.write_text(text.replace("_resolve_pattern(pattern, ignore_case=False), opts)", "_resolve_pattern(pattern, ignore_case=True), opts)"))
+    out = tmp_path / "local.json"
+    done = lab_cli("run", str(PATH_CASE), "--flask", "3.1", "--flask-cors", str(tmp_path / "flask_cors-6.0.5"),
+                   "--browser", "chromium", "--envs", str(tmp_path / "envs"), "--out", str(out))
+    assert done.returncode == 1, done.stdout + done.stderr  # /API/data is readable again: 6.0's expectation fails
+    document = json.loads(out.read_text())
+    assert document["pins"][0]["label"].endswith("flask_cors-6.0.5 (local)") and document["pins"][0]["flask-cors"] == "6.0.5"
+    upper = next(r for r in document["results"] if r["case"] == UPPER)
+    assert upper["outcome"] == "allowed" and upper["expected"] == "blocked"

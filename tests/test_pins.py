@@ -60,3 +60,20 @@ def test_expect_by_version_is_validated_and_resolved(tmp_path: Path) -> None:
     path.write_text(base.replace("CONDITION", "flask-cors about 6"))
     _, problems = load_file(path)
     assert problems and problems[0].line == 9 and "not a version condition" in problems[0].message
+
+
+def test_a_local_build_is_a_pin_and_its_edits_make_a_new_environment(tmp_path: Path) -> None:
+    source = tmp_path / "flask-cors"
+    (source / "flask_cors").mkdir(parents=True)
+    (source / "flask_cors" / "core.py").write_text("x = 1\n")
+    pins_file = tmp_path / "pins.toml"
+    pins_file.write_text('[[pin]]\nflask = "3.1"\nflask-cors = { path = "flask-cors" }\n')
+    pin = load_pins(pins_file)[0]
+    assert pin.label == f"flask 3.1 / flask-cors {source.resolve()} (local)"
+    assert pin.requirements()[1] == f"flask-cors @ {source.resolve().as_uri()}"
+    before = pin.slug
+    (source / "flask_cors" / "core.py").write_text("x = 22\n")
+    assert pin.slug != before
+    pins_file.write_text('[[pin]]\nflask = "3.1"\nflask-cors = { path = "missing" }\n')
+    with pytest.raises(ScenarioError, match="path 'missing' does not exist"):
+        load_pins(pins_file)
