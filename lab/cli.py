@@ -15,7 +15,7 @@ from .browsers.discovery import (find_browsers, parse_capabilities, playwright_s
 from .results import ResultsFile, cell_key, read_earlier
 from .run import RunOptions, run_lab
 from .backend.pinned import LocalBackends
-from .pins import ENVS_DIR, Pin, ensure_env, load_pins, pins_from_lists
+from .pins import ENVS_DIR, Pin, app_requirements, ensure_env, load_pins, pins_from_lists
 from .scenario import Problem, ScenarioError, load_scenarios
 from .terminal import Progress, clean, is_color, mismatches, summary, totals
 
@@ -180,15 +180,19 @@ def _pins(args: argparse.Namespace) -> List[Pin]:
     return []
 
 
-def _prepare_backends(pins: List[Pin], args: argparse.Namespace) -> list:
-    """Make every pin's environment (in parallel, reused when unchanged) and start its host process."""
+def _prepare_backends(pins: List[Pin], args: argparse.Namespace, scenarios: list) -> list:
+    """Make every pin's environment (in parallel, reused when unchanged) and start its host process. The apps under
+    test (`[backend] app`) bring their own requirements into every pin's environment."""
     from concurrent.futures import ThreadPoolExecutor
 
     from .backend.pinned import start_backends
 
-    print(f"preparing {len(pins)} pin environment(s) in {args.envs or ENVS_DIR} ...", file=sys.stderr, flush=True)
+    extra = sorted({requirement for s in scenarios if s.backend.app is not None
+                    for requirement in app_requirements(s.backend.requirements, s.backend.project or Path.cwd())})
+    print(f"preparing {len(pins)} pin environment(s) in {args.envs or ENVS_DIR} ..."
+          + (f" (with the apps' requirements: {', '.join(extra)})" if extra else ""), file=sys.stderr, flush=True)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        envs = list(pool.map(lambda pin: ensure_env(pin, args.envs or ENVS_DIR), pins))
+        envs = list(pool.map(lambda pin: ensure_env(pin, args.envs or ENVS_DIR, extra), pins))
     backends = start_backends(envs, timeout_s=max(30.0, args.timeout + 5))
     for backend in backends:
         state = f"error: {backend.error}" if backend.error else ", ".join(f"{k} {v}" for k, v in backend.versions.items())
@@ -222,7 +226,7 @@ def _command_run(args: argparse.Namespace) -> int:
     _check_routable(scenarios, candidates)
     pins = _pins(args)
     started = time.perf_counter()
-    backends = _prepare_backends(pins, args) if pins else [LocalBackends()]
+    backends = _prepare_backends(pins, args, scenarios) if pins else [LocalBackends()]
     earlier = None
     if args.resume:
         if args.out is None:

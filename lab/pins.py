@@ -212,9 +212,30 @@ def find_interpreter(version: Optional[str]) -> str:
         f"example `uv python install {version}` or `pyenv install {version}`, or change the pin's python")
 
 
-def ensure_env(pin: Pin, root: Path = ENVS_DIR) -> PinEnv:
-    """Create (or reuse) the pin's environment; failures become `PinEnv.error`, never exceptions."""
-    directory = (root / pin.slug).resolve()
+def app_requirements(requirements: Sequence[str], project: Path) -> List[str]:
+    """What the user's app needs: the scenario's `requirements`, else the project's requirements.txt, else its
+    pyproject.toml dependencies (options such as `-e` or `-r` in requirements.txt are not followed)."""
+    if requirements:
+        return list(requirements)
+    listed = project / "requirements.txt"
+    if listed.is_file():
+        lines = (line.split("#", 1)[0].strip() for line in listed.read_text(encoding="utf-8").splitlines())
+        return [line for line in lines if line and not line.startswith("-")]
+    pyproject = project / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            return list(tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("dependencies", []))
+        except tomllib.TOMLDecodeError as exc:
+            raise ScenarioError([Problem(pyproject, 0, f"invalid TOML: {exc}")]) from exc
+    return []
+
+
+def ensure_env(pin: Pin, root: Path = ENVS_DIR, extra: Sequence[str] = ()) -> PinEnv:
+    """Create (or reuse) the pin's environment, with `extra` requirements (the apps under test need them) under
+    the pin's own Flask, flask-cors and Werkzeug; failures become `PinEnv.error`, never exceptions."""
+    extra = sorted(set(extra))
+    suffix = "-app-" + hashlib.sha1(json.dumps(extra).encode()).hexdigest()[:8] if extra else ""
+    directory = (root / (pin.slug + suffix)).resolve()
     python = directory / "bin" / "python"
     marker = directory / "cors-lab-ready.json"
     if marker.exists() and python.exists():
@@ -229,11 +250,15 @@ def ensure_env(pin: Pin, root: Path = ENVS_DIR) -> PinEnv:
     except InterpreterNotFound as exc:
         return PinEnv(pin, error=f"could not install {pin.label}: {exc}")
     if uv:
+        # The pin's versions override whatever the app's requirements say about Flask, flask-cors and Werkzeug.
+        overrides = directory.parent / f"{directory.name}.overrides.txt"
+        overrides.write_text("\n".join(pin.requirements()) + "\n")
         steps = [[uv, "venv", "--quiet", "--python", interpreter, str(directory)],
-                 [uv, "pip", "install", "--quiet", "--python", str(python), *requirements]]
-    else:
-        steps = [[interpreter, "-m", "venv", str(directory)],
-                 [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *requirements]]
+                 [uv, "pip", "install", "--quiet", "--python", str(python), "--override", str(overrides),
+                  *requirements, *extra]]
+    else:  # pip has no overrides: the app's requirements first, then the pin's versions on top
+        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        steps = [[interpreter, "-m", "venv", str(directory)]] + ([pip + list(extra)] if extra else []) + [pip + requirements]
     for step in steps:
         try:
             done = _run(step)

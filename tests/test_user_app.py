@@ -17,6 +17,7 @@ APP = '''
 import os
 from flask import Blueprint, Flask, jsonify
 from flask_cors import CORS
+from packaging.version import Version  # a requirement of the app's own, not of Flask: requirements.txt brings it
 
 api = Blueprint("api", __name__)
 
@@ -95,6 +96,8 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
     (package / "factory.py").write_text(textwrap.dedent(APP))
+    # The pin's flask-cors overrides the app's own pin of it (5.0.1 is below ">=6").
+    (folder / "project" / "requirements.txt").write_text("packaging>=22  # used by the app\nflask-cors>=6.0\n")
     (folder / "shop-cors.toml").write_text(SCENARIO)
     return folder / "shop-cors.toml"
 
@@ -135,8 +138,22 @@ def test_the_upgrade_check_names_the_apps_route(shop: Path, browsers: List[Candi
         done = lab_cli("run", str(shop), "--flask", "3.1", "--flask-cors", version, "--browser", "chromium",
                        "--envs", str(tmp_path / "envs"), "--out", str(runs[version]))
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    versions = {v: json.loads(path.read_text())["pins"][0]["flask-cors"] for v, path in runs.items()}
+    assert versions["5.0.1"] == "5.0.1" and versions["6.0"].startswith("6.0.")  # the pin wins over requirements.txt
     diff = lab_cli("diff", str(runs["5.0.1"]), str(runs["6.0"]))
     assert diff.returncode == 1, diff.stdout + diff.stderr
     changed = [line for line in diff.stdout.splitlines() if line.startswith("CHANGED")]
     assert len(changed) == 1 and "GET /API/legacy from the shop [chromium]: allowed -> blocked" in changed[0]
     assert "after:  request GET /API/legacy -> 200 [no CORS headers]" in diff.stdout
+
+
+def test_an_app_that_cannot_be_installed_is_an_error_for_its_pin(shop: Path, browsers: List[Candidate], tmp_path: Path) -> None:
+    broken = shop.parent / "broken-cors.toml"
+    broken.write_text(SCENARIO.replace('env = { FRONTEND_URL = "{app}" }',
+                                       'env = { FRONTEND_URL = "{app}" }\nrequirements = ["no-such-package-cors-lab-test==1.0"]'))
+    out = tmp_path / "broken.json"
+    done = lab_cli("run", str(broken), "--flask", "3.1", "--flask-cors", "6.0", "--browser", "chromium",
+                   "--envs", str(tmp_path / "envs"), "--out", str(out))
+    assert done.returncode == 1, done.stdout + done.stderr
+    rows = json.loads(out.read_text())["results"]
+    assert {r["outcome"] for r in rows} == {"error"} and all("no-such-package-cors-lab-test" in r["reason"] for r in rows)

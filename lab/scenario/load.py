@@ -317,7 +317,7 @@ def _error_handlers(check: _Checker, raw: Any, where: KeyPath) -> Tuple[ErrorHan
 def _backend(check: _Checker, raw: Any) -> Backend:
     where: KeyPath = ("backend",)
     keys = ("config", "cors", "cors_init", "order", "routes", "blueprints", "hooks", "error_handlers", "proxy_headers",
-            "start_error", "app", "project", "env")
+            "start_error", "app", "project", "env", "requirements")
     table = check.table(raw, where, keys)
     if "app" in table:
         return _app_backend(check, table, where)
@@ -397,6 +397,7 @@ def _app_backend(check: _Checker, table: Dict[str, Any], where: KeyPath) -> Back
         if not isinstance(value, str):
             check.fail(where + ("env", name), f"env {name} must be a string (placeholders such as \"{{app}}\" allowed)")
     return Backend(app=target, project=project, env={k: v for k, v in env.items() if isinstance(v, str)},
+                   requirements=check.strings(table, "requirements", where),
                    proxy_headers=check.headers(table, "proxy_headers", where), start_error=_start_error(check, table, where))
 
 

@@ -117,6 +117,7 @@ class Backend:
     """The user's own app (`package.module:create_app()`): routes, hooks and CORS are the app's, not described here."""
     project: Optional[Path] = None  # where `app` is imported from; None: the directory the lab runs in
     env: Dict[str, str] = field(default_factory=dict)  # set while the app is imported and built (placeholders allowed)
+    requirements: Tuple[str, ...] = ()  # installed into each pin's environment; default: the project's own
 
     def start_error_in(self, versions: Optional[Mapping[str, str]]) -> Optional[str]:
         """The start-up error text expected under these versions, or None when the app should start."""
