@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from .browsers.base import BrowserUnavailable
 from .browsers.discovery import (find_browsers, parse_capabilities, playwright_server_candidate, remote_candidate,
@@ -92,6 +92,19 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--browser", action="append", default=[], metavar="NAME")
     explain.add_argument("--results", type=Path, metavar="FILE", help="explain from a results file instead of running now")
     _remote_options(explain)
+
+    scan = commands.add_parser("scan", help="write a scenario file from your own app's routes, expectations measured now")
+    scan.add_argument("target", metavar="TARGET", help="the app: package.module:create_app() or package.module:app")
+    scan.add_argument("--project", type=Path, default=Path("."), help="where the app is imported from (default: here)")
+    scan.add_argument("--origin", action="append", default=[], metavar="[NAME=]ORIGIN", required=True,
+                      help="an origin your frontend runs on, as the browser writes it (https://app.example.com); repeatable")
+    scan.add_argument("--api", default="http://api.localhost", metavar="ORIGIN", help="where the app is served (default:"
+                      " http://api.localhost with a port the lab assigns; for example https://api.example.com)")
+    scan.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                      help="environment for the app ({NAME} of an origin allowed, for example FRONTEND_URL={app}); repeatable")
+    scan.add_argument("--out", type=Path, default=Path("cors-scan.toml"), help="the scenario file to write (default cors-scan.toml)")
+    scan.add_argument("--browser", action="append", default=[], metavar="NAME")
+    _remote_options(scan)
 
     doctor = commands.add_parser("doctor", help="which browsers are usable here, how each is driven, what to install")
     _remote_options(doctor)
@@ -424,6 +437,80 @@ def _command_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _command_scan(args: argparse.Namespace) -> int:
+    from .backend.userapp import UserAppError, build_user_app
+    from .scan import attacker_origins, endpoints, expectations_from, findings, relative, scenario_text
+    from .scenario.apptarget import AppTargetError, parse_app_target
+    from .scenario.model import Backend
+
+    problems: List[Problem] = []
+    named: Dict[str, str] = {}
+    for number, value in enumerate(args.origin, start=1):
+        name, separator, origin = value.rpartition("=")
+        name = name if separator else ("app" if number == 1 else f"app{number}")
+        named[name] = origin
+    env = {}
+    for value in args.env:
+        name, separator, setting = value.partition("=")
+        if not separator or not name:
+            problems.append(Problem(Path("command line"), 0, f"--env {value!r}: expected NAME=VALUE"))
+        env[name] = setting
+    try:
+        target = parse_app_target(args.target)
+    except AppTargetError as exc:
+        problems.append(Problem(Path("command line"), 0, str(exc)))
+    if problems:
+        raise ScenarioError(problems)
+    out = args.out.resolve()
+    project = relative(args.project, out.parent)
+    draft = out.with_name(out.stem + ".scanning.toml")
+
+    def write(expectations: Dict[str, Any], header: List[str]) -> None:
+        text = scenario_text(args.target, project, env, named, args.api, found, header, expectations)
+        draft.write_text(text, encoding="utf-8")
+
+    try:
+        app = build_user_app(Backend(app=target, project=args.project.resolve(), env=env), {**named, "api": args.api})
+    except UserAppError as exc:
+        print(clean(f"cors-lab: cannot import the app: {exc}"), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    found = endpoints(app)
+    if not found:
+        print(clean(f"cors-lab: {args.target} has no routes to scan"), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    write({}, ["draft: being measured"])
+    try:
+        scenarios = load_scenarios([draft])  # the origins and the app are checked as any scenario file's are
+        args.paths = [draft]
+        candidates = _candidates(args)
+        _check_routable(scenarios, candidates)
+        results = ResultsFile(None)
+        total = sum(len(s.cases) for s in scenarios) * len(candidates)
+        print(f"scanning {len(found)} route/method pairs: {total} cells in {len(candidates)} browser(s) ...", file=sys.stderr)
+        run_lab(scenarios, candidates, RunOptions(10.0), Progress(results, total))
+    finally:
+        draft.unlink(missing_ok=True)
+    rows = results.cells
+    versions = LocalBackends().versions
+    browsers = ", ".join(f"{b.product} {b.version}" for b in results.browsers.values())
+    header = [f"Written by `cors-lab scan {args.target}`: {len(rows) // max(1, len(candidates))} cases.",
+              f"Expectations are what the browsers did when it was scanned: {browsers},",
+              f"with Python {versions['python']}, Flask {versions['flask']}, flask-cors {versions['flask-cors']},"
+              f" Werkzeug {versions['werkzeug']}. Edit them where the app should behave otherwise; re-run with",
+              f"`cors-lab run {out.name}`."]
+    write(expectations_from(rows), header)
+    draft.replace(out)
+    cases_written = len(rows) // max(1, len(candidates))
+    print(f"wrote {args.out}: {cases_written} cases ({len(found)} route/method pairs x {len(named)} origins and"
+          f" {len(attacker_origins(named)) + 1} attacker pages x with and without credentials)")
+    holes = findings(rows, list(attacker_origins(named).values()))
+    for hole in holes:
+        print(clean(f"FINDING {hole}: an attacker page reads a credentialed response"))
+    if not holes:
+        print("no attacker page could read a credentialed response")
+    return EXIT_OK
+
+
 def _command_bench(args: argparse.Namespace) -> int:
     from .bench import measure
 
@@ -467,7 +554,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     try:
         return {"run": _command_run, "list": _command_list, "doctor": _command_doctor,
                 "install-browsers": _command_install_browsers, "report": _command_report, "bench": _command_bench, "diff": _command_diff,
-                "explain": _command_explain}[args.command](args)
+                "explain": _command_explain, "scan": _command_scan}[args.command](args)
     except ScenarioError as exc:
         for problem in exc.problems:
             print(clean(str(problem)), file=sys.stderr)

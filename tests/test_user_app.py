@@ -157,3 +157,32 @@ def test_an_app_that_cannot_be_installed_is_an_error_for_its_pin(shop: Path, bro
     assert done.returncode == 1, done.stdout + done.stderr
     rows = json.loads(out.read_text())["results"]
     assert {r["outcome"] for r in rows} == {"error"} and all("no-such-package-cors-lab-test" in r["reason"] for r in rows)
+
+
+def test_scan_writes_a_file_that_reruns_and_its_upgrade_check_names_the_route(shop: Path, browsers: List[Candidate],
+                                                                               tmp_path: Path) -> None:
+    scanned = tmp_path / "shop-scan.toml"
+    done = lab_cli("scan", "shop.factory:create_app()", "--project", str(shop.parent / "project"),
+                   "--origin", "https://shop.example.com", "--origin", "dev=http://localhost:5173",
+                   "--api", "https://api.shop.example.com", "--env", "FRONTEND_URL={app}", "--out", str(scanned))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "wrote" in done.stdout and "42 cases" in done.stdout
+    assert "no attacker page could read a credentialed response" in done.stdout
+    scenario, problems = load_file(scanned)
+    assert scenario is not None and not problems
+    expected = {case.name: case.expect for case in scenario.cases}
+    assert expected["GET /api/items/1 from app with credentials"] == "allowed"
+    assert expected["POST /api/items from dev with credentials"] == "allowed"
+    attackers = [c for c in scenario.cases if c.page not in ("app", "dev") or c.sandboxed]
+    assert attackers and all(c.expect == "blocked" and not c.expect_per_browser for c in attackers)
+    again = lab_cli("run", str(scanned), "--out", str(tmp_path / "again.json"))
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    runs = {}
+    for version in ("5.0.1", "6.0"):
+        runs[version] = tmp_path / f"scan-{version}.json"
+        lab_cli("run", str(scanned), "--flask", "3.1", "--flask-cors", version, "--browser", "chromium",
+                "--envs", str(tmp_path / "envs"), "--out", str(runs[version]))
+    diff = lab_cli("diff", str(runs["5.0.1"]), str(runs["6.0"]))
+    assert diff.returncode == 1, diff.stdout + diff.stderr
+    changed = [line for line in diff.stdout.splitlines() if line.startswith("CHANGED")]
+    assert changed and all("/API/legacy" in line for line in changed), changed

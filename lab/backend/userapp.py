@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import threading
 import traceback
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
@@ -46,6 +47,15 @@ def _traceback_tail(exc: BaseException, lines: int = 4) -> str:
 
 def build_user_app(backend: Backend, origins: Mapping[str, str], default_project: Optional[Path] = None) -> Any:
     """The app object the scenario names, imported from its project with its environment set."""
+    assert backend.app is not None
+    with _BUILDING:  # the environment and sys.path are the process's: one build at a time (browsers build in parallel)
+        return _build(backend, origins, default_project)
+
+
+_BUILDING = threading.Lock()
+
+
+def _build(backend: Backend, origins: Mapping[str, str], default_project: Optional[Path]) -> Any:
     assert backend.app is not None
     project = (backend.project or default_project or Path.cwd()).resolve()
     environment: Dict[str, str] = {name: fill(value, origins) for name, value in backend.env.items()}
