@@ -378,7 +378,7 @@ def _command_diff(args: argparse.Namespace) -> int:
     comparison = compare(old, new)
     for line in comparison.report() + upgrade_coverage(old, new):
         print(clean(line))
-    return EXIT_MISMATCH if comparison.changes else EXIT_OK
+    return EXIT_MISMATCH if comparison.failed else EXIT_OK
 
 
 def _command_explain(args: argparse.Namespace) -> int:

@@ -79,7 +79,9 @@ def test_diff_shows_what_changed_with_evidence(matrix: Dict[str, Path]) -> None:
     unreadable = lab_cli("diff", str(garbage), str(matrix["6.0"]))
     assert unreadable.returncode == 2 and "cannot read results" in unreadable.stderr
     merged = lab_cli("diff", str(matrix["matrix"]), str(matrix["matrix"]))
-    assert merged.returncode == 0 and "pin by pin" in merged.stdout
+    assert "pin by pin" in merged.stdout and "0 changed" in merged.stdout
+    # the two broken pins measured nothing: a check that could not see their cells does not pass
+    assert merged.returncode == 1 and "NOT MEASURED: " in merged.stdout and "cells are error or timeout" in merged.stdout
 
 
 def test_html_report_renders_filters_and_opens_details(matrix: Dict[str, Path], browsers: list, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ part of the key too, so merged matrix reports compare pin by pin.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from .cells import evidence, pins_of
@@ -38,10 +38,21 @@ class Comparison:
     only_new: List[Key]
     across: str
 
+    unmeasured: List[Tuple[Key, str]] = field(default_factory=list)  # unexpected error / timeout cells, with a reason
+
+    @property
+    def failed(self) -> bool:
+        """Something changed, or some cells were not measured: an upgrade check that saw nothing must not pass."""
+        return bool(self.changes or self.unmeasured)
+
     def report(self) -> List[str]:
         lines = [line for change in self.changes for line in change.lines()]
         lines.append(f"{self.compared} cells compared ({self.across}): {len(self.changes)} changed, "
                      f"{len(self.only_old)} only in OLD, {len(self.only_new)} only in NEW")
+        if self.unmeasured:
+            key, reason = self.unmeasured[0]
+            lines.append(f"NOT MEASURED: {len(self.unmeasured)} cells are error or timeout where none was expected, so the"
+                         f" comparison cannot see them; first: {key[0]} :: {key[1]} [{key[2]}]: {reason}")
         return lines
 
 
@@ -57,5 +68,8 @@ def compare(old: Dict[str, Any], new: Dict[str, Any]) -> Comparison:
     common = [key for key in before if key in after]
     changes = [Change(key, before[key], after[key]) for key in sorted(common, key=lambda k: tuple(str(p) for p in k))
                if before[key]["outcome"] != after[key]["outcome"]]
+    unmeasured = [(key, str(row.get("reason") or row.get("error") or row["outcome"]))
+                  for side in (before, after) for key, row in side.items()
+                  if row["outcome"] in ("error", "timeout") and not row.get("matched")]
     return Comparison(changes, len(common), sorted(k for k in before if k not in after),
-                      sorted(k for k in after if k not in before), across)
+                      sorted(k for k in after if k not in before), across, unmeasured)
