@@ -180,9 +180,11 @@ def test_scan_writes_a_file_that_reruns_and_its_upgrade_check_names_the_route(sh
     runs = {}
     for version in ("5.0.1", "6.0"):
         runs[version] = tmp_path / f"scan-{version}.json"
-        lab_cli("run", str(scanned), "--flask", "3.1", "--flask-cors", version, "--browser", "chromium",
+        lab_cli("run", str(scanned), "--flask", "3.1", "--flask-cors", version,
                 "--envs", str(tmp_path / "envs"), "--out", str(runs[version]))
     diff = lab_cli("diff", str(runs["5.0.1"]), str(runs["6.0"]))
     assert diff.returncode == 1, diff.stdout + diff.stderr
     changed = [line for line in diff.stdout.splitlines() if line.startswith("CHANGED")]
     assert changed and all("/API/legacy" in line for line in changed), changed
+    assert {line.rsplit("[", 1)[1].split("]")[0] for line in changed} == set(ENGINES)
+    assert "NOT MEASURED" not in diff.stdout
