@@ -421,7 +421,9 @@ def _command_explain(args: argparse.Namespace) -> int:
                 print(clean(f"cors-lab: no case of {scenario.id} matches {case_part!r}; its cases:\n  {names}"), file=sys.stderr)
                 return EXIT_BAD_INPUT
             results = ResultsFile(None)
-            run_lab([dataclasses.replace(scenario, cases=cases)], _candidates(args), RunOptions(10.0), Progress(results, 0))
+            candidates = _candidates(args)
+            run_lab([dataclasses.replace(scenario, cases=cases)], candidates, RunOptions(10.0),
+                    Progress(results, len(cases) * len(candidates)))
             rows = results.cells
     if not rows:
         print(clean(f"cors-lab: no scenario matches {scenario_part!r} (use an id from `cors-lab list`, or a unique end of one)"),

@@ -38,15 +38,25 @@ class _Style:
 class Progress(Sink):
     """Streams rows into the results file and shows progress on a terminal."""
 
-    def __init__(self, results: ResultsFile, total: int, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, results: ResultsFile, total: int, stream: TextIO = sys.stderr, every_s: float = 5.0) -> None:
         self.results = results
         self.total = total
         self.stream = stream
         self.interactive = stream.isatty()
+        self.every_s = every_s  # when the output is not a terminal (nox, CI logs): a progress line this often
         self.done = 0
         self.unexpected = 0
         self.started = time.perf_counter()
+        self._last_line = self.started
         self._lock = threading.Lock()
+
+    def _status(self, now: float) -> str:
+        """`[done/total] elapsed, about N s left, K unexpected`: the rate so far says how long the rest takes."""
+        elapsed = now - self.started
+        left = ""
+        if 0 < self.done < self.total:
+            left = f", about {elapsed / self.done * (self.total - self.done):.0f}s left"
+        return f"[{self.done}/{self.total}] {elapsed:5.1f}s{left}, {self.unexpected} unexpected"
 
     def browser_ready(self, info: BrowserInfo) -> None:
         self.results.add_browser(info)
@@ -62,12 +72,15 @@ class Progress(Sink):
         with self._lock:
             self.done += 1
             self.unexpected += 0 if row.matched else 1
+            now = time.perf_counter()
             if self.interactive:
                 self._clear()
-                elapsed = time.perf_counter() - self.started
-                line = (f"[{self.done}/{self.total}] {elapsed:5.1f}s  {self.unexpected} unexpected  "
-                        f"{row.browser}: {row.scenario} :: {row.case}")
+                line = f"{self._status(now)}  {row.browser}: {row.scenario} :: {row.case}"
                 self.stream.write(clean(line)[:120])
+                self.stream.flush()
+            elif now - self._last_line >= self.every_s or self.done == self.total:
+                self._last_line = now
+                self.stream.write(clean(self._status(now)) + "\n")
                 self.stream.flush()
 
     def _clear(self) -> None:

@@ -91,3 +91,24 @@ def test_claims_can_require_a_preflight_count_and_a_readable_header() -> None:
                           {**base, "holds_if_preflights": 3}]
     assert [j["verdict"] for j in verdicts(document)] == ["depends", "depends", "refuted"]
     assert "but not with allowed + 3 preflight(s): preflights [1, 2]" in verdicts(document)[2]["evidence"]
+
+
+def test_progress_is_a_line_every_few_seconds_when_the_output_is_not_a_terminal() -> None:
+    import io
+
+    from lab.results import ResultRow, ResultsFile
+    from lab.terminal import Progress
+
+    stream = io.StringIO()  # as under nox or in a CI log: not a terminal
+    progress = Progress(ResultsFile(None), total=4, stream=stream, every_s=0.0)
+    for number in range(4):
+        progress.row(ResultRow("s", "g", f"c{number}", "chromium", "chromium", "allowed", "allowed" if number else "blocked",
+                               bool(number)))
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 4 and lines[0].startswith("[1/4]") and "s left" in lines[0] and lines[0].endswith("1 unexpected")
+    assert lines[-1].startswith("[4/4]") and "left" not in lines[-1]
+    quiet = io.StringIO()
+    slow = Progress(ResultsFile(None), total=4, stream=quiet, every_s=3600.0)
+    for number in range(3):
+        slow.row(ResultRow("s", "g", f"c{number}", "chromium", "chromium", "allowed", "allowed", True))
+    assert quiet.getvalue() == ""  # nothing until the interval passes or the run ends
