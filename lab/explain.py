@@ -59,10 +59,24 @@ def story(rows: Sequence[Dict[str, Any]]) -> List[str]:
         if model:
             agreement = "" if row.get("agrees") in (True, None) else "   <-- the browser disagrees with the standard's model"
             lines.append(f"    standard says:  {model['prediction']}: {model['rule']}{agreement}")
-            if model.get("fix") and (row["outcome"] == "blocked" or model["prediction"] == "blocked"):
-                label = "to allow it:   " if row["outcome"] == "blocked" and row["expected"] == "blocked" else "to change:     "
-                lines.append(f"    {label}  {model['fix']}")
+        lines += _advice(row)
     return lines
+
+
+def _advice(row: Dict[str, Any]) -> List[str]:
+    """What to change, only where the cell is not what the scenario expects: a refusal that should be allowed gets
+    the way to allow it; a read that should be refused (an attacker's) gets the way to close it, never to open more."""
+    if row["matched"] or row["outcome"] not in ("allowed", "blocked"):
+        return []
+    model = row.get("model") or {}
+    if row["outcome"] == "blocked":
+        return [f"    to allow it:     {model['fix']}"] if model.get("fix") else []
+    allowed_by = [v for e in row.get("exchanges", []) for k, v in e.get("response_headers", [])
+                  if k.lower() == "access-control-allow-origin"]
+    origin = (row.get("request") or {}).get("page_origin", "this page's origin")
+    said = f" (the server answered Access-Control-Allow-Origin: {allowed_by[-1]})" if allowed_by else ""
+    return [f"    to close it:     the page at {origin} should not read this{said}: list only the origins you trust in"
+            " flask-cors `origins`, and write any regex anchored and escaped (^https://app\\.example\\.com$)"]
 
 
 def agreement(rows: Sequence[Dict[str, Any]]) -> Dict[str, str]:

@@ -112,3 +112,20 @@ def test_progress_is_a_line_every_few_seconds_when_the_output_is_not_a_terminal(
     for number in range(3):
         slow.row(ResultRow("s", "g", f"c{number}", "chromium", "chromium", "allowed", "allowed", True))
     assert quiet.getvalue() == ""  # nothing until the interval passes or the run ends
+
+
+def test_advice_only_for_unexpected_cells_and_never_to_open_a_refused_attacker() -> None:
+    from lab.explain import story
+
+    exchange = {"kind": "request", "method": "GET", "path": "/x", "request_headers": {"Origin": "https://evil.example"},
+                "status": 200, "response_headers": [["Access-Control-Allow-Origin", "https://evil.example"]]}
+    base = {"scenario": "s", "case": "c", "browser": "chromium", "exchanges": [exchange],
+            "request": {"page_origin": "https://evil.example", "url": "https://api.example/x", "method": "GET"},
+            "model": {"prediction": "blocked", "rule": "r", "fix": "add https://evil.example to flask-cors `origins`"}}
+    refused_as_expected = story([{**base, "outcome": "blocked", "expected": "blocked", "matched": True}])
+    assert not any("to allow it" in line or "to close it" in line for line in refused_as_expected)
+    should_read = story([{**base, "outcome": "blocked", "expected": "allowed", "matched": False}])
+    assert any(line.strip().startswith("to allow it:") and "add https://evil.example" in line for line in should_read)
+    attacker_reads = story([{**base, "outcome": "allowed", "expected": "blocked", "matched": False}])
+    closing = [line for line in attacker_reads if "to close it:" in line]
+    assert closing and "Access-Control-Allow-Origin: https://evil.example" in closing[0] and "add" not in closing[0]
