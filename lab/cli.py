@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--shuffle", type=int, metavar="SEED", help="run scenarios and cases in a random order from SEED")
     run.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per-case fetch timeout (default 10)")
     run.add_argument("--quiet", action="store_true", help="print only the totals line")
+    run.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML: a testcase per cell, a failure per"
+                     " unexpected outcome, an error per unexpected error or timeout")
     topology = run.add_argument_group("browsers on other machines (the servers serve deliberately insecure CORS: see README)")
     topology.add_argument("--bind", default="127.0.0.1", metavar="ADDRESS", help="address the origin servers listen on (default 127.0.0.1)")
     topology.add_argument("--host-suffix", default="localhost", metavar="SUFFIX",
@@ -277,12 +279,27 @@ def _command_run(args: argparse.Namespace) -> int:
     print(totals(rows, time.perf_counter() - started))
     for line in mismatches(rows):
         print(line)
+    _ci_outputs(args, rows, scenarios, time.perf_counter() - started)
     if args.out:
         print(f"results: {args.out}")
     if not completed:
         print("interrupted: the results file holds every cell measured so far", file=sys.stderr)
         return 130
     return EXIT_OK if all(r["matched"] for r in rows) and rows else EXIT_MISMATCH
+
+
+def _ci_outputs(args: argparse.Namespace, rows: list, scenarios: list, seconds: float) -> None:
+    """JUnit XML with --junit; GitHub annotations on the cases' lines when running in GitHub Actions."""
+    from .report.ci import github_annotations, junit_xml, locations
+
+    where = locations(scenarios)
+    if args.junit:
+        args.junit.parent.mkdir(parents=True, exist_ok=True)
+        args.junit.write_text(junit_xml(rows, where, seconds), encoding="utf-8")
+        print(f"junit: {args.junit}")
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        for line in github_annotations(rows, where, Path.cwd()):
+            print(line)
 
 
 def _command_list(args: argparse.Namespace) -> int:
