@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Dict, List, Optional
 
 from .browsers.base import BrowserUnavailable
 from .browsers.discovery import (find_browsers, parse_capabilities, playwright_server_candidate, remote_candidate,
@@ -457,76 +457,34 @@ def _command_explain(args: argparse.Namespace) -> int:
 
 
 def _command_scan(args: argparse.Namespace) -> int:
-    from .backend.userapp import UserAppError, build_user_app
-    from .scan import attacker_origins, endpoints, expectations_from, findings, relative, scenario_text
-    from .scenario.apptarget import AppTargetError, parse_app_target
-    from .scenario.model import Backend
+    from .scan import ScanError, scan_app
 
     problems: List[Problem] = []
     named: Dict[str, str] = {}
     for number, value in enumerate(args.origin, start=1):
         name, separator, origin = value.rpartition("=")
-        name = name if separator else ("app" if number == 1 else f"app{number}")
-        named[name] = origin
+        named[name if separator else ("app" if number == 1 else f"app{number}")] = origin
     env = {}
     for value in args.env:
         name, separator, setting = value.partition("=")
         if not separator or not name:
             problems.append(Problem(Path("command line"), 0, f"--env {value!r}: expected NAME=VALUE"))
         env[name] = setting
-    try:
-        target = parse_app_target(args.target)
-    except AppTargetError as exc:
-        problems.append(Problem(Path("command line"), 0, str(exc)))
     if problems:
         raise ScenarioError(problems)
-    out = args.out.resolve()
-    project = relative(args.project, out.parent)
-    draft = out.with_name(out.stem + ".scanning.toml")
 
-    def write(expectations: Dict[str, Any], header: List[str]) -> None:
-        text = scenario_text(args.target, project, env, named, args.api, found, header, expectations)
-        draft.write_text(text, encoding="utf-8")
-
-    try:
-        app = build_user_app(Backend(app=target, project=args.project.resolve(), env=env), {**named, "api": args.api})
-    except UserAppError as exc:
-        print(clean(f"cors-lab: cannot import the app: {exc}"), file=sys.stderr)
-        return EXIT_BAD_INPUT
-    found = endpoints(app)
-    if not found:
-        print(clean(f"cors-lab: {args.target} has no routes to scan"), file=sys.stderr)
-        return EXIT_BAD_INPUT
-    write({}, ["draft: being measured"])
-    try:
-        scenarios = load_scenarios([draft])  # the origins and the app are checked as any scenario file's are
-        args.paths = [draft]
+    def browsers(scenarios: list) -> list:
         candidates = _candidates(args)
         _check_routable(scenarios, candidates)
-        results = ResultsFile(None)
-        total = sum(len(s.cases) for s in scenarios) * len(candidates)
-        print(f"scanning {len(found)} route/method pairs: {total} cells in {len(candidates)} browser(s) ...", file=sys.stderr)
-        run_lab(scenarios, candidates, RunOptions(10.0), Progress(results, total))
-    finally:
-        draft.unlink(missing_ok=True)
-    rows = results.cells
-    versions = LocalBackends().versions
-    browsers = ", ".join(f"{b.product} {b.version}" for b in results.browsers.values())
-    header = [f"Written by `cors-lab scan {args.target}`: {len(rows) // max(1, len(candidates))} cases.",
-              f"Expectations are what the browsers did when it was scanned: {browsers},",
-              f"with Python {versions['python']}, Flask {versions['flask']}, flask-cors {versions['flask-cors']},"
-              f" Werkzeug {versions['werkzeug']}. Edit them where the app should behave otherwise; re-run with",
-              f"`cors-lab run {out.name}`."]
-    write(expectations_from(rows), header)
-    draft.replace(out)
-    cases_written = len(rows) // max(1, len(candidates))
-    print(f"wrote {args.out}: {cases_written} cases ({len(found)} route/method pairs x {len(named)} origins and"
-          f" {len(attacker_origins(named)) + 1} attacker pages x with and without credentials)")
-    holes = findings(rows, list(attacker_origins(named).values()))
-    for hole in holes:
-        print(clean(f"FINDING {hole}: an attacker page reads a credentialed response"))
-    if not holes:
-        print("no attacker page could read a credentialed response")
+        return candidates
+
+    try:
+        report = scan_app(args.target, args.project, named, args.api, env, args.out, browsers)
+    except ScanError as exc:
+        print(clean(f"cors-lab: {exc}"), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for line in report:
+        print(clean(line))
     return EXIT_OK
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
 
 SAMPLES = {"integer": "1", "float": "1.5", "path": "a/b", "uuid": "00000000-0000-4000-8000-000000000000"}
 """Sample values per werkzeug converter class (IntegerConverter...); `any(a, b)` takes its first choice, others "sample"."""
@@ -151,3 +152,65 @@ def relative(path: Path, start: Path) -> str:
         return str(path.resolve().relative_to(start.resolve())) or "."
     except ValueError:
         return str(path.resolve())
+
+
+class ScanError(Exception):
+    """The app named cannot be scanned (not importable, not an app, no routes); the message says why."""
+
+
+def scan_app(target_text: str, project: Path, named: Mapping[str, str], api: str, env: Mapping[str, str], out: Path,
+             browsers: Callable[[List[Any]], List[Any]]) -> List[str]:
+    """Import the app, write the draft scenario, run it in `browsers(scenarios)`, write the file with what they did.
+    Returns the lines to print: what was written, and every finding."""
+    from .backend.pinned import LocalBackends
+    from .backend.userapp import UserAppError, build_user_app
+    from .results import ResultsFile
+    from .run import RunOptions, run_lab
+    from .scenario import load_scenarios
+    from .scenario.apptarget import AppTargetError, parse_app_target
+    from .scenario.model import Backend
+    from .terminal import Progress
+
+    try:
+        target = parse_app_target(target_text)
+        app = build_user_app(Backend(app=target, project=project.resolve(), env=dict(env)), {**named, "api": api})
+    except (AppTargetError, UserAppError) as exc:
+        raise ScanError(f"cannot import the app: {exc}") from exc
+    found = endpoints(app)
+    if not found:
+        raise ScanError(f"{target_text} has no routes to scan")
+    out = out.resolve()
+    draft = out.with_name(out.stem + ".scanning.toml")
+    project_text = relative(project, out.parent)
+
+    def write(expectations: Mapping[str, Tuple[str, Dict[str, str]]], header: Sequence[str]) -> None:
+        draft.write_text(scenario_text(target_text, project_text, env, named, api, found, header, expectations),
+                         encoding="utf-8")
+
+    write({}, ["draft: being measured"])
+    try:
+        scenarios = load_scenarios([draft])  # the origins and the app are checked as any scenario file's are
+        candidates = browsers(scenarios)
+        results = ResultsFile(None)
+        total = sum(len(s.cases) for s in scenarios) * len(candidates)
+        print(f"scanning {len(found)} route/method pairs: {total} cells in {len(candidates)} browser(s) ...", file=sys.stderr)
+        run_lab(scenarios, candidates, RunOptions(10.0), Progress(results, total, judged=False))
+        rows = results.cells
+        cases_written = len(rows) // max(1, len(candidates))
+        versions = LocalBackends().versions
+        engines = ", ".join(f"{b.product} {b.version}" for b in results.browsers.values())
+        write(expectations_from(rows), [
+            f"Written by `cors-lab scan {target_text}`: {cases_written} cases.",
+            f"Expectations are what the browsers did when it was scanned: {engines},",
+            f"with Python {versions['python']}, Flask {versions['flask']}, flask-cors {versions['flask-cors']},"
+            f" Werkzeug {versions['werkzeug']}. Edit them where the app should behave otherwise; re-run with",
+            f"`cors-lab run {out.name}`."])
+        draft.replace(out)
+    finally:
+        draft.unlink(missing_ok=True)
+    attackers = attacker_origins(named)
+    lines = [f"wrote {relative(out, Path.cwd())}: {cases_written} cases ({len(found)} route/method pairs x {len(named)} origins and"
+             f" {len(attackers) + 1} attacker pages x with and without credentials)"]
+    holes = findings(rows, list(attackers.values()))
+    lines += [f"FINDING {hole}: an attacker page reads a credentialed response" for hole in holes]
+    return lines + ([] if holes else ["no attacker page could read a credentialed response"])

@@ -38,12 +38,14 @@ class _Style:
 class Progress(Sink):
     """Streams rows into the results file and shows progress on a terminal."""
 
-    def __init__(self, results: ResultsFile, total: int, stream: TextIO = sys.stderr, every_s: float = 5.0) -> None:
+    def __init__(self, results: ResultsFile, total: int, stream: TextIO = sys.stderr, every_s: float = 5.0,
+                 judged: bool = True) -> None:
         self.results = results
         self.total = total
         self.stream = stream
         self.interactive = stream.isatty()
         self.every_s = every_s  # when the output is not a terminal (nox, CI logs): a progress line this often
+        self.judged = judged  # False while expectations are being measured (cors-lab scan): no "unexpected" count
         self.done = 0
         self.unexpected = 0
         self.started = time.perf_counter()
@@ -56,7 +58,7 @@ class Progress(Sink):
         left = ""
         if 0 < self.done < self.total:
             left = f", about {elapsed / self.done * (self.total - self.done):.0f}s left"
-        return f"[{self.done}/{self.total}] {elapsed:5.1f}s{left}, {self.unexpected} unexpected"
+        return f"[{self.done}/{self.total}] {elapsed:5.1f}s{left}" + (f", {self.unexpected} unexpected" if self.judged else "")
 
     def browser_ready(self, info: BrowserInfo) -> None:
         self.results.add_browser(info)
