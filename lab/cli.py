@@ -79,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     diff = commands.add_parser("diff", help="list the cells whose outcome changed between two results files")
     diff.add_argument("old", type=Path)
     diff.add_argument("new", type=Path)
+    diff.add_argument("--html", type=Path, metavar="FILE", help="also write the changed cells side by side as a"
+                      " self-contained HTML page")
 
     bench = commands.add_parser("bench", help="per-case cost of the lab against a plain Playwright loop and the in-page floor")
     bench.add_argument("paths", nargs="*", type=Path)
@@ -393,8 +395,15 @@ def _command_diff(args: argparse.Namespace) -> int:
         print(f"cors-lab: {clean(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     comparison = compare(old, new)
-    for line in comparison.report() + upgrade_coverage(old, new):
+    coverage = upgrade_coverage(old, new)
+    for line in comparison.report() + coverage:
         print(clean(line))
+    if args.html:
+        from .report.diffhtml import diff_html
+
+        args.html.parent.mkdir(parents=True, exist_ok=True)
+        args.html.write_text(diff_html(comparison, coverage, str(args.old), str(args.new)), encoding="utf-8")
+        print(f"html: {args.html}")
     return EXIT_MISMATCH if comparison.failed else EXIT_OK
 
 

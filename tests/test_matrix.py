@@ -78,6 +78,20 @@ def test_diff_shows_what_changed_with_evidence(matrix: Dict[str, Path]) -> None:
     garbage.write_text("{not json")
     unreadable = lab_cli("diff", str(garbage), str(matrix["6.0"]))
     assert unreadable.returncode == 2 and "cannot read results" in unreadable.stderr
+    hostile = matrix["folder"] / "hostile-6.0.json"  # a server's header value that looks like markup stays text
+    document = json.loads(matrix["6.0"].read_text())
+    for row in document["results"]:
+        for exchange in row["exchanges"]:
+            exchange["response_headers"].append(["Access-Control-Expose-Headers", "<script>alert(1)</script>"])
+    hostile.write_text(json.dumps(document))
+    page = matrix["folder"] / "diff.html"
+    shown = lab_cli("diff", str(matrix["5.0.1"]), str(hostile), "--html", str(page))
+    assert shown.returncode == 1 and f"html: {page}" in shown.stdout
+    html = page.read_text()
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert html.count("<tr><td>") == 1 and UPPER.replace(",", "") in html.replace(",", "")
+    assert "Access-Control-Allow-Origin: http://app.localhost:" in html  # the before side's headers
+    assert "Known changes in between" in html and "showed up" in html
     merged = lab_cli("diff", str(matrix["matrix"]), str(matrix["matrix"]))
     assert "pin by pin" in merged.stdout and "0 changed" in merged.stdout
     # the two broken pins measured nothing: a check that could not see their cells does not pass
