@@ -18,6 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import Dict, List, Tuple
 
+from .scenario.model import is_localhost_name
+
 
 class LocalCA:
     """A CA and leaf certificates signed by it: one for loopback names, one per real host name served as written
@@ -75,7 +77,7 @@ class LocalCA:
 
     def context(self, host: str = "localhost") -> ssl.SSLContext:
         """A server context whose certificate names `host` (loopback names share one certificate)."""
-        loopback = host == "localhost" or host.endswith(".localhost") or host == "127.0.0.1"
+        loopback = is_localhost_name(host) or host == "127.0.0.1"
         key = "localhost" if loopback else host
         if key not in self._contexts:
             if loopback:

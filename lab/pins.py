@@ -42,15 +42,16 @@ class Pin:
 
     def requirements(self) -> List[str]:
         wanted = [_requirement("flask", self.flask), _requirement("flask-cors", self.flask_cors)]
-        werkzeug = self.werkzeug or (None if self.flask.startswith(LOCAL) else ".".join(self.flask.split(".")[:2]))
+        werkzeug = self.werkzeug or (None if _local(self.flask) else ".".join(self.flask.split(".")[:2]))
         return wanted + ([_requirement("werkzeug", werkzeug)] if werkzeug else [])
 
     @property
     def slug(self) -> str:
         # A local build is part of what went into the environment: its contents change the slug, so an edit rebuilds.
-        local = [_fingerprint(Path(v[len(LOCAL):])) for v in (self.flask, self.flask_cors) if v.startswith(LOCAL)]
+        packages = (self.flask, self.flask_cors)
+        local = [_fingerprint(path) for path in map(_local, packages) if path]
         text = json.dumps([self.requirements(), self.python, local])
-        names = [Path(v[len(LOCAL):]).name + "-local" if v.startswith(LOCAL) else v for v in (self.flask, self.flask_cors)]
+        names = [path.name + "-local" if path else value for value, path in zip(packages, map(_local, packages))]
         readable = re.sub(r"[^a-z0-9.]+", "-", f"flask-{names[0]}-cors-{names[1]}".lower())
         return f"{readable}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
@@ -59,13 +60,20 @@ LOCAL = "path:"
 """A pin's package given as a local source folder, wheel or sdist (`flask-cors = { path = "../flask-cors" }`)."""
 
 
+def _local(value: str) -> Optional[Path]:
+    """The path of a local build, or None for a release."""
+    return Path(value[len(LOCAL):]) if value.startswith(LOCAL) else None
+
+
 def _shown(value: str) -> str:
-    return f"{value[len(LOCAL):]} (local)" if value.startswith(LOCAL) else value
+    path = _local(value)
+    return f"{path} (local)" if path else value
 
 
 def _requirement(package: str, version: str) -> str:
-    if version.startswith(LOCAL):
-        return f"{package} @ {Path(version[len(LOCAL):]).as_uri()}"
+    path = _local(version)
+    if path:
+        return f"{package} @ {path.as_uri()}"
     return f"{package}=={version}" if version.count(".") >= 2 else f"{package}=={version}.*"
 
 

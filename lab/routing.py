@@ -13,13 +13,12 @@ certificate for `host` from the run-time CA); a plain-HTTP request with an
 absolute URI is passed on in origin form with its Host header kept, one request
 per connection.
 
-Not used by `cors-lab run` yet: scenario files still accept only `*.localhost`
-origins. Measured for the wiring (Chromium 156, Firefox ESR 153 over BiDi,
-WebKitGTK 2.50, each inside a loopback-only network namespace): Chromium takes
-Playwright's launch `proxy`; Firefox needs `network.proxy.*` prefs with
-`failover_direct` and `allow_bypass` off (Playwright's `proxy` leaves https
-direct); WebKitGTK takes `http_proxy`/`https_proxy` in WebKitWebDriver's
-environment with `no_proxy=127.0.0.1` for the driver's own connection.
+Each browser worker of `cors-lab run` has its own router (lab/run.py), and each
+launcher points its browser at it (lab/browsers/): Chromium through Playwright's
+launch `proxy`; Firefox through `network.proxy.*` prefs with `failover_direct` and
+`allow_bypass` off (Playwright's `proxy` leaves https direct for stock Firefox);
+WebKitGTK through `http_proxy`/`https_proxy` in WebKitWebDriver's environment, with
+`no_proxy=127.0.0.1` for the driver's own connection.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from .browsers.base import Browser, BrowserInfo, Candidate, Page, Routing
 from .results import ResultRow
 from .scenario.model import Case, Scenario, split_expectation
 from .routing import Asked, Router
-from .servers import OriginPool
+from .servers import OriginPool, browser_hostname
 from .standard import judge
 
 
@@ -312,8 +312,7 @@ class _Worker:
 def lab_assigned_names(scenarios: Sequence[Scenario], host_suffix: str = "localhost") -> List[str]:
     """The `*.localhost` names the lab assigns ports to: browsers reach them directly, not through the router
     (plain `localhost` is left out, so that `http://localhost:5173` written as such is routed)."""
-    pool = OriginPool(host_suffix=host_suffix)
-    return sorted({pool.hostname(o.host) for s in scenarios for o in s.origins.values()
+    return sorted({browser_hostname(o.host, host_suffix) for s in scenarios for o in s.origins.values()
                    if o.port is None and o.host != "localhost"})
 
 

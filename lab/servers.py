@@ -51,6 +51,13 @@ class OriginServer:
         self._thread.join(timeout=5)
 
 
+def browser_hostname(host: str, host_suffix: str = "localhost") -> str:
+    """The name a browser uses for a declared `*.localhost` host when origins live under `host_suffix`."""
+    if host_suffix == "localhost":
+        return host
+    return host_suffix if host == "localhost" else host[: -len("localhost")] + host_suffix
+
+
 class OriginPool:
     """All origin servers of one worker, and the backend mounted on them right now.
 
@@ -76,7 +83,7 @@ class OriginPool:
         written = origin.as_written
         if written is not None and self.router is None:
             raise OSError(f"{written} can only be served to a browser the lab launched with its routing")
-        key = ("", written, "") if written else (origin.name, origin.scheme, origin.host)
+        key = self._key(origin)
         if key not in self._servers:
             tls = None
             if origin.scheme == "https":
@@ -84,7 +91,7 @@ class OriginPool:
                 tls = self._ca.context(origin.host)
             server = self._servers[key] = OriginServer(self._dispatch, host=self.bind, ssl_context=tls)
             if self.router is not None:
-                if written is not None and origin.port is not None:
+                if origin.port is not None:  # served as written: the browsers ask for this very name and port
                     self.router.route(origin.host, origin.port, server.port)
                 else:  # for a browser that sends loopback names through the proxy too
                     self.router.route(self.hostname(origin.host), server.port, server.port)
@@ -92,15 +99,17 @@ class OriginPool:
             return written
         return f"{origin.scheme}://{self.hostname(origin.host)}:{self._servers[key].port}"
 
+    @staticmethod
+    def _key(origin: Origin) -> Tuple[str, str, str]:
+        """One server per origin served as written (whatever its name), one per declared lab-assigned origin."""
+        return ("", origin.as_written, "") if origin.as_written else (origin.name, origin.scheme, origin.host)
+
     def hostname(self, host: str) -> str:
         """The name a browser uses for a declared `*.localhost` host."""
-        if self.host_suffix == "localhost":
-            return host
-        return self.host_suffix if host == "localhost" else host[: -len("localhost")] + self.host_suffix
+        return browser_hostname(host, self.host_suffix)
 
     def alive(self, origin: Origin) -> bool:
-        key = ("", origin.as_written, "") if origin.as_written else (origin.name, origin.scheme, origin.host)
-        server = self._servers.get(key)
+        server = self._servers.get(self._key(origin))
         return server is not None and server.alive
 
     def mount(self, backend: Optional[Callable[..., Iterable[bytes]]]) -> None:

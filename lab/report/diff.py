@@ -46,9 +46,12 @@ class Comparison:
         return bool(self.changes or self.unmeasured)
 
     def report(self) -> List[str]:
-        lines = [line for change in self.changes for line in change.lines()]
-        lines.append(f"{self.compared} cells compared ({self.across}): {len(self.changes)} changed, "
-                     f"{len(self.only_old)} only in OLD, {len(self.only_new)} only in NEW")
+        return [line for change in self.changes for line in change.lines()] + self.summary()
+
+    def summary(self) -> List[str]:
+        """The totals line, and what could not be measured."""
+        lines = [f"{self.compared} cells compared ({self.across}): {len(self.changes)} changed, "
+                 f"{len(self.only_old)} only in OLD, {len(self.only_new)} only in NEW"]
         if self.unmeasured:
             key, reason = self.unmeasured[0]
             lines.append(f"NOT MEASURED: {len(self.unmeasured)} cells are error or timeout where none was expected, so the"

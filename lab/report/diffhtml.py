@@ -34,7 +34,7 @@ def diff_html(comparison: Comparison, coverage: List[str], old_name: str, new_na
             f"{escape(chr(10).join(evidence(change.old)))}</td>"
             f"<td class='ev'><span class='{escape(change.new['outcome'])}'>{escape(change.new['outcome'])}</span>\n"
             f"{escape(chr(10).join(evidence(change.new)))}</td></tr>")
-    summary = comparison.report()[len([line for change in comparison.changes for line in change.lines()]):]
+    summary = comparison.summary()
     table = ("<table><thead><tr><th>scenario / case</th><th>browser</th><th>before</th><th>after</th></tr></thead>"
              f"<tbody>{''.join(rows)}</tbody></table>") if rows else "<p>No cell changed.</p>"
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>cors-lab upgrade diff</title>"

@@ -36,6 +36,7 @@ from .model import (
     Origin,
     Route,
     Scenario,
+    is_localhost_name,
     split_expectation,
 )
 
@@ -418,7 +419,7 @@ def _origin(check: _Checker, name: str, value: Any) -> Optional[Origin]:
     if not all(_HOST_LABEL.fullmatch(label) for label in labels):
         check.fail(where, f"origin {name} = {value!r}: {host!r} is not a host name (letters, digits and '-' between dots)")
         return None
-    if port_text is None and (host == "localhost" or host.endswith(".localhost")):
+    if port_text is None and is_localhost_name(host):
         return Origin(name=name, scheme=scheme, host=host)  # the lab assigns the port
     default = 443 if scheme == "https" else 80
     port = int(port_text) if port_text else default

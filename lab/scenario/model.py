@@ -26,6 +26,11 @@ def split_expectation(value: str) -> Tuple[str, Optional[str]]:
 ENGINES = ("chromium", "firefox", "webkit")
 
 
+def is_localhost_name(host: str) -> bool:
+    """`localhost` and `*.localhost`: names every browser resolves to loopback by itself."""
+    return host == "localhost" or host.endswith(".localhost")
+
+
 @dataclass(frozen=True)
 class Origin:
     """A named origin: `http://app.localhost` gets its port when the lab runs; an origin written with a real host
