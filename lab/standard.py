@@ -10,12 +10,16 @@ Covered: modes (same-origin, no-cors), the CORS check (Allow-Origin, credentials
 the CORS-preflight fetch (ok status, methods, headers, wildcards), redirects
 (error and manual modes, CORS on each hop, origin tainting, 303 to GET), and a
 preflight the browser took from its cache (no preflight recorded for a repeat).
+A response with a NUL, CR or LF in a header is not valid HTTP: a network error
+before any CORS check (what header names and values may hold is defined here too,
+and the loader refuses request headers that fetch() would not send as written).
 Not covered: mixed content, private network access, request-header value limits
 beyond the basic safelist.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Optional, Sequence
 from urllib.parse import urlsplit
@@ -24,13 +28,31 @@ SAFELISTED_METHODS = {"GET", "HEAD", "POST"}
 NORMALIZED_METHODS = {"DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"}
 SAFELISTED_CONTENT_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"}
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
+HTTP_WHITESPACE = " \t\r\n"
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+"""A header name is a token (RFC 9110 field-name)."""
+NOT_IN_A_VALUE = {"\x00": "a NUL", "\r": "a CR", "\n": "an LF"}
+"""What a header value may never hold (Fetch: a header value); browsers reject a response that has one."""
+FORBIDDEN_REQUEST_HEADERS = frozenset(name.lower() for name in (
+    "Accept-Charset", "Accept-Encoding", "Access-Control-Request-Headers", "Access-Control-Request-Method",
+    "Connection", "Content-Length", "Cookie", "Cookie2", "Date", "DNT", "Expect", "Host", "Keep-Alive", "Origin",
+    "Referer", "Set-Cookie", "TE", "Trailer", "Transfer-Encoding", "Upgrade", "Via"))
+"""Fetch's forbidden request-headers: the browser alone sets them, and fetch() silently drops them (so do names
+starting with `Proxy-` or `Sec-`, and a method-override header that names CONNECT, TRACE or TRACK)."""
+FORBIDDEN_PREFIXES = ("proxy-", "sec-")
+METHOD_OVERRIDES = frozenset({"x-http-method", "x-http-method-override", "x-method-override"})
+FORBIDDEN_METHODS = frozenset({"CONNECT", "TRACE", "TRACK"})
+_FORBIDDEN_HINTS = {
+    "cookie": " (to send a cookie, let a route set it and use credentials = \"include\")",
+    "origin": " (the browser sends the page's origin: choose the case's `page`, or sandboxed = true for null)",
+}
 
 
 @dataclass
 class Judgement:
     """The model's prediction for one cell, the rule behind it, and what to change."""
 
-    prediction: str  # allowed | blocked
+    prediction: str  # allowed | blocked | error (a network error: the response is not valid HTTP)
     rule: str
     fix: Optional[str] = None
 
@@ -65,6 +87,60 @@ def unsafe_request_headers(headers: Dict[str, str]) -> List[str]:
                 continue
         unsafe.append(lower)
     return sorted(unsafe)
+
+
+def _shown(name: str) -> str:
+    """A header name as a reason shows it: plain when it is a token, quoted with escapes otherwise."""
+    return name if HEADER_NAME.fullmatch(name) else repr(name)
+
+
+def request_header_problem(name: str, value: str) -> Optional[str]:
+    """Why fetch() would not send this request header as written (None: it sends exactly this).
+
+    A name must be a token and a value bytes without NUL, CR or LF (else fetch() throws); leading and trailing
+    whitespace is trimmed; forbidden request-headers are dropped without a word."""
+    if not HEADER_NAME.fullmatch(name):
+        return (f"request header name {name!r} is not an HTTP token (letters, digits and !#$%&'*+-.^_`|~ only):"
+                " fetch() throws before sending anything")
+    trimmed = value.strip(HTTP_WHITESPACE)
+    for char, what in NOT_IN_A_VALUE.items():
+        if char in trimmed:
+            return (f"request header {name} holds {what}: a header value cannot contain NUL, CR or LF,"
+                    " so fetch() throws before sending anything")
+    wide = next((c for c in trimmed if ord(c) > 0xFF), None)
+    if wide is not None:
+        return (f"request header {name} holds {wide!r} (U+{ord(wide):04X}): header values are bytes (U+0000 to U+00FF),"
+                " so fetch() throws before sending anything")
+    if trimmed != value:
+        return (f"request header {name} = {value!r}: fetch() trims leading and trailing whitespace and sends"
+                f" {trimmed!r}; write that")
+    lower = name.lower()
+    if lower in FORBIDDEN_REQUEST_HEADERS or lower.startswith(FORBIDDEN_PREFIXES):
+        return (f"{name} is a forbidden request header: the browser alone sets it and fetch() silently drops it,"
+                f" so it is never sent as written{_FORBIDDEN_HINTS.get(lower, '')}")
+    if lower in METHOD_OVERRIDES:
+        named = [m.strip(HTTP_WHITESPACE) for m in value.split(",")]
+        forbidden = [m for m in named if m.upper() in FORBIDDEN_METHODS]
+        if forbidden:
+            return (f"request header {name} names the forbidden method {forbidden[0]}: fetch() silently drops the"
+                    " header, so it is never sent")
+    return None
+
+
+def malformed_header(headers: Sequence[Sequence[str]]) -> Optional[str]:
+    """What makes a response's headers invalid HTTP that browsers reject as a network error, or None.
+
+    A NUL, CR or LF in a header value (the Fetch standard: a network error; Chromium says
+    net::ERR_INVALID_HTTP_RESPONSE, Firefox and WebKit fail the fetch too) or in a name (Chromium and WebKit reject it;
+    Firefox reads such a response, so there it disagrees with the model; whatwg/fetch#1747). Names that are merely not
+    tokens (a space, parentheses) and other control bytes are tolerated by every engine, so they are not counted."""
+    for name, value in headers:
+        for char, what in NOT_IN_A_VALUE.items():
+            if char in value:
+                return f"header {_shown(name)} holds {what}"
+            if char in name:
+                return f"header name {name!r} holds {what}"
+    return None
 
 
 def cors_check(headers: Sequence[Sequence[str]], origin: str, credentialed: bool, what: str) -> Optional[Judgement]:
@@ -136,6 +212,12 @@ def judge(request: Dict[str, Any], exchanges: Sequence[Dict[str, Any]]) -> Judge
     credentials = request.get("credentials", "same-origin")
     mode = request.get("mode", "cors")
     headers = request.get("headers") or {}
+    for exchange in exchanges:
+        malformed = malformed_header(exchange.get("response_headers", []))
+        if malformed:
+            what = "preflight response" if exchange["kind"] == "preflight" else "response"
+            return Judgement("error", f"the {what} is not valid HTTP ({malformed}): a network error, before any CORS check",
+                             "remove the NUL, CR or LF from the header in the app or proxy that sets it")
     if mode == "no-cors":
         if method not in SAFELISTED_METHODS:
             return Judgement("blocked", f"mode 'no-cors' allows only GET, HEAD and POST, not {method}: fetch() throws",

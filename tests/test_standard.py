@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from lab.standard import judge, unsafe_request_headers
+from lab.standard import judge, malformed_header, request_header_problem, unsafe_request_headers
 
 APP, API, OTHER = "http://app.localhost:1000", "http://api.localhost:2000", "http://other.localhost:3000"
 
@@ -106,3 +106,63 @@ def test_safelisted_request_headers() -> None:
     assert unsafe_request_headers({"Content-Type": "text/plain;charset=utf-8", "Accept": "x"}) == []
     assert unsafe_request_headers({"Content-Type": "application/json", "X-API-Key": "k"}) == ["content-type", "x-api-key"]
     assert unsafe_request_headers({"Accept-Language": "x" * 129}) == ["accept-language"]
+
+
+def test_a_response_that_is_not_valid_http_is_a_network_error_before_any_cors_check() -> None:
+    allowed = ["Access-Control-Allow-Origin", APP]
+    nul = judge(request(), [answer("request", 200, allowed, ["X-Bad", "a\x00b"])])
+    assert nul.prediction == "error"
+    assert nul.rule == "the response is not valid HTTP (header X-Bad holds a NUL): a network error, before any CORS check"
+    # Not a CORS refusal even where the CORS check would fail too, nor an opaque response in mode no-cors.
+    assert judge(request(), [answer("request", 200, ["X-Bad", "\x00"])]).prediction == "error"
+    assert judge(request(mode="no-cors"), [answer("request", 200, ["X-Bad", "\x00"])]).prediction == "error"
+    preflight = judge(request("PUT"), [answer("preflight", 204, allowed, ["X-Bad", "\x00"], method="OPTIONS")])
+    assert preflight.prediction == "error" and preflight.rule.startswith("the preflight response is not valid HTTP")
+    # What every engine tolerates stays a matter for the CORS check.
+    tolerated = [["X-Ctl", "a\x01b"], ["X Spaced", "v"], ["X-Esc", "\x1b[31m"]]
+    assert judge(request(), [answer("request", 200, allowed, *tolerated)]).prediction == "allowed"
+    assert judge(request(), [answer("request", 200, *tolerated)]).prediction == "blocked"
+
+
+@pytest.mark.parametrize("headers, found", [
+    ([("X-Bad", "a\x00b")], "header X-Bad holds a NUL"),
+    ([("X-Bad", "a\r")], "header X-Bad holds a CR"),
+    ([("X-Ok", "1"), ("X-Bad", "\nb")], "header X-Bad holds an LF"),
+    ([("X-B\x00ad", "v")], "header name 'X-B\\x00ad' holds a NUL"),
+    ([("X Spaced", "\x00")], "header 'X Spaced' holds a NUL"),
+    ([("X Spaced", "v"), ("", "v"), ("X-Ctl", "\x01\x7f")], None),
+])
+def test_malformed_header(headers: list, found: Optional[str]) -> None:
+    assert malformed_header(headers) == found
+
+
+@pytest.mark.parametrize("name, value, problem", [
+    ("X-Key", "k", None),
+    ("Content-Type", "application/json", None),
+    ("X-Latin", "\u00e9", None),
+    ("X-Method-Override", "PUT", None),
+    ("X-Key", "a\r\nb", "request header X-Key holds a CR: a header value cannot contain NUL, CR or LF, so fetch() throws"
+                          " before sending anything"),
+    ("X-Key", "\x00", "request header X-Key holds a NUL: a header value cannot contain NUL, CR or LF, so fetch() throws"
+                       " before sending anything"),
+    ("X-Key", "a\n", "request header X-Key = 'a\\n': fetch() trims leading and trailing whitespace and sends 'a'; write that"),
+    ("X-Key", " a\t", "request header X-Key = ' a\\t': fetch() trims leading and trailing whitespace and sends 'a'; write that"),
+    ("X-Key", "\u20ac", "request header X-Key holds '\u20ac' (U+20AC): header values are bytes (U+0000 to U+00FF), so fetch()"
+                       " throws before sending anything"),
+    ("X Key", "k", "request header name 'X Key' is not an HTTP token (letters, digits and !#$%&'*+-.^_`|~ only): fetch()"
+                   " throws before sending anything"),
+    ("", "k", "request header name '' is not an HTTP token (letters, digits and !#$%&'*+-.^_`|~ only): fetch() throws"
+              " before sending anything"),
+    ("x-http-method-override", "GET, Track", "request header x-http-method-override names the forbidden method Track:"
+                                            " fetch() silently drops the header, so it is never sent"),
+])
+def test_request_header_problem(name: str, value: str, problem: Optional[str]) -> None:
+    assert request_header_problem(name, value) == problem
+
+
+@pytest.mark.parametrize("name", ["Cookie", "cookie", "Origin", "Referer", "Host", "Content-Length", "Set-Cookie", "DNT",
+                                  "Access-Control-Request-Headers", "Sec-Fetch-Site", "Proxy-Authorization", "Keep-Alive"])
+def test_forbidden_request_headers_are_never_sent_as_written(name: str) -> None:
+    problem = request_header_problem(name, "1")
+    assert problem is not None and problem.startswith(f"{name} is a forbidden request header: the browser alone sets it and"
+                                                      " fetch() silently drops it, so it is never sent as written")

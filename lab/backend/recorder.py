@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import parse_qs
 
+from ..standard import malformed_header
+
 TOKEN_PARAM = "cors_lab"
 RESET_KEY = "cors_lab.reset"
 """A view sets this in the WSGI environ to have the connection dropped without an answer."""
@@ -37,6 +39,10 @@ class Exchange:
     status: Optional[int] = None
     response_headers: List[Tuple[str, str]] = field(default_factory=list)
     failure: Optional[str] = None
+
+    def malformed(self) -> Optional[str]:
+        """What makes the response the server sent invalid HTTP (a NUL, CR or LF in a header), or None."""
+        return malformed_header(self.response_headers)
 
     def to_dict(self) -> Dict[str, Any]:
         data = asdict(self)

@@ -19,6 +19,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised only on older interpreters in the matrix
     import tomli as tomllib
 
+from ..standard import request_header_problem
 from .apptarget import AppTargetError, parse_app_target
 from .locate import KeyLines, KeyPath
 from .versions import problem as version_problem
@@ -136,13 +137,28 @@ class _Checker:
         if value is None:
             return ()
         if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
-            return tuple(value.items())
+            return self._sendable(tuple(value.items()), where + (key,))
         if isinstance(value, list) and all(
             isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in value
         ):
-            return tuple((p[0], p[1]) for p in value)
+            return self._sendable(tuple((p[0], p[1]) for p in value), where + (key,))
         self.fail(where + (key,), f"{_name(where + (key,))} must be a table of strings or a list of [name, value] pairs")
         return ()
+
+    def _sendable(self, headers: Headers, where: KeyPath) -> Headers:
+        """Response headers the server can put on the wire as written. A CR or LF would end the header line (Flask
+        refuses to set such a header and answers 500), so it is refused here; a NUL or a name that is not a token does
+        go out as written, and is how a scenario tests a response that is not valid HTTP (see lab/standard.py)."""
+        for name, value in headers:
+            for char, what in (("\r", "a CR"), ("\n", "an LF")):
+                if char in name or char in value:
+                    part = "name" if char in name else "value"
+                    self.fail(where + (name,), f"response header {name!r} holds {what} in its {part}: on the wire it would end"
+                                               " the header line, so it can never be sent as one header (Flask refuses to"
+                                               " set it and answers 500); to test a response that is not valid HTTP, use"
+                                               " a NUL (\"\\u0000\")")
+                    break
+        return headers
 
 
 def _name(where: KeyPath) -> str:
@@ -501,6 +517,10 @@ def _case(check: _Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin])
     for name, value in headers.items():
         if not isinstance(value, str):
             check.fail(where + ("headers", name), f"request header {name!r} must be a string")
+            continue
+        unsendable = request_header_problem(name, value)
+        if unsendable:
+            check.fail(where + ("headers", name), unsendable)
     path = check.get(table, "path", where, str, "/")
     if not path.startswith("/"):
         check.fail(where + ("path",), f"case path {path!r} must start with '/'")
