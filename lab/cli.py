@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -40,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="print only the totals line")
     run.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML: a testcase per cell, a failure per"
                      " unexpected outcome, an error per unexpected error or timeout")
+    run.add_argument("--sarif", type=Path, metavar="FILE", help="also write SARIF 2.1.0 for code scanning (upload it with"
+                     " github/codeql-action/upload-sarif): a result per unexpected cell, and one per attacker page that"
+                     " reads a credentialed response in a security scenario or a scan file, even an expected one")
     topology = run.add_argument_group("browsers on other machines (the servers serve deliberately insecure CORS: see README)")
     topology.add_argument("--bind", default="127.0.0.1", metavar="ADDRESS", help="address the origin servers listen on (default 127.0.0.1)")
     topology.add_argument("--host-suffix", default="localhost", metavar="SUFFIX",
@@ -291,7 +295,7 @@ def _command_run(args: argparse.Namespace) -> int:
 
 
 def _ci_outputs(args: argparse.Namespace, rows: list, scenarios: list, seconds: float) -> None:
-    """JUnit XML with --junit; GitHub annotations on the cases' lines when running in GitHub Actions."""
+    """JUnit XML with --junit; SARIF with --sarif; GitHub annotations on the cases' lines when running in GitHub Actions."""
     from .report.ci import github_annotations, junit_xml, locations
 
     where = locations(scenarios)
@@ -299,6 +303,13 @@ def _ci_outputs(args: argparse.Namespace, rows: list, scenarios: list, seconds: 
         args.junit.parent.mkdir(parents=True, exist_ok=True)
         args.junit.write_text(junit_xml(rows, where, seconds), encoding="utf-8")
         print(f"junit: {args.junit}")
+    if args.sarif:
+        from .report.sarif import sarif_log, untrusted_cases
+
+        args.sarif.parent.mkdir(parents=True, exist_ok=True)
+        args.sarif.write_text(json.dumps(sarif_log(rows, where, untrusted_cases(scenarios), Path.cwd()), indent=2) + "\n",
+                              encoding="utf-8")
+        print(f"sarif: {args.sarif}")
     if os.environ.get("GITHUB_ACTIONS") == "true":
         for line in github_annotations(rows, where, Path.cwd()):
             print(line)
