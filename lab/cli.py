@@ -16,7 +16,7 @@ from .browsers.discovery import (find_browsers, parse_capabilities, playwright_s
 from .results import ResultsFile, cell_key, read_earlier
 from .run import RunOptions, run_lab
 from .backend.pinned import LocalBackends
-from .pins import ENVS_DIR, Pin, app_requirements, ensure_env, load_pins, pins_from_lists
+from .pins import ENVS_DIR, Pin, choose_pins
 from .scenario import Problem, ScenarioError, load_scenarios
 from .terminal import Progress, clean, is_color, mismatches, summary, totals
 
@@ -188,37 +188,14 @@ def _instances(values: List[str]) -> Dict[str, int]:
 
 
 def _pins(args: argparse.Namespace) -> List[Pin]:
-    if args.pins and (args.flask or args.flask_cors):
-        raise ScenarioError([Problem(args.pins, 0, "use either --pins or --flask/--flask-cors, not both")])
-    if args.python and not (args.flask or args.flask_cors):
-        raise ScenarioError([Problem(Path("command line"), 0, "--python goes with --flask/--flask-cors (a pins file says"
-                                                              " python = \"3.9\" per pin)")])
-    if args.pins:
-        return load_pins(args.pins, args.full)
-    if args.flask or args.flask_cors:
-        installed = LocalBackends().versions
-        return pins_from_lists(args.flask or [installed["flask"]], args.flask_cors or [installed["flask-cors"]], args.python)
-    return []
+    return choose_pins(args.pins, args.flask, args.flask_cors, args.python, args.full, LocalBackends().versions)
 
 
 def _prepare_backends(pins: List[Pin], args: argparse.Namespace, scenarios: list) -> list:
-    """Make every pin's environment (in parallel, reused when unchanged) and start its host process. The apps under
-    test (`[backend] app`) bring their own requirements into every pin's environment."""
-    from concurrent.futures import ThreadPoolExecutor
+    from .backend.pinned import prepare_backends
 
-    from .backend.pinned import start_backends
-
-    extra = sorted({requirement for s in scenarios if s.backend.app is not None
-                    for requirement in app_requirements(s.backend.requirements, s.backend.project or Path.cwd())})
-    print(f"preparing {len(pins)} pin environment(s) in {args.envs or ENVS_DIR} ..."
-          + (f" (with the apps' requirements: {', '.join(extra)})" if extra else ""), file=sys.stderr, flush=True)
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        envs = list(pool.map(lambda pin: ensure_env(pin, args.envs or ENVS_DIR, extra), pins))
-    backends = start_backends(envs, timeout_s=max(30.0, args.timeout + 5))
-    for backend in backends:
-        state = f"error: {backend.error}" if backend.error else ", ".join(f"{k} {v}" for k, v in backend.versions.items())
-        print(clean(f"  {backend.label}: {state}"), file=sys.stderr)
-    return backends
+    return prepare_backends(pins, scenarios, args.envs or ENVS_DIR, max(30.0, args.timeout + 5),
+                            lambda line: print(clean(line), file=sys.stderr, flush=True))
 
 
 def _selection_options(parser: argparse.ArgumentParser) -> None:

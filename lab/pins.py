@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from filelock import FileLock
+
 from .scenario.load import Problem, ScenarioError, tomllib
 
 VERSION = re.compile(r"\d+(\.\d+){0,2}")
@@ -244,13 +246,19 @@ def ensure_env(pin: Pin, root: Path = ENVS_DIR, extra: Sequence[str] = ()) -> Pi
     extra = sorted(set(extra))
     suffix = "-app-" + hashlib.sha1(json.dumps(extra).encode()).hexdigest()[:8] if extra else ""
     directory = (root / (pin.slug + suffix)).resolve()
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    # pytest-xdist workers and parallel CI steps may ask for the same environment at once: one builds, others wait.
+    with FileLock(str(directory) + ".lock"):
+        return _ensure_env(pin, directory, extra)
+
+
+def _ensure_env(pin: Pin, directory: Path, extra: Sequence[str]) -> PinEnv:
     python = directory / "bin" / "python"
     marker = directory / "cors-lab-ready.json"
     if marker.exists() and python.exists():
         return PinEnv(pin, str(python), versions=json.loads(marker.read_text()))
     if directory.exists():
         shutil.rmtree(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
     requirements = pin.requirements() + ["tomli>=2; python_version < '3.11'"]
     uv = shutil.which("uv")
     try:
@@ -282,3 +290,21 @@ def ensure_env(pin: Pin, root: Path = ENVS_DIR, extra: Sequence[str] = ()) -> Pi
     versions = json.loads(probe.stdout)
     marker.write_text(json.dumps(versions))
     return PinEnv(pin, str(python), versions=versions)
+
+
+def choose_pins(pins_file: Optional[Path], flask: Sequence[str], flask_cors: Sequence[str], python: Optional[str],
+                full: bool = False, installed: Optional[Dict[str, str]] = None) -> List[Pin]:
+    """The pins a command line asks for (a pins file, or --flask/--flask-cors lists); [] for the installed versions.
+
+    `installed` fills the side not named (--flask-cors 6.0 alone keeps this Flask)."""
+    if pins_file and (flask or flask_cors):
+        raise ScenarioError([Problem(pins_file, 0, "use either --pins or --flask/--flask-cors, not both")])
+    if python and not (flask or flask_cors):
+        raise ScenarioError([Problem(Path("command line"), 0, "--python goes with --flask/--flask-cors (a pins file says"
+                                                              " python = \"3.9\" per pin)")])
+    if pins_file:
+        return load_pins(pins_file, full)
+    if flask or flask_cors:
+        installed = installed or {}
+        return pins_from_lists(flask or [installed["flask"]], flask_cors or [installed["flask-cors"]], python)
+    return []

@@ -15,9 +15,9 @@ import subprocess
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
-from ..pins import PinEnv
+from ..pins import Pin, PinEnv, app_requirements, ensure_env
 from ..scenario.model import Scenario
 from .app import BackendBuildError, build_app
 from ..pinhost import APP_FAILURE_HEADER
@@ -152,3 +152,22 @@ def start_backends(envs: List[PinEnv], timeout_s: float) -> List[PinnedBackends]
     for thread in threads:
         thread.join()
     return [b for b in started if b is not None]
+
+
+def prepare_backends(pins: Sequence[Pin], scenarios: Sequence[Scenario], envs: Path, timeout_s: float,
+                     say: Callable[[str], None]) -> List[PinnedBackends]:
+    """Make every pin's environment (in parallel, reused when unchanged) and start its host process. The apps under
+    test (`[backend] app`) bring their own requirements into every pin's environment."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    extra = sorted({requirement for s in scenarios if s.backend.app is not None
+                    for requirement in app_requirements(s.backend.requirements, s.backend.project or Path.cwd())})
+    say(f"preparing {len(pins)} pin environment(s) in {envs} ..."
+        + (f" (with the apps' requirements: {', '.join(extra)})" if extra else ""))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        made = list(pool.map(lambda pin: ensure_env(pin, envs, extra), pins))
+    backends = start_backends(made, timeout_s)
+    for backend in backends:
+        state = f"error: {backend.error}" if backend.error else ", ".join(f"{k} {v}" for k, v in backend.versions.items())
+        say(f"  {backend.label}: {state}")
+    return backends
