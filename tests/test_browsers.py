@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,8 @@ from lab import cli
 from lab.browsers import webdriver
 from lab.browsers.discovery import find_browsers, minibrowser, remote_candidate
 from lab.browsers.base import BrowserUnavailable
-from tests.conftest import E2E, ROOT, run_rows
+from tests import conftest
+from tests.conftest import E2E, ROOT, run_rows, stop_process_group
 
 pytestmark = pytest.mark.browser
 
@@ -24,10 +26,14 @@ pytestmark = pytest.mark.browser
 def webkitgtk_endpoint(browsers: list):
     """A WebKitWebDriver started outside the lab, on its own display: a 'remote' endpoint on this machine."""
     display, name = webdriver.start_virtual_display()
-    driver, endpoint = webdriver.start_local_driver(["WebKitWebDriver"], dict(os.environ, DISPLAY=name))
-    yield endpoint
-    driver.stop()
-    display.stop()
+    try:
+        driver, endpoint = webdriver.start_local_driver(["WebKitWebDriver"], dict(os.environ, DISPLAY=name))
+        try:
+            yield endpoint
+        finally:
+            driver.stop()
+    finally:
+        display.stop()
 
 
 def test_a_remote_webdriver_endpoint_runs_the_same_cases(webkitgtk_endpoint: str, tmp_path: Path) -> None:
@@ -101,12 +107,18 @@ def playwright_server(browsers: list):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    # `python -m playwright` runs the node server as its child: terminating the python process alone orphaned a server
+    # that launches any executable a client asks for. The server gets a session (process group) of its own, and the
+    # whole group is stopped, whatever happens in between.
     server = subprocess.Popen([sys.executable, "-m", "playwright", "run-server", "--host", "127.0.0.1", "--port", str(port),
-                               "--unsafe"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert "Listening on" in server.stdout.readline()
-    yield f"ws://127.0.0.1:{port}/"
-    server.terminate()
-    server.wait(timeout=10)
+                               "--unsafe"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              start_new_session=True)
+    try:
+        line = server.stdout.readline()
+        assert "Listening on" in line, line
+        yield f"ws://127.0.0.1:{port}/"
+    finally:
+        stop_process_group(server)
 
 
 def test_a_playwright_server_runs_the_same_cases(playwright_server: str, browsers: list, tmp_path: Path) -> None:
@@ -164,3 +176,51 @@ def test_origins_under_other_names_and_addresses(browsers: list, tmp_path: Path)
     assert wrong_address.returncode == 1 and "ERR_CONNECTION_REFUSED" in wrong_address.stdout, "servers listen on 127.0.0.2 only"
     bad = subprocess.run(base[:-4] + ["--bind", "not-an-address"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--bind 'not-an-address' is not an IP address" in bad.stderr
+
+
+INNER_TEST = '''
+import ctypes, os, subprocess
+
+def test_leaves_a_process_behind():
+    if {outside!r}:  # no longer a subreaper: the orphan goes to an ancestor or init, out of this session's tree
+        ctypes.CDLL(None).prctl(36, 0, 0, 0, 0)
+    # sh exits at once: the sleep is an orphan, in a session of its own, as the playwright server was
+    subprocess.run(["sh", "-c", "sleep {seconds} >/dev/null 2>&1 & echo $! > {pidfile}"], stdin=subprocess.DEVNULL,
+                   start_new_session=True, env={env}, check=True)
+'''
+
+
+@pytest.mark.parametrize("case", ["orphan", "orphan with a scrubbed environment", "orphan outside the tree",
+                                  "exits within the grace period"])
+def test_a_session_fails_when_a_process_it_started_outlives_it(case: str, tmp_path: Path) -> None:
+    """The conftest's check, in a pytest of its own: a leftover fails that session and is killed, whether it is found
+    as a descendant (subreaper) or by its environment (the session marker) only; a late exit is no leak."""
+    if not os.path.isdir("/proc/self"):
+        pytest.skip("the check reads /proc")
+    pidfile = tmp_path / "sleep.pid"
+    leaks = case != "exits within the grace period"
+    (tmp_path / "test_inner.py").write_text(INNER_TEST.format(
+        outside=case == "orphan outside the tree", seconds=60 if leaks else 0.3, pidfile=pidfile,
+        env='{"PATH": os.environ["PATH"]}' if case == "orphan with a scrubbed environment" else "None"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.update(PYTHONPATH=str(ROOT), CORS_LAB_LEAK_GRACE_S="2")
+    inner = subprocess.run([sys.executable, "-m", "pytest", "-p", "tests.conftest", "-p", "no:cacheprovider", "-q",
+                            "test_inner.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    pid = int(pidfile.read_text())
+    try:
+        state = conftest._stat(pid)
+        if leaks:
+            assert inner.returncode == 1, inner.stdout + inner.stderr
+            assert "1 process(es) started by this test session outlived it" in inner.stdout, inner.stdout
+            assert f"pid {pid} (parent " in inner.stdout and "sleep 60" in inner.stdout, inner.stdout
+            assert state is None or state[0] == "Z", f"the leftover sleep {pid} was not killed: {state}"
+        else:
+            assert inner.returncode == 0, inner.stdout + inner.stderr
+            assert "outlived" not in inner.stdout
+    finally:  # neither a broken check nor a failed assertion leaves the sleep behind
+        state = conftest._stat(pid)
+        killed = state is not None and state[0] != "Z" and "sleep" in conftest.command_line(pid)
+        if killed:
+            os.kill(pid, signal.SIGKILL)
+        if state is not None and state[1] == os.getpid() and (killed or state[0] == "Z"):
+            os.waitpid(pid, 0)  # adopted by this subreaper (the orphan outside the tree): reaped here
