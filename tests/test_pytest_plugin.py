@@ -158,3 +158,38 @@ def test_pins_are_a_parameter(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "[chromium-flask3.1-flask-cors5.0.1] PASSED" in done.stdout
     assert "[chromium-flask3.1-flask-cors6.0] PASSED" in done.stdout
+
+
+UI_TESTS = '''
+import shutil
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright's own Chromium: the one on this machine (a user with internet has Playwright's build)."""
+    from lab.browsers.discovery import find_browsers
+
+    chromium = next(c for c in find_browsers() if c.engine == "chromium")
+    return {**browser_type_launch_args, "executable_path": chromium.executable}
+
+
+def test_page_title(page):
+    page.set_content("<title>hello</title>")
+    assert page.title() == "hello"
+'''
+
+
+def test_runs_next_to_pytest_playwright_sharing_its_browser_option(tmp_path: Path) -> None:
+    """pytest-playwright defines --browser too: one option serves both, and its sync `page` fixture and the lab's
+    browsers (each on its own thread) live in one session, whichever runs first."""
+    pytest.importorskip("pytest_playwright")
+    (tmp_path / "cors_api.toml").write_text(API)
+    (tmp_path / "test_ui.py").write_text(UI_TESTS)
+    for order in (["test_ui.py", "cors_api.toml"], ["cors_api.toml", "test_ui.py"]):
+        done = pytest_in(tmp_path, *order, "--browser", "chromium", "-v")
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "test_page_title[chromium] PASSED" in done.stdout, done.stdout
+        assert "cors_api.toml::vite dev server reads[chromium] PASSED" in done.stdout
+        assert "1 failed, 3 passed" in done.stdout
