@@ -74,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--html", type=Path, metavar="FILE", help="write the self-contained HTML report here")
     report.add_argument("--update", type=Path, metavar="MARKDOWN", help="replace the <!-- results:begin/end --> block in this file")
     report.add_argument("--summary", action="store_true", help="Markdown: one row per scenario instead of one per case")
+    report.add_argument("--check", action="store_true", help="exit 1 when any merged cell is not as expected, listing"
+                                                              " them (the merge step of a CI matrix)")
     report.add_argument("--releases", type=Path, metavar="MARKDOWN",
                         help="write what each flask-cors / Flask / Werkzeug release changed in the browsers (from a run of"
                              " pins-releases.toml and lab/changes.toml)")
@@ -367,8 +369,15 @@ def _command_report(args: argparse.Namespace) -> int:
         written.append(str(args.update))
     if written:
         print("wrote " + ", ".join(written))
-    else:
+    elif not args.check:
         print(table, end="")
+    if args.check:
+        rows = document["results"]
+        unexpected = sum(1 for r in rows if not r["matched"])
+        print(f"{len(rows)} cells in {len(args.results)} file(s): {len(rows) - unexpected} as expected, {unexpected} unexpected")
+        for line in mismatches(rows):
+            print(line)
+        return EXIT_OK if rows and all(r["matched"] for r in rows) else EXIT_MISMATCH
     return EXIT_OK
 
 
