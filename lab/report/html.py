@@ -1,7 +1,10 @@
 """A self-contained HTML report: a colour matrix of case x browser x pin, filterable, with cell details.
 
-The data is embedded as JSON (with `<`, `>` and `&` escaped) and rendered with
-`textContent` only, so nothing a server or browser said can become markup.
+The cells are embedded as packed JSON (lab/report/packed.py: each distinct string,
+header list and exchange stored once, a cell five numbers; `<`, `>` and `&`
+escaped) and a cell's details are decoded when it is opened and rendered with
+`textContent` only, so nothing a server or browser said can become markup. The
+results themselves are not copied: the page holds what it shows.
 """
 
 from __future__ import annotations
@@ -11,25 +14,8 @@ from typing import Any, Dict
 
 from .cells import pins_of
 from .claims import verdicts
+from .packed import SHAPE, pack
 from .releases import consecutive_pin_changes
-
-NOISY_REQUEST_HEADERS = {
-    "user-agent", "accept", "accept-language", "accept-encoding", "connection", "priority", "referer",
-    "upgrade-insecure-requests", "cache-control", "pragma", "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform",
-}
-ROW_FIELDS = ("scenario", "group", "case", "browser", "pin", "outcome", "expected", "matched", "status", "response_type",
-              "preflight", "preflights", "cookies_sent", "readable_headers", "read_headers", "error", "console", "reason",
-              "duration_ms", "model", "agrees", "browser_reason")
-
-
-def _slim(row: Dict[str, Any]) -> Dict[str, Any]:
-    slim = {key: row.get(key) for key in ROW_FIELDS}
-    slim["exchanges"] = [
-        {**exchange, "request_headers": {k: v for k, v in exchange.get("request_headers", {}).items()
-                                         if k.lower() not in NOISY_REQUEST_HEADERS}}
-        for exchange in row.get("exchanges", [])
-    ]
-    return slim
 
 
 def _embedded(data: Dict[str, Any]) -> str:
@@ -37,18 +23,22 @@ def _embedded(data: Dict[str, Any]) -> str:
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-def html_report(document: Dict[str, Any]) -> str:
-    data = {
+def report_data(document: Dict[str, Any]) -> Dict[str, Any]:
+    """What the page embeds: the run's description, the claims, the pin steps and the packed cells."""
+    return {
         "environment": document["environment"],
         "browsers": document["browsers"],
         "pins": pins_of(document),
-        "pinVersions": document.get("pins", []),
-        "rows": [_slim(row) for row in document["results"]],
         "complete": document.get("complete", True),
         "claims": verdicts(document),
         "pinSteps": consecutive_pin_changes(document),
+        "shape": [list(field) for field in SHAPE],
+        **pack(document["results"]),
     }
-    return PAGE.replace("__DATA__", _embedded(data))
+
+
+def html_report(document: Dict[str, Any]) -> str:
+    return PAGE.replace("__DATA__", _embedded(report_data(document)))
 
 
 PAGE = """<!doctype html>
@@ -129,11 +119,28 @@ const LETTER = {allowed: "A", blocked: "B", error: "E", timeout: "T"};
 const el = (tag, attrs = {}, text) => { const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
   if (text !== undefined && text !== null) node.textContent = String(text); return node; };
+// The packed cells (lab/report/packed.py): strings, lists and exchanges stored once, a cell five numbers.
+const S = DATA.s, L = DATA.l;
+const str = i => i < 0 ? null : S[i];
+const pairs = i => { const flat = L[i], out = []; for (let j = 0; j < flat.length; j += 2) out.push([S[flat[j]], S[flat[j + 1]]]); return out; };
+const AT = Object.fromEntries(DATA.shape.map(([field], i) => [field, i]));
+const DECODE = {s: str, j: i => i < 0 ? null : JSON.parse(S[i]), l: i => L[i].map(j => S[j]), n: i => L[i].map(j => S[j]),
+  x: i => L[i].map(j => { const [kind, method, path, request, status, response, failure] = DATA.x[j];
+    return {kind: str(kind), method: str(method), path: str(path), request_headers: pairs(request), status,
+            response_headers: pairs(response), failure: str(failure)}; })};
+const decode = (shape, field) => { const [, kind] = DATA.shape[AT[field]], value = DATA.k[shape][AT[field]];
+  return DECODE[kind] ? DECODE[kind](value) : value; };
 const cells = new Map();
 const cases = [];
-for (const row of DATA.rows) {
-  const key = row.scenario + "\\u0000" + row.case;
-  if (!cells.has(key)) { cells.set(key, new Map()); cases.push({key, scenario: row.scenario, group: row.group || "(ungrouped)", name: row.case}); }
+const rowCount = DATA.cells.length / 5;
+for (let at = 0; at < DATA.cells.length; at += 5) {
+  const [c, b, p, shape, ms] = DATA.cells.slice(at, at + 5);
+  const [scenario, group, name] = DATA.c[c].map(str);
+  const row = {scenario, group, case: name, browser: str(b), pin: str(p), shape, duration_ms: ms,
+               outcome: decode(shape, "outcome"), expected: decode(shape, "expected"), matched: decode(shape, "matched"),
+               agrees: decode(shape, "agrees")};
+  const key = scenario + "\\u0000" + name;
+  if (!cells.has(key)) { cells.set(key, new Map()); cases.push({key, scenario, group: group || "(ungrouped)", name}); }
   cells.get(key).set(row.browser + "\\u0000" + row.pin, row);
 }
 cases.sort((a, b) => a.scenario.localeCompare(b.scenario) || a.name.localeCompare(b.name));
@@ -144,7 +151,7 @@ fill("f-browser", browsers);
 fill("f-pin", DATA.pins);
 const env = DATA.environment;
 document.getElementById("meta").textContent =
-  `${DATA.rows.length} cells · browsers: ${DATA.browsers.map(b => b.product + " " + b.version + " (" + b.driver + ")").join(", ")} · `
+  `${rowCount} cells · browsers: ${DATA.browsers.map(b => b.product + " " + b.version + " (" + b.driver + ")").join(", ")} · `
   + `pins: ${DATA.pins.length} · lab on Python ${env.python}, Playwright ${env.playwright}` + (DATA.complete ? "" : " · INCOMPLETE (interrupted run)");
 let selected = null;
 
@@ -195,14 +202,14 @@ function render() {
 }
 
 function headerText(headers) {
-  if (!headers) return "";
-  const pairs = Array.isArray(headers) ? headers : Object.entries(headers);
-  return pairs.map(([k, v]) => `${k}: ${v}`).join("\\n");
+  return headers.map(([k, v]) => `${k}: ${v}`).join("\\n");
 }
 
-function show(row, box) {
+function show(summary, box) {
   if (selected) selected.classList.remove("selected");
   selected = box; box.classList.add("selected");
+  const row = {...summary};  // the rest of the cell, decoded now
+  for (const [field] of DATA.shape) row[field] = decode(summary.shape, field);
   const panel = document.getElementById("details"); panel.replaceChildren();
   panel.append(el("h2", {}, `${row.scenario} :: ${row.case}`));
   const dl = el("dl");
@@ -213,10 +220,10 @@ function show(row, box) {
   item("status seen by JS", row.status); item("response type", row.response_type);
   item("preflight sent", row.preflight ? "yes" : "no"); item("browser error", row.error);
   item("lab's reason", row.reason); item("headers read", Object.keys(row.read_headers || {}).length ? row.read_headers : null);
-  item("readable headers", row.readable_headers ? Object.keys(row.readable_headers).join(", ") : null);
+  item("readable headers", row.readable_headers.join(", "));
   item("preflights", row.preflights); item("cookie sent", row.cookies_sent ? "yes" : null);
   item("browser's reason", row.browser_reason);
-  item("time", row.duration_ms + " ms");
+  if (row.duration_ms !== null) item("time", row.duration_ms + " ms");
   panel.append(dl);
   if (row.model) {
     const model = el("div", {class: "model"});
@@ -225,7 +232,7 @@ function show(row, box) {
     if (row.agrees === false) model.append(el("div", {}, "The browser disagrees with the standard's model here."));
     panel.append(model);
   }
-  for (const message of row.console || []) panel.append(el("div", {class: "headers"}, message));
+  for (const message of row.console) panel.append(el("div", {class: "headers"}, message));
   if (!row.exchanges.length) panel.append(el("p", {class: "empty"}, "No request reached the server."));
   row.exchanges.forEach((exchange, i) => {
     const box = el("div", {class: "exchange"});
@@ -235,6 +242,9 @@ function show(row, box) {
     if (exchange.failure) box.append(el("div", {class: "headers"}, exchange.failure));
     panel.append(box);
   });
+  panel.append(el("p", {class: "note"}, "Left out as noise: the browser's routine request headers (User-Agent, Accept, "
+    + "Accept-Language, Accept-Encoding, Connection, Referer, Sec-CH-UA, ...), the Date response header and the lab's "
+    + "per-case cors_lab= token in URLs and messages."));
 }
 
 if (DATA.claims.length) {
