@@ -16,6 +16,7 @@ from lab import cli
 from lab.browsers import webdriver
 from lab.browsers.discovery import find_browsers, minibrowser, remote_candidate
 from lab.browsers.base import BrowserUnavailable
+from lab.commands import common
 from tests import conftest
 from tests.conftest import E2E, ROOT, run_rows, stop_process_group
 
@@ -91,7 +92,7 @@ def test_doctor_reports_every_engine_usable(browsers: list, capsys: pytest.Captu
 def test_a_requested_browser_that_is_missing_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch,
                                                                      capsys: pytest.CaptureFixture) -> None:
     found = [c for c in find_browsers() if c.engine != "webkit"]
-    monkeypatch.setattr(cli, "find_browsers", lambda *_: found)
+    monkeypatch.setattr(common, "find_browsers", lambda *_: found)
     assert cli.main(["run", str(E2E / "basics.toml"), "--browser", "webkit"]) == 2
     err = capsys.readouterr().err
     assert "browser 'webkit' was not found" in err and "apt-get install webkit2gtk-driver xvfb" in err

@@ -1,0 +1,43 @@
+"""`cors-lab bench`: what a case costs in the lab against a plain Playwright loop and the in-page floor, or how runs scale."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..run import RunOptions
+from .common import EXIT_OK, Subcommands, load_selected, local_browsers, refuse, selection_options
+
+
+def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
+    """Its arguments: the scenarios and browsers to measure, or --scale for generated libraries."""
+    bench = commands.add_parser("bench", help="per-case cost of the lab against a plain Playwright loop and the in-page floor")
+    bench.add_argument("paths", nargs="*", type=Path)
+    bench.add_argument("--browser", action="append", default=[], metavar="NAME")
+    selection_options(bench)
+    bench.add_argument("--scale", metavar="N,N,...", help="instead: run generated libraries of N cases each and print how"
+                       " wall time, memory, threads, fds and processes grow (for example 100,1000,10000)")
+    return bench
+
+
+def execute(args: argparse.Namespace) -> int:
+    """Measurements are printed as they come; only local browsers are measured."""
+    from ..bench import measure
+
+    if args.scale:
+        from ..scale import measure_scale
+
+        sizes = [int(n) for n in args.scale.split(",") if n.strip().isdigit()]
+        if not sizes:
+            return refuse(f"--scale {args.scale!r}: expected numbers such as 100,1000")
+        for point in measure_scale(sizes, local_browsers(args.browser), RunOptions(10.0, None, {"firefox": 2})):
+            print(point.line(), flush=True)
+        return EXIT_OK
+    scenarios = load_selected(args)
+    results = [measure(scenarios, candidate) for candidate in local_browsers(args.browser)]
+    for result in results:
+        for line in result.lines():
+            print(line)
+    for result in results:
+        print(result.ratios())
+    return EXIT_OK
