@@ -1,11 +1,14 @@
-"""`cors-lab bench`: the lab's per-case cost against plain Playwright on the same fetches.
+"""`cors-lab bench`: what the lab costs against plain code making the very same fetches.
 
-For each browser, on the same machine and the same backends:
-- lab:   `run_lab` (recording, classification, cookie hygiene, console capture);
-- loop:  plain Playwright (or plain WebDriver for WebDriver browsers), one evaluate
-         (execute_async) of fetch per case, one page per origin;
-- floor: every case of a scenario inside one `evaluate`, one after another.
-Browser launch is excluded from all three; first page opens are included in all three.
+For each browser, launched the same way (the lab's routing for origins served as
+written, its run-time CA for https), on the same backends, with the same in-page
+probe (probe.js): the same fetches, repeats and pauses, sandboxed frames and https
+origins in all three.
+- lab:   `run_lab`: recording, classification, cookie hygiene, console capture, reports' rows;
+- loop:  a plain loop: a page per origin, one evaluate (execute_async) per case, one case at a time;
+- floor: the least a driver can do: each page origin loaded once, and all of its cases in one
+         evaluate, in flight together.
+Browser launch is excluded from all three; page opens are included in all three.
 """
 
 from __future__ import annotations
@@ -13,23 +16,19 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
-from .backend import TOKEN_PARAM, build_app
-from .backend.template import fill
-from .browsers.base import BrowserInfo, Candidate
-from .browsers.playwright import launch_options
-from .browsers.webdriver import WebDriverBrowser
-from .frontend import PAGE_PATH
+from .backend import build_app
+from .browsers.base import Browser, BrowserInfo, Candidate, Routing
 from .results import ResultRow
-from .run import RunOptions, Sink, run_lab
-from .scenario.model import Case, Scenario
+from .routing import Router
+from .run import RunOptions, Sink, lab_assigned_names, run_lab
+from .scenario.model import Scenario
 from .servers import OriginPool
+from .session import probe_spec
 
-FETCH_ONE = """([url, init]) => fetch(url, init).then(r => r.text().then(() => r.status), e => String(e))"""
-FETCH_ALL = """async (calls) => { const out = [];
-  for (const [url, init] of calls) out.push(await fetch(url, init).then(r => r.text().then(() => r.status), e => String(e)));
-  return out; }"""
+ALL_PAGES = 256
+"""The loop and the floor keep a page per origin (plain code does), where the lab keeps a few and navigates them."""
 
 
 @dataclass(frozen=True)
@@ -66,100 +65,53 @@ def _time_lab(scenarios: Sequence[Scenario], candidate: Candidate, timeout_s: fl
     return clock.last - clock.ready
 
 
-def _init(case: Case, urls: Dict[str, str]) -> Dict[str, Any]:
-    init: Dict[str, Any] = {"method": case.method, "headers": fill(case.headers, urls), "credentials": case.credentials,
-                            "mode": case.mode, "redirect": case.redirect}
-    if case.body is not None:
-        init["body"] = case.body
-    return init
+Fetches = List[Tuple[str, Dict[str, Any]]]  # (page origin, probe spec), in library order
 
 
-Calls = Dict[str, List[Tuple[str, Dict[str, Any]]]]
+def _serve_library(scenarios: Sequence[Scenario], pool: OriginPool, stopping: threading.Event,
+                   timeout_s: float) -> Fetches:
+    """Every scenario's backend attached at once (its cases' tokens name it), and every case's fetch."""
+    fetches: Fetches = []
+    for number, scenario in enumerate(scenarios):
+        urls = {name: pool.url(origin) for name, origin in scenario.origins.items()}
+        try:
+            app = build_app(scenario, urls, stopping)
+        except Exception:
+            continue  # a backend that does not build: the lab's cells say so at once, and nothing is fetched
+        key = f"b{number}"
+        pool.attach(key, app)
+        fetches += [(urls[case.page], probe_spec(case, urls, f"{key}.{index}", timeout_s))
+                    for index, case in enumerate(scenario.cases)]
+    return fetches
 
 
-def _scenario_calls(scenarios: Sequence[Scenario]):  # type: ignore[no-untyped-def]
-    """Serve each scenario in turn and yield its fetches grouped by page origin."""
-    pool, stopping = OriginPool(), threading.Event()
-    serial = 0
+def _time_plain(scenarios: Sequence[Scenario], candidate: Candidate, timeout_s: float, together: bool) -> float:
+    """The loop (one case per call) or the floor (one call per page origin), in the browser launched as the lab
+    launches it."""
+    router = Router() if candidate.routable else None
+    pool, stopping = OriginPool(router=router), threading.Event()
+    browser: Browser = candidate.launch(routing=Routing(router.address, tuple(lab_assigned_names(scenarios)))
+                                        if router is not None else None)
+    browser.max_pages = ALL_PAGES
     try:
-        for scenario in scenarios:
-            urls = {name: pool.url(origin) for name, origin in scenario.origins.items()}
-            try:
-                pool.mount(build_app(scenario, urls, stopping))
-            except Exception:
-                continue
-            calls: Calls = {}
-            for case in scenario.cases:
-                serial += 1
-                separator = "&" if "?" in case.path else "?"
-                url = f"{urls[case.target]}{case.path}{separator}{TOKEN_PARAM}=bench-{serial}"
-                calls.setdefault(urls[case.page], []).append((url, _init(case, urls)))
-            yield calls
-    finally:
-        stopping.set()
-        pool.close()
-
-
-def _time_playwright(scenarios: Sequence[Scenario], candidate: Candidate, batched: bool) -> float:
-    """Plain Playwright: one evaluate per case (or per scenario and page), one page per origin."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = getattr(playwright, candidate.engine).launch(
-            **launch_options(candidate.engine, candidate.executable if candidate.system_binary else None))
-        context = browser.new_context()
-        pages: Dict[str, Any] = {}
+        fetches = _serve_library(scenarios, pool, stopping, timeout_s)
         started = time.perf_counter()
-        for calls in _scenario_calls(scenarios):
-            for origin, origin_calls in calls.items():
-                if origin not in pages:
-                    pages[origin] = context.new_page()
-                    pages[origin].goto(origin + PAGE_PATH)
-                if batched:
-                    pages[origin].evaluate(FETCH_ALL, origin_calls)
-                else:
-                    for call in origin_calls:
-                        pages[origin].evaluate(FETCH_ONE, list(call))
-            context.clear_cookies()
-        elapsed = time.perf_counter() - started
-        browser.close()
-    return elapsed
-
-
-def _time_webdriver(scenarios: Sequence[Scenario], candidate: Candidate, batched: bool) -> float:
-    """Plain WebDriver: one execute_async per case (or per scenario and page), one window per origin."""
-    browser = candidate.launch()
-    assert isinstance(browser, WebDriverBrowser)
-    client = browser.client
-    handles: Dict[str, str] = {}
-    fresh: Optional[str] = client.session("GET", "/window")
-    started = time.perf_counter()
-    try:
-        for calls in _scenario_calls(scenarios):
-            for origin, origin_calls in calls.items():
-                if origin not in handles:
-                    handles[origin] = fresh or client.session("POST", "/window/new", {"type": "tab"})["handle"]
-                    fresh = None
-                    client.session("POST", "/window", {"handle": handles[origin]})
-                    client.session("POST", "/url", {"url": origin + PAGE_PATH})
-                else:
-                    client.session("POST", "/window", {"handle": handles[origin]})
-                if batched:
-                    client.session("POST", "/execute/async", {"script": ASYNC.format(FETCH_ALL), "args": [origin_calls]})
-                else:
-                    for call in origin_calls:
-                        client.session("POST", "/execute/async", {"script": ASYNC.format(FETCH_ONE), "args": [list(call)]})
+        if together:
+            by_page: Dict[str, List[Dict[str, Any]]] = {}
+            for page_url, spec in fetches:
+                by_page.setdefault(page_url, []).append(spec)
+            for page_url, specs in by_page.items():
+                browser.page(page_url).run(specs)
+        else:
+            for page_url, spec in fetches:
+                browser.page(page_url).run([spec])
         return time.perf_counter() - started
     finally:
+        stopping.set()
         browser.close()
-
-
-ASYNC = "const done = arguments[arguments.length - 1]; ({})(arguments[0]).then(done);"
-
-
-def _time_plain(scenarios: Sequence[Scenario], candidate: Candidate, batched: bool) -> float:
-    timer = _time_webdriver if candidate.driver.startswith("webdriver") else _time_playwright
-    return timer(scenarios, candidate, batched)
+        pool.close()
+        if router is not None:
+            router.close()
 
 
 def measure(scenarios: Sequence[Scenario], candidate: Candidate, timeout_s: float = 10.0) -> Measurement:
@@ -168,6 +120,6 @@ def measure(scenarios: Sequence[Scenario], candidate: Candidate, timeout_s: floa
         browser=candidate.name,
         cases=sum(len(s.cases) for s in scenarios),
         lab_s=_time_lab(scenarios, candidate, timeout_s),
-        loop_s=_time_plain(scenarios, candidate, batched=False),
-        floor_s=_time_plain(scenarios, candidate, batched=True),
+        loop_s=_time_plain(scenarios, candidate, timeout_s, together=False),
+        floor_s=_time_plain(scenarios, candidate, timeout_s, together=True),
     )

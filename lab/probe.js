@@ -73,3 +73,33 @@ window.corsLabSandboxed = function (spec) {
     frame.contentWindow.postMessage({ id, spec: Object.assign({}, spec, { sandboxed: false }) }, "*");
   }));
 };
+
+// Cases in flight together. corsLabStart begins each case (its repeats, and the pauses
+// between them, run here in the page, so the lab never sleeps) and returns at once;
+// corsLabResults waits for the named cases and hands back their attempts. Every case
+// fetches URLs carrying its own token, so cases in flight cannot share a cache entry.
+window.corsLabRuns = window.corsLabRuns || new Map();
+window.corsLabAttempts = async function (spec) {
+  const started = performance.now();
+  const attempts = [];
+  for (let i = 0; i < (spec.repeat || 1); i++) {
+    if (i && spec.pause_ms) await new Promise((resume) => setTimeout(resume, spec.pause_ms));
+    attempts.push(await window.corsLabProbe(spec));
+  }
+  return { attempts: attempts, ms: performance.now() - started };
+};
+window.corsLabStart = function (specs) {
+  for (const spec of specs) {
+    window.corsLabRuns.set(spec.token, window.corsLabAttempts(spec).catch(
+      (error) => ({ attempts: [{ outcome: "error", error: String(error) }], ms: 0 })));
+  }
+  return specs.length;
+};
+window.corsLabResults = async function (tokens) {
+  const out = {};
+  for (const token of tokens) {
+    out[token] = window.corsLabRuns.has(token) ? await window.corsLabRuns.get(token) : null;
+    window.corsLabRuns.delete(token);
+  }
+  return out;
+};

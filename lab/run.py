@@ -12,7 +12,7 @@ import random
 import threading
 import queue
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 from .backend import Exchange
 from .backend.recorder import WSGIApp
@@ -21,7 +21,7 @@ from .results import ResultRow
 from .scenario.model import Scenario
 from .routing import Asked
 from .servers import browser_hostname
-from .session import BrowserSession, ordered
+from .session import BrowserSession, ordered, pause_of
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class RunOptions:
     skip: frozenset = frozenset()  # (scenario, case, browser, pin) cells already measured (--resume)
     bind: str = "127.0.0.1"  # where the origin servers listen (loopback unless asked otherwise)
     host_suffix: str = "localhost"  # app.localhost becomes app.<host_suffix> for browsers elsewhere
+    one_at_a_time: bool = False  # every case alone, nothing else in flight (for comparison: cells must not change)
 
     def instances_of(self, name: str) -> int:
         return max(1, self.instances.get(name, self.instances.get("*", 1)))
@@ -153,14 +154,18 @@ class _Worker:
             except Exception as exc:
                 self._give_up(f"browser failed to launch: {exc}")
                 return
-            while not self.stop.is_set() and (item := self.work.take()) is not None:
-                for row in session.measure(item[0], item[1], rng=rng):
-                    self.sink.row(row)
+            for row in session.run(self._items(), rng):
+                self.sink.row(row)
         finally:
             asked = session.close()
             if session.router is not None:
                 self.sink.routed(session.candidate.name, asked)
             self.finished.set()
+
+    def _items(self) -> Iterator[Tuple[Scenario, Backends]]:
+        """This engine's (scenario, pin) items, shared with its other instances, until none is left or the run stops."""
+        while not self.stop.is_set() and (item := self.work.take()) is not None:
+            yield item
 
     def _give_up(self, reason: str) -> None:
         """A launch failed: when no other instance of this browser is left, its cells are errors that say why."""
@@ -189,6 +194,7 @@ def run_lab(scenarios: Sequence[Scenario], candidates: Sequence[Candidate], opti
     stop = threading.Event()
     rng = random.Random(options.shuffle_seed) if options.shuffle_seed is not None else None
     items = ordered([(scenario, backend) for scenario in scenarios for backend in backends], rng)
+    items.sort(key=lambda item: -pause_of(item[0]))  # stable: paused cases start first, then the given order
     bypass = lab_assigned_names(scenarios, options.host_suffix)
     workers = []
     for candidate in candidates:

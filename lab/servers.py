@@ -1,12 +1,15 @@
 """Origin servers on loopback: one port per named origin, alive for a whole run.
 
 Pages stay open at their origin for the whole run (navigation costs more than a
-case), so each origin server dispatches to whichever scenario backend is
-currently mounted. Ports are free ports picked by the OS: runs never collide.
+case), so each origin server dispatches to scenario backends by the request's
+`cors_lab` token: several scenarios can be attached at once (a case that pauses
+keeps its scenario attached while the next ones run). Ports are free ports
+picked by the OS: runs never collide.
 """
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple
@@ -15,10 +18,12 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from .certs import LocalCA
 from .frontend import PREFIX, frontend_app
+from .backend.recorder import TOKEN_PARAM
 from .routing import Router
 from .scenario.model import Origin
 
 LOOPBACK = "127.0.0.1"
+POLL_S = 2.0
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -38,7 +43,10 @@ class OriginServer:
         # An app that raises is recorded in its cell (the recorder's `failure`); the server's traceback would only be noise.
         self._server.log = lambda *args, **kwargs: None  # type: ignore[method-assign]
         self.port: int = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"origin-{self.port}", daemon=True)
+        # A long poll: hundreds of these servers run at once (pin hosts keep one per attached scenario), and a short
+        # one woke each of them 20 times a second. stop() wakes the loop with a connection instead.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": POLL_S},
+                                        name=f"origin-{self.port}", daemon=True)
         self._thread.start()
 
     @property
@@ -46,9 +54,24 @@ class OriginServer:
         return self._thread.is_alive()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        stopping = threading.Thread(target=self._server.shutdown, daemon=True)
+        stopping.start()
+        try:  # the serve loop sees the shutdown request as soon as its select returns
+            socket.create_connection((self._server.server_address[0], self.port), timeout=1).close()
+        except OSError:
+            pass
+        stopping.join(timeout=POLL_S + 5)
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+def mount_key(query_string: str) -> str:
+    """The attached scenario a request belongs to: the part of its `cors_lab=KEY.CASE` token before the dot."""
+    start = query_string.find(TOKEN_PARAM + "=")
+    if start < 0 or (start and query_string[start - 1] != "&"):
+        return ""
+    token = query_string[start + len(TOKEN_PARAM) + 1:].split("&", 1)[0]
+    return token.split(".", 1)[0] if "." in token else ""
 
 
 def browser_hostname(host: str, host_suffix: str = "localhost") -> str:
@@ -72,6 +95,8 @@ class OriginPool:
         self.router = router
         self._servers: Dict[Tuple[str, str, str], OriginServer] = {}
         self._backend: Optional[Callable[..., Iterable[bytes]]] = None
+        self._attached: Dict[str, Callable[..., Iterable[bytes]]] = {}
+        self._latest: Optional[Callable[..., Iterable[bytes]]] = None
         self._ca: Optional[LocalCA] = None
 
     def url(self, origin: Origin) -> str:
@@ -113,12 +138,25 @@ class OriginPool:
         return server is not None and server.alive
 
     def mount(self, backend: Optional[Callable[..., Iterable[bytes]]]) -> None:
+        """The backend for requests that name no attached scenario (a single-scenario user such as the bench)."""
         self._backend = backend
+
+    def attach(self, key: str, backend: Callable[..., Iterable[bytes]]) -> None:
+        """Serve requests whose token starts with `KEY.` from this backend (see `mount_key`)."""
+        self._attached[key] = backend
+        self._latest = backend
+
+    def detach(self, key: str) -> None:
+        backend = self._attached.pop(key, None)
+        if backend is not None and backend is self._latest:
+            self._latest = next(reversed(self._attached.values()), None)
 
     def _dispatch(self, environ: Dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "").startswith(PREFIX):
             return frontend_app(environ, start_response)
-        backend = self._backend
+        # A request without a known token (a redirect target with a query of its own) goes to the newest scenario.
+        key = mount_key(environ.get("QUERY_STRING", ""))
+        backend = self._attached.get(key) or self._latest or self._backend
         if backend is None:
             start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
             return [b"cors-lab: no scenario is mounted"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import queue
 import select
 import subprocess
 import tempfile
@@ -47,20 +48,44 @@ class LocalBackends:
 
 
 def forwarding_app(port: int, timeout_s: float) -> WSGIApp:
-    """A WSGI app that sends each request, as received, to a backend on a loopback port."""
+    """A WSGI app that sends each request, as received, to a backend on a loopback port, over kept-alive connections
+    (a new connection per request cost the lab and the pin's host a thread and a handshake each)."""
+    idle: "queue.SimpleQueue[http.client.HTTPConnection]" = queue.SimpleQueue()
+
+    def send(method: str, target: str, body: Optional[bytes], headers: Dict[str, str]) -> Any:
+        for reused in (True, False):
+            try:
+                connection = idle.get_nowait() if reused else None
+            except queue.Empty:
+                connection = None
+            if connection is None:
+                reused = False
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+            try:
+                connection.request(method, target, body=body, headers=headers)
+                response = connection.getresponse()
+                data = response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                connection.close()
+                if reused:  # the host closed an idle connection: send again on a new one
+                    continue
+                raise
+            except BaseException:
+                connection.close()
+                raise
+            if response.will_close:
+                connection.close()
+            else:
+                idle.put(connection)
+            return response, data
+        raise AssertionError("unreachable")
 
     def forward(environ: Dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         headers = request_headers(environ)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else None
         target = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
-        try:
-            connection.request(environ["REQUEST_METHOD"], target, body=body, headers=headers)
-            response = connection.getresponse()
-            data = response.read()
-        finally:
-            connection.close()
+        response, data = send(environ["REQUEST_METHOD"], target, body, headers)
         failure = response.getheader(APP_FAILURE_HEADER)
         if failure:
             raise AppRaised(failure)

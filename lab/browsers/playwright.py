@@ -8,7 +8,14 @@ from typing import Any, Dict, List, Optional, Sequence
 from ..frontend import PAGE_PATH
 from .base import Browser, BrowserInfo, BrowserUnavailable, ConsoleMessage, Page, Routing
 
-PROBE_CALL = "spec => window.corsLabProbe(spec)"
+# Pages are navigated without waiting for their load event (a round trip less): each call first waits for probe.js.
+READY = "for (let i = 0; !window.corsLabResults && i < 6000; i++) await new Promise(r => setTimeout(r, 5));"
+PROBE_CALL = "async spec => { " + READY + " return window.corsLabProbe(spec); }"
+START_CALL = "async specs => { " + READY + " return window.corsLabStart(specs); }"
+# Results come back as one JSON string: the protocols serialise a string far more cheaply than nested objects.
+RESULTS_CALL = "async tokens => { " + READY + " return JSON.stringify(await window.corsLabResults(tokens)); }"
+RUN_CALL = ("async specs => { " + READY + " window.corsLabStart(specs);"
+            " return JSON.stringify(await window.corsLabResults(specs.map(s => s.token))); }")
 PRODUCTS = {"chromium": "Chromium", "firefox": "Firefox", "webkit": "WebKit"}
 
 
@@ -97,11 +104,24 @@ class PlaywrightPage(Page):
     def probe(self, spec: Dict[str, Any]) -> Dict[str, Any]:
         return self._page.evaluate(PROBE_CALL, spec)
 
-    def console(self) -> List[ConsoleMessage]:
-        try:
-            self._page.evaluate("0")  # one round trip: events the browser sent before it are delivered first
-        except Exception:
-            pass  # a closed or crashed page has nothing more to say
+    def start(self, specs: Sequence[Dict[str, Any]]) -> None:
+        self._page.evaluate(START_CALL, list(specs))
+
+    def results(self, tokens: Sequence[str], timeout_ms: int) -> Dict[str, Any]:
+        return json.loads(self._page.evaluate(RESULTS_CALL, list(tokens)))
+
+    def run(self, specs: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+        return json.loads(self._page.evaluate(RUN_CALL, list(specs)))
+
+    def goto(self, origin_url: str) -> None:
+        self._page.goto(origin_url + PAGE_PATH, wait_until="commit")
+
+    def console(self, flush: bool = True) -> List[ConsoleMessage]:
+        if flush:
+            try:
+                self._page.evaluate("0")  # one round trip: events the browser sent before it are delivered first
+            except Exception:
+                pass  # a closed or crashed page has nothing more to say
         messages, self._console = self._console, []
         return messages
 
@@ -129,7 +149,6 @@ class PlaywrightBrowser(Browser):
             if connect:
                 raise BrowserUnavailable(f"cannot use the Playwright server at {connect}: {str(exc).strip().splitlines()[0]}") from exc
             raise BrowserUnavailable(undrivable_message(engine, executable, str(exc))) from exc
-        self._pages: Dict[str, PlaywrightPage] = {}
         self.info = BrowserInfo(
             name=name or engine,
             engine=engine,
@@ -140,14 +159,16 @@ class PlaywrightBrowser(Browser):
             executable=executable or (connect or getattr(self._playwright, engine).executable_path),
         )
 
-    def page(self, origin_url: str) -> Page:
-        if origin_url not in self._pages:
-            page, self._spare = (self._spare or self._context.new_page()), None
-            cdp = self._context.new_cdp_session(page) if self.info.engine == "chromium" else None
-            wrapped = PlaywrightPage(page, cdp)
-            page.goto(origin_url + PAGE_PATH)
-            self._pages[origin_url] = wrapped
-        return self._pages[origin_url]
+    def _open(self, origin_url: str) -> Page:
+        page, self._spare = (self._spare or self._context.new_page()), None
+        cdp = self._context.new_cdp_session(page) if self.info.engine == "chromium" else None
+        wrapped = PlaywrightPage(page, cdp)
+        wrapped.goto(origin_url)
+        return wrapped
+
+    def _navigate(self, page: Page, origin_url: str) -> None:
+        assert isinstance(page, PlaywrightPage)
+        page.goto(origin_url)
 
     def clear_cookies(self, origin_urls: Sequence[str]) -> None:
         self._context.clear_cookies()

@@ -26,6 +26,14 @@ PROBE_SCRIPT = (
     "window.corsLabProbe(arguments[0]).then(done, e => done({outcome: 'error', error: String(e)}));"
 )
 
+START_SCRIPT = "return window.corsLabStart(arguments[0]);"
+# Results come back as one JSON string: cheaper for the driver to serialise than nested objects.
+RESULTS_SCRIPT = ("const done = arguments[arguments.length - 1];"
+                  "window.corsLabResults(arguments[0]).then(r => done(JSON.stringify(r)), e => done(JSON.stringify({})));")
+RUN_SCRIPT = ("const done = arguments[arguments.length - 1]; window.corsLabStart(arguments[0]);"
+              "window.corsLabResults(arguments[0].map(s => s.token)).then(r => done(JSON.stringify(r)),"
+              " e => done(JSON.stringify({})));")
+
 
 class WebDriverError(Exception):
     """A WebDriver command failed; the message is the endpoint's own error text."""
@@ -86,7 +94,24 @@ class WebDriverPage(Page):
         return self._browser.client.session("POST", "/execute/async", {"script": PROBE_SCRIPT, "args": [spec]},
                                             timeout_s=spec["timeout_ms"] / 1000 + 30)
 
-    def console(self) -> List[ConsoleMessage]:
+    def start(self, specs: Sequence[Dict[str, Any]]) -> None:
+        self._browser.switch_to(self.handle)
+        self._browser.client.session("POST", "/execute/sync", {"script": START_SCRIPT, "args": [list(specs)]})
+
+    def results(self, tokens: Sequence[str], timeout_ms: int) -> Dict[str, Any]:
+        return self._call_async(RESULTS_SCRIPT, list(tokens), timeout_ms)
+
+    def run(self, specs: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+        longest = max((s["timeout_ms"] * s.get("repeat", 1) + s.get("pause_ms", 0) * s.get("repeat", 1) for s in specs), default=0)
+        return self._call_async(RUN_SCRIPT, list(specs), longest)
+
+    def _call_async(self, script: str, argument: Any, timeout_ms: int) -> Dict[str, Any]:
+        self._browser.switch_to(self.handle)
+        self._browser.ensure_script_timeout(timeout_ms + 5000)
+        return json.loads(self._browser.client.session("POST", "/execute/async", {"script": script, "args": [argument]},
+                                                       timeout_s=timeout_ms / 1000 + 30))
+
+    def console(self, flush: bool = True) -> List[ConsoleMessage]:
         return []  # classic WebDriver has no console access: the browser's own reason is not available
 
 
@@ -161,7 +186,6 @@ class WebDriverBrowser(Browser):
         except WebDriverError as exc:
             self._stop_helpers()
             raise BrowserUnavailable(f"{product} over WebDriver at {endpoint} did not start a session: {exc}") from exc
-        self._pages: Dict[str, WebDriverPage] = {}
         self._current = self.client.session("GET", "/window")
         self._fresh_window: Optional[str] = self._current
         self._script_timeout_ms = 0
@@ -179,16 +203,19 @@ class WebDriverBrowser(Browser):
             self.client.session("POST", "/timeouts", {"script": milliseconds})
             self._script_timeout_ms = milliseconds
 
-    def page(self, origin_url: str) -> Page:
-        if origin_url not in self._pages:
-            if self._fresh_window is not None:
-                handle, self._fresh_window = self._fresh_window, None
-            else:
-                handle = self.client.session("POST", "/window/new", {"type": "tab"})["handle"]
-            self.switch_to(handle)
-            self.client.session("POST", "/url", {"url": origin_url + PAGE_PATH})
-            self._pages[origin_url] = WebDriverPage(self, handle)
-        return self._pages[origin_url]
+    def _open(self, origin_url: str) -> Page:
+        if self._fresh_window is not None:
+            handle, self._fresh_window = self._fresh_window, None
+        else:
+            handle = self.client.session("POST", "/window/new", {"type": "tab"})["handle"]
+        page = WebDriverPage(self, handle)
+        self._navigate(page, origin_url)
+        return page
+
+    def _navigate(self, page: Page, origin_url: str) -> None:
+        assert isinstance(page, WebDriverPage)
+        self.switch_to(page.handle)
+        self.client.session("POST", "/url", {"url": origin_url + PAGE_PATH})
 
     def clear_cookies(self, origin_urls: Sequence[str]) -> None:
         # WebDriver deletes only the cookies of the current document's host, so visit every origin's window.

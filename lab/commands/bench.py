@@ -1,4 +1,5 @@
-"""`cors-lab bench`: what a case costs in the lab against a plain Playwright loop and the in-page floor, or how runs scale."""
+"""`cors-lab bench`: what a case costs in the lab against a plain loop and the in-page floor making the same fetches,
+or how runs scale."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from .common import EXIT_OK, Subcommands, load_selected, local_browsers, refuse,
 
 def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
     """Its arguments: the scenarios and browsers to measure, or --scale for generated libraries."""
-    bench = commands.add_parser("bench", help="per-case cost of the lab against a plain Playwright loop and the in-page floor")
+    bench = commands.add_parser("bench", help="per-case cost of the lab against a plain loop and the in-page floor (the same fetches)")
     bench.add_argument("paths", nargs="*", type=Path)
     bench.add_argument("--browser", action="append", default=[], metavar="NAME")
     selection_options(bench)
@@ -30,14 +31,18 @@ def execute(args: argparse.Namespace) -> int:
         sizes = [int(n) for n in args.scale.split(",") if n.strip().isdigit()]
         if not sizes:
             return refuse(f"--scale {args.scale!r}: expected numbers such as 100,1000")
-        for point in measure_scale(sizes, local_browsers(args.browser), RunOptions(10.0, None, {"firefox": 2})):
+        for point in measure_scale(sizes, local_browsers(args.browser), RunOptions(10.0)):
             print(point.line(), flush=True)
         return EXIT_OK
     scenarios = load_selected(args)
-    results = [measure(scenarios, candidate) for candidate in local_browsers(args.browser)]
-    for result in results:
-        for line in result.lines():
-            print(line)
+    print(f"{sum(len(s.cases) for s in scenarios)} cases of {len(scenarios)} scenarios; lab, loop and floor make the same"
+          " fetches (https origins through the lab's routing, sandboxed frames, repeats and their pauses), with the"
+          " same in-page probe; browser launch excluded, page opens included", flush=True)
+    results = []
+    for candidate in local_browsers(args.browser):
+        results.append(measure(scenarios, candidate))
+        for line in results[-1].lines():
+            print(line, flush=True)
     for result in results:
         print(result.ratios())
     return EXIT_OK

@@ -45,9 +45,11 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
     topology.add_argument("--browser-arg", action="append", default=[], metavar="ENGINE=ARG",
                           help="an extra launch argument for a browser Playwright launches, for example"
                                " chromium=--host-resolver-rules=MAP *.lab.test 127.0.0.2; repeatable")
+    run.add_argument("--one-at-a-time", action="store_true", help="run every case alone, nothing else in flight (slower;"
+                     " the cells must be the same: a check of the lab itself)")
     run.add_argument("--instances", action="append", default=[], metavar="N|NAME=N",
                      help="browser instances per engine, side by side: 2, or firefox=2; repeatable"
-                          " (default 1; firefox=2 for runs of 20 or more scenarios x pins)")
+                          " (default 1)")
     pins = run.add_argument_group("version pins (default: the Flask and flask-cors installed here)")
     pins.add_argument("--pins", type=Path, metavar="FILE", help="run every [[pin]] of a pins file (see pins.toml)")
     pins.add_argument("--full", action="store_true", help="with --pins: the cross product of every version the file names")
@@ -88,12 +90,11 @@ def execute(args: argparse.Namespace) -> int:
     progress = Progress(results, total)
     completed = False
     try:
-        # Firefox over BiDi costs ~4x per case what the others do: on a large run two Firefox instances even that
-        # out (measured: the library 64 s -> 47 s, the default matrix 100 s -> 73 s); a small run keeps one launch.
-        large = len(scenarios) * len(backends) >= 20
-        instances = _instances(args.instances) if args.instances else ({"firefox": 2} if large else {})
+        # One instance per browser: cases in flight together keep it busy, and a second Firefox would open its pages
+        # again (measured on the library: 35 s with one, 39 s with two).
+        instances = _instances(args.instances)
         completed = run_lab(scenarios, candidates, RunOptions(args.timeout, args.shuffle, instances, done, args.bind,
-                                                              args.host_suffix), progress, backends)
+                                                              args.host_suffix, args.one_at_a_time), progress, backends)
     finally:
         progress.close()
         results.finish(complete=completed)
