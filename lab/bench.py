@@ -6,8 +6,8 @@ probe (probe.js): the same fetches, repeats and pauses, sandboxed frames and htt
 origins in all three.
 - lab:   `run_lab`: recording, classification, cookie hygiene, console capture, reports' rows;
 - loop:  a plain loop: a page per origin, one evaluate (execute_async) per case, one case at a time;
-- floor: the least a driver can do: each page origin loaded once, and all of its cases in one
-         evaluate, in flight together.
+- floor: the least a driver can do: each page origin loaded once (in the lab's eight pages, as
+         navigations), and all of its cases in one evaluate, in flight together.
 Browser launch is excluded from all three; page opens are included in all three.
 """
 
@@ -28,7 +28,7 @@ from .servers import OriginPool
 from .session import probe_spec
 
 ALL_PAGES = 256
-"""The loop and the floor keep a page per origin (plain code does), where the lab keeps a few and navigates them."""
+"""The loop keeps a page per origin (plain code does); the lab and the floor keep eight and navigate them."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,8 @@ def _time_plain(scenarios: Sequence[Scenario], candidate: Candidate, timeout_s: 
     pool, stopping = OriginPool(router=router), threading.Event()
     browser: Browser = candidate.launch(routing=Routing(router.address, tuple(lab_assigned_names(scenarios)))
                                         if router is not None else None)
-    browser.max_pages = ALL_PAGES
+    if not together:
+        browser.max_pages = ALL_PAGES
     try:
         fetches = _serve_library(scenarios, pool, stopping, timeout_s)
         started = time.perf_counter()

@@ -1,0 +1,27 @@
+"""`cors-lab bench` runs what the lab runs: https origins (routing, run-time CA), sandboxed frames, repeats.
+
+Numbers are printed, never asserted: this checks that the three measurements ran on such scenarios and that the
+output ends with one ratio line per engine, as documented.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import E2E, ROOT, lab_cli
+
+pytestmark = pytest.mark.browser
+
+
+def test_bench_measures_https_sandboxed_and_real_origin_scenarios(browsers: list) -> None:
+    files = [E2E / "https-cookies.toml", E2E / "null-origin.toml", E2E / "preflight-cache.toml",
+             ROOT / "scenarios" / "real-origins" / "production-and-dev-origins.toml"]
+    done = lab_cli("bench", *map(str, files), "--browser", "chromium", "--browser", "webkit")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert re.fullmatch(r"chromium: lab/loop=\d+\.\d\d lab/floor=\d+\.\d\d", lines[-2]), done.stdout
+    assert re.fullmatch(r"webkit: lab/loop=\d+\.\d\d lab/floor=\d+\.\d\d", lines[-1]), done.stdout
+    cases = sum(1 for f in files for line in f.read_text().splitlines() if line.strip() == "[[cases]]")
+    assert f"chromium: {cases} cases; lab " in done.stdout
