@@ -12,7 +12,6 @@ import glob
 import json
 import os
 import shutil
-import subprocess
 from typing import Any, Callable, Dict, List, Optional, Sequence
 from urllib.parse import urlsplit
 
@@ -197,15 +196,6 @@ def find_browsers(extra_args: Optional[Dict[str, Sequence[str]]] = None) -> List
                 candidates.append(Candidate(engine, engine, system, driver, _playwright_launcher(engine, system, driver, extra_args.get(engine, ())),
                                             system_binary=True, routable=True))
     return candidates
-
-
-def system_version(executable: str) -> str:
-    """`BINARY --version`, for messages that must name the browser's version without launching it."""
-    try:
-        done = subprocess.run([executable, "--version"], capture_output=True, text=True, timeout=20)
-        return done.stdout.strip() or done.stderr.strip() or "unknown version"
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown version"
 
 
 def select_browsers(requested: Sequence[str], found: Sequence[Candidate]) -> List[Candidate]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..frontend import PAGE_PATH
@@ -28,10 +29,17 @@ def _playwright_version() -> str:
         return "unknown"
 
 
+def system_version(executable: str) -> str:
+    """`BINARY --version`, for messages that must name the browser's version without launching it."""
+    try:
+        done = subprocess.run([executable, "--version"], capture_output=True, text=True, timeout=20)
+        return done.stdout.strip() or done.stderr.strip() or "unknown version"
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown version"
+
+
 def undrivable_message(engine: str, executable: Optional[str], error: str) -> str:
     """Why a found browser cannot be driven, naming both versions and the fix (never a protocol traceback)."""
-    from .discovery import system_version
-
     first_line = error.strip().splitlines()[0] if error.strip() else "unknown error"
     what = system_version(executable) if executable else f"Playwright's {engine} build"
     message = f"Playwright {_playwright_version()} cannot drive {what} ({executable or engine}): {first_line}"
