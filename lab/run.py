@@ -12,9 +12,8 @@ import random
 import threading
 import queue
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Protocol, Sequence, Tuple
+from typing import Dict, Iterator, List, Mapping, Optional, Protocol, Sequence, Tuple
 
-from .backend import Exchange
 from .backend.recorder import WSGIApp
 from .browsers.base import BrowserInfo, Candidate
 from .results import ResultRow
@@ -82,55 +81,6 @@ class Sink:
 
     def routed(self, browser: str, asked: Sequence[Asked]) -> None:
         """What one browser asked the lab's routing for, routed or refused (at the end of its work)."""
-
-
-def classify(result: Optional[Dict[str, Any]], exchanges: Sequence[Exchange], failure: Optional[str],
-             backend_alive: bool) -> Tuple[str, Optional[str]]:
-    """Outcome and the lab's reason. The lab's own failures are `error`, never folded into `blocked`."""
-    if failure is not None:
-        return "error", failure
-    broken = [e for e in exchanges if e.failure]
-    if broken:
-        return "error", f"the backend failed while answering {broken[0].method} {broken[0].path}: {broken[0].failure}"
-    assert result is not None
-    outcome = result["outcome"]
-    if outcome == "blocked" and not exchanges and not backend_alive:
-        return "error", "the backend server is not running"
-    unanswered = [e for e in exchanges if e.status is None]
-    if outcome == "blocked" and unanswered:
-        return "error", (f"the server received {unanswered[0].method} {unanswered[0].path} and closed the connection without"
-                         " answering: a network failure, not a CORS refusal")
-    rejected = invalid_response(exchanges) if outcome == "blocked" and result.get("response_type") is None else None
-    if rejected:
-        return "error", rejected
-    if outcome == "blocked" and not exchanges:
-        return outcome, "no request reached the server: the browser refused before sending"
-    return outcome, None
-
-
-def invalid_response(exchanges: Sequence[Exchange]) -> Optional[str]:
-    """Why a fetch that threw met a response that is not valid HTTP (a NUL, CR or LF in a header), or None.
-
-    Browsers reject such a response as a network error before any CORS check (Chromium says
-    net::ERR_INVALID_HTTP_RESPONSE), so the cell is the server's malformed answer, not a CORS refusal. An opaque
-    response (no-cors) was not rejected, so it is not counted."""
-    for exchange in exchanges:
-        malformed = exchange.malformed()
-        if malformed:
-            which = "preflight response" if exchange.kind == "preflight" else "response"
-            return (f"the server's {which} to {exchange.method} {exchange.path} is not valid HTTP ({malformed}):"
-                    " the browser rejected it as a network error, not a CORS refusal")
-    return None
-
-
-SILENT_ENGINES = {"firefox": "Firefox over WebDriver BiDi does not report its CORS reason to the lab",
-                  "webkit": "WebKit over WebDriver does not report its CORS reason to the lab"}
-
-
-def browser_reason(console: Sequence[str], engine: str) -> str:
-    """The browser's own words for a refusal: Chromium's corsErrorStatus and CORS console message, where told."""
-    said = [m for m in console if m.startswith("corsErrorStatus")] + [m for m in console if "CORS" in m and not m.startswith("corsErrorStatus")]
-    return "; ".join(said) if said else SILENT_ENGINES.get(engine, "the browser gave no reason")
 
 
 class _Worker:

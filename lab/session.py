@@ -23,14 +23,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from .backend import TOKEN_PARAM, BackendBuildError, Exchange, Recorder
+from .backend import TOKEN_PARAM, BackendBuildError, Recorder
 from .backend.template import fill
 from .browsers.base import Browser, BrowserInfo, Candidate, ConsoleMessage, Page, Routing
 from .results import ResultRow
 from .routing import Asked, Router
 from .scenario.model import Case, Scenario, split_expectation
 from .servers import OriginPool
-from .standard import judge
+from .cell import SILENT_ENGINES, browser_reason, cell_row, classify
 
 
 def ordered(items: Sequence[Any], rng: Optional[random.Random]) -> List[Any]:
@@ -392,8 +392,6 @@ class BrowserSession:
     def _finish(self, flight: _Flight, answer: Optional[Dict[str, Any]], failure: Optional[str],
                 elapsed_ms: float) -> ResultRow:
         """The cell of a collected case: its attempts, what the server recorded under its token, and the verdict."""
-        from .run import classify  # noqa: the outcome rules live with the runner's documented semantics
-
         mounted, case, spec = flight.mounted, flight.case, flight.spec
         assert mounted.recorder is not None
         if failure is None and not answer:
@@ -404,51 +402,16 @@ class BrowserSession:
         outcome, reason = classify(result, exchanges, failure, self.pool.alive(mounted.scenario.origins[case.target]))
         summary = [{"outcome": a.get("outcome"), "status": a.get("status"), "error": a.get("error")} for a in attempts]
         duration = (answer or {}).get("ms", elapsed_ms)
-        row = self._row(mounted, case, spec, result or {}, exchanges, outcome, reason, failure, summary, duration)
+        row = cell_row(mounted.scenario, mounted.backend, mounted.urls, self.candidate.name, self.candidate.engine, case,
+                       spec, result or {}, exchanges, outcome, reason, failure, summary, duration)
         if self.browser is not None and any(name.lower() == "set-cookie" for e in exchanges for name, _ in e.response_headers):
             self.browser.clear_cookies(sorted(set(mounted.urls.values())))
         mounted.in_flight -= 1
         self._release(mounted)
         return row
 
-    def _row(self, mounted: _Mounted, case: Case, spec: Dict[str, Any], result: Dict[str, Any],
-             exchanges: Sequence[Exchange], outcome: str, reason: Optional[str], failure: Optional[str],
-             attempts: List[Dict[str, Any]], duration_ms: float) -> ResultRow:
-        """The cell: what was measured, judged against the scenario's expectation and the standard's model."""
-        scenario, backend, urls = mounted.scenario, mounted.backend, mounted.urls
-        engine = self.candidate.engine
-        request = {"page_origin": urls[case.page], "url": spec["url"], "method": case.method, "headers": spec["headers"],
-                   "credentials": case.credentials, "mode": case.mode, "redirect": case.redirect, "sandboxed": case.sandboxed}
-        recorded = [e.to_dict() for e in exchanges]
-        judgement = judge(request, recorded)
-        expected, app_error = split_expectation(scenario.expected(case, engine, backend.versions))
-        cookies_sent = any("Cookie" in e.request_headers for e in exchanges)
-        expected_cookies = case.cookies_expected_in(engine)
-        matched = (outcome == expected and (app_error is None or (reason is not None and failure is None and app_error in reason))
-                   and (expected_cookies is None or cookies_sent == expected_cookies))
-        if outcome == expected and expected_cookies is not None and cookies_sent != expected_cookies:
-            reason = reason or (f"a cookie {'was' if cookies_sent else 'was not'} sent, expected it "
-                                f"{'to be' if expected_cookies else 'not to be'}")
-        return ResultRow(
-            scenario=scenario.id, group=scenario.group, case=case.name,
-            browser=self.candidate.name, engine=engine,
-            outcome=outcome, expected=expected, matched=matched, pin=backend.label,
-            status=result.get("status"), response_type=result.get("response_type"),
-            preflight=any(e.kind == "preflight" for e in exchanges),
-            preflights=sum(1 for e in exchanges if e.kind == "preflight"),
-            cookies_sent=cookies_sent, expected_cookies_sent=expected_cookies,
-            attempts=attempts if case.repeat > 1 else [],
-            readable_headers=result.get("readable_headers"), read_headers=result.get("read_headers") or {},
-            error=result.get("error"), reason=reason,
-            exchanges=recorded, duration_ms=round(duration_ms, 2),
-            request=request, model=judgement.to_dict(),
-            agrees=judgement.prediction == outcome if outcome in ("allowed", "blocked") else None,
-        )
-
     def _with_reasons(self, rows: List[ResultRow], page_urls: Sequence[str]) -> List[ResultRow]:
         """Each cell gets the console messages that mention its token; a refused one the browser's reason."""
-        from .run import SILENT_ENGINES, browser_reason
-
         engine = self.candidate.engine
         pages = self._pages(page_urls)
         tokens = {id(row): row.request.get("url", "").rsplit(f"{TOKEN_PARAM}=", 1)[-1] for row in rows}

@@ -14,7 +14,7 @@ import pytest
 
 from lab.backend import Exchange
 from lab.results import ResultRow
-from lab.run import classify
+from lab.cell import classify
 from tests.conftest import ENGINES, run_rows
 
 MALFORMED = """\
