@@ -353,6 +353,8 @@ class BrowserSession:
 
     def _collect(self, due_only: bool) -> List[ResultRow]:
         """Rows of deferred cases whose pauses are over (or of all of them), waiting for those still fetching."""
+        if self.stop.is_set():  # interrupted: cases still out are not measured (a --resume run measures them)
+            return self._take_lost()
         now = time.perf_counter()
         due = [f for f in self._deferred if not due_only or f.ready_at <= now]
         if not due:
