@@ -188,3 +188,18 @@ def test_a_backend_that_cannot_be_built_is_a_build_error(tmp_path: Path) -> None
     assert scenario is not None and not problems
     with pytest.raises(BackendBuildError, match="nosuchconverter"):
         build_app(scenario, {"app": "http://app.localhost:1", "api": "http://api.localhost:2"}, threading.Event())
+
+
+def test_an_exchange_and_a_row_serialise_every_field() -> None:
+    """to_dict is written by hand (asdict's deep copy cost the lab CPU per cell): no field may be forgotten."""
+    from dataclasses import asdict, fields
+
+    from lab.backend.recorder import Exchange
+    from lab.results import ResultRow
+
+    exchange = Exchange("preflight", "OPTIONS", "/x", {"Origin": "http://a"}, 204, [("Vary", "Origin")], None)
+    expected = asdict(exchange)
+    expected["response_headers"] = [["Vary", "Origin"]]
+    assert exchange.to_dict() == expected and list(exchange.to_dict()) == [f.name for f in fields(Exchange)]
+    row = ResultRow("g/s", "g", "case", "chromium", "chromium", "allowed", "allowed", True, exchanges=[expected])
+    assert row.to_dict() == asdict(row)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import parse_qs
 
@@ -45,9 +45,10 @@ class Exchange:
         return malformed_header(self.response_headers)
 
     def to_dict(self) -> Dict[str, Any]:
-        data = asdict(self)
-        data["response_headers"] = [list(pair) for pair in self.response_headers]
-        return data
+        # By hand: asdict's recursive copy was the largest share of the lab's own CPU per cell.
+        return {"kind": self.kind, "method": self.method, "path": self.path, "request_headers": dict(self.request_headers),
+                "status": self.status, "response_headers": [list(pair) for pair in self.response_headers],
+                "failure": self.failure}
 
 
 def request_headers(environ: Dict[str, Any]) -> Dict[str, str]:
