@@ -234,11 +234,12 @@ class BrowserSession:
 
     def _window_full(self, window: List["_Plan"]) -> bool:
         pages = {p.mounted.urls[c.page] for p in window for c in p.cases}
-        return (len(pages) >= self.browser_pages() - 1 or sum(len(p.cases) for p in window) >= WINDOW_CASES
+        return (len(pages) >= self._pages_kept() - 1 or sum(len(p.cases) for p in window) >= WINDOW_CASES
                 or len(window) >= WINDOW_SCENARIOS)
 
-    def browser_pages(self) -> int:
-        return self.browser.max_pages if self.browser is not None else 8
+    def _pages_kept(self) -> int:
+        """A window needs no more page origins than the browser keeps pages (one spare for a paused case's page)."""
+        return self.browser.max_pages if self.browser is not None else Browser.max_pages
 
     def _attach(self, scenario: Scenario, backend: Any) -> _Mounted:
         """Build the scenario's backend and attach it to the servers under a new key (reused for consecutive cases
