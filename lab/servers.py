@@ -94,7 +94,6 @@ class OriginPool:
         self.host_suffix = host_suffix
         self.router = router
         self._servers: Dict[Tuple[str, str, str], OriginServer] = {}
-        self._backend: Optional[Callable[..., Iterable[bytes]]] = None
         self._attached: Dict[str, Callable[..., Iterable[bytes]]] = {}
         self._latest: Optional[Callable[..., Iterable[bytes]]] = None
         self._ca: Optional[LocalCA] = None
@@ -137,12 +136,9 @@ class OriginPool:
         server = self._servers.get(self._key(origin))
         return server is not None and server.alive
 
-    def mount(self, backend: Optional[Callable[..., Iterable[bytes]]]) -> None:
-        """The backend for requests that name no attached scenario (a single-scenario user such as the bench)."""
-        self._backend = backend
-
     def attach(self, key: str, backend: Callable[..., Iterable[bytes]]) -> None:
-        """Serve requests whose token starts with `KEY.` from this backend (see `mount_key`)."""
+        """Serve requests whose token starts with `KEY.` from this backend (see `mount_key`); key "" serves requests
+        whose token names no scenario (a single-scenario user)."""
         self._attached[key] = backend
         self._latest = backend
 
@@ -156,7 +152,7 @@ class OriginPool:
             return frontend_app(environ, start_response)
         # A request without a known token (a redirect target with a query of its own) goes to the newest scenario.
         key = mount_key(environ.get("QUERY_STRING", ""))
-        backend = self._attached.get(key) or self._latest or self._backend
+        backend = self._attached.get(key) or self._latest
         if backend is None:
             start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
             return [b"cors-lab: no scenario is mounted"]

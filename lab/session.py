@@ -21,7 +21,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .backend import TOKEN_PARAM, BackendBuildError, Recorder
 from .backend.template import fill
@@ -31,6 +31,9 @@ from .routing import Asked, Router
 from .scenario.model import Case, Scenario, split_expectation
 from .servers import OriginPool
 from .cell import SILENT_ENGINES, browser_reason, cell_row, classify
+
+if TYPE_CHECKING:
+    from .run import RunOptions  # run.py builds sessions: a runtime import would be circular
 
 
 def ordered(items: Sequence[Any], rng: Optional[random.Random]) -> List[Any]:
@@ -71,10 +74,15 @@ def probe_spec(case: Case, urls: Dict[str, str], token: str, timeout_s: float) -
     }
 
 
+def waits(case: Case) -> bool:
+    """A case that repeats after a pause long enough to be collected later rather than waited for."""
+    return case.repeat > 1 and case.pause_ms >= DEFER_PAUSE_MS
+
+
 def pause_of(scenario: Scenario) -> int:
     """How long the scenario's longest paused case waits (ms): such scenarios start first, so that nothing waits for
     their pauses at the end of a run."""
-    return max((c.pause_ms * (c.repeat - 1) for c in scenario.cases if c.pause_ms >= DEFER_PAUSE_MS), default=0)
+    return max((c.pause_ms * (c.repeat - 1) for c in scenario.cases if waits(c)), default=0)
 
 
 def shares_cookies(scenario: Scenario) -> bool:
@@ -122,9 +130,9 @@ class _Flight:
 class BrowserSession:
     """A browser the lab launched (or will launch), with its own servers and router.
 
-    `options` is a run.RunOptions (timeout, bind address, host suffix, cells to skip, one_at_a_time)."""
+    `options`: timeout, bind address, host suffix, cells to skip, one_at_a_time."""
 
-    def __init__(self, candidate: Candidate, options: Any, slot: str, bypass: Sequence[str] = (),
+    def __init__(self, candidate: Candidate, options: "RunOptions", slot: str, bypass: Sequence[str] = (),
                  on_launch: Callable[[BrowserInfo], None] = lambda info: None) -> None:
         self.candidate = candidate
         self.options = options
@@ -229,7 +237,7 @@ class BrowserSession:
             self._release(mounted)
             return None
         mounted.in_flight += len(cases)  # reserved: the scenario stays attached until its last case is collected
-        together = not (getattr(self.options, "one_at_a_time", False) or shares_cookies(scenario))
+        together = not (self.options.one_at_a_time or shares_cookies(scenario))
         return _Plan(mounted, ordered(cases, rng), together)
 
     def _window_full(self, window: List["_Plan"]) -> bool:
@@ -281,7 +289,7 @@ class BrowserSession:
         rows: List[ResultRow] = []
         by_page: Dict[str, List[_Flight]] = {}
         for plan in window:
-            later = [c for c in plan.cases if c.repeat > 1 and c.pause_ms >= DEFER_PAUSE_MS]
+            later = [c for c in plan.cases if waits(c)]
             self._start_deferred(plan.mounted, later)
             for case in plan.cases:
                 if case not in later:
@@ -313,8 +321,7 @@ class BrowserSession:
     def _fly(self, flights: List[_Flight]) -> List[ResultRow]:
         """Start cases that share a page and wait for them, in one round trip."""
         if self.browser is None:
-            reason = self.launch_failure or "the browser is not running"
-            return [self._finish(f, None, reason, 0.0) for f in flights]
+            return [self._finish(f, None, self._not_running(), 0.0) for f in flights]
         page_url = flights[0].page_url
         started = time.perf_counter()
         try:
@@ -340,7 +347,7 @@ class BrowserSession:
             by_page.setdefault(flight.page_url, []).append(flight)
         for page_url, flights in by_page.items():
             if self.browser is None:
-                self._lost += [self._finish(f, None, self.launch_failure or "the browser is not running", 0.0) for f in flights]
+                self._lost += [self._finish(f, None, self._not_running(), 0.0) for f in flights]
                 continue
             try:
                 self.browser.page(page_url, keep=self._busy_pages()).start([f.spec for f in flights])
@@ -365,12 +372,11 @@ class BrowserSession:
         for flight in due:
             by_page.setdefault(flight.page_url, []).append(flight)
         rows: List[ResultRow] = []
+        died: Optional[str] = None  # once the browser failed, the cases of the other pages died with it
         for page_url, flights in by_page.items():
-            failure = None
+            failure = died or (self._not_running() if self.browser is None else None)
             answers: Dict[str, Any] = {}
-            if self.browser is None:
-                failure = self.launch_failure or "the browser is not running"
-            else:
+            if failure is None:
                 try:
                     longest = max(f.spec["timeout_ms"] * f.spec["repeat"] for f in flights)
                     answers = self.browser.page(page_url, keep=self._busy_pages()).results(
@@ -378,15 +384,19 @@ class BrowserSession:
                 except Exception as exc:
                     if self.stop.is_set():
                         return rows
-                    failure = self._failure(exc)
+                    failure = died = self._failure(exc)
             rows += [self._finish(f, answers.get(f.spec["token"]), failure, 0.0) for f in flights]
-            if failure is not None and self.browser is not None:
-                self._restart_browser()
+        if died is not None:
+            self._restart_browser()
         return self._with_reasons(rows, list(by_page)) + self._take_lost()
 
     def _take_lost(self) -> List[ResultRow]:
         lost, self._lost = self._lost, []
         return lost
+
+    def _not_running(self) -> str:
+        """Why a case could not start: the browser could not be (re)launched."""
+        return self.launch_failure or "the browser is not running"
 
     @staticmethod
     def _failure(exc: Exception) -> str:

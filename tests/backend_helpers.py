@@ -57,7 +57,7 @@ def serve(tmp_path: Path, text: str) -> Iterator[Served]:
     try:
         urls = {name: pool.url(origin) for name, origin in scenario.origins.items()}
         recorder = Recorder(build_app(scenario, urls, stopping), scenario.backend.proxy_headers)
-        pool.mount(recorder)
+        pool.attach("", recorder)
         yield Served(urls, recorder)
     finally:
         stopping.set()

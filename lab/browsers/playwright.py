@@ -141,6 +141,7 @@ class PlaywrightBrowser(Browser):
                  name: Optional[str] = None, args: Sequence[str] = (), routing: Optional[Routing] = None) -> None:
         from playwright.sync_api import Error, sync_playwright
 
+        super().__init__()
         self._playwright = sync_playwright().start()
         try:
             if connect:  # a Playwright server elsewhere (`playwright run-server`); it launches the browser on its side

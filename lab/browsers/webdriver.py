@@ -179,6 +179,7 @@ class WebDriverBrowser(Browser):
 
     def __init__(self, endpoint: str, capabilities: Dict[str, Any], name: str, engine: str, product: str,
                  driver: str, executable: str, helpers: Sequence[_Process] = ()) -> None:
+        super().__init__()
         self._helpers = list(helpers)
         self.client = WebDriverClient(endpoint)
         try:
