@@ -48,7 +48,11 @@ window.corsLabProbe = async function (spec) {
 // asynchronously, and what a frame reports before that would be lost.
 window.corsLabSandboxed = function (spec) {
   if (!window.corsLabSandbox) {
-    window.corsLabSandbox = new Promise((ready) => {
+    // The lab calls in as soon as this script has run, which can be before the page's body exists.
+    const parsed = document.readyState === "loading"
+      ? new Promise((done) => document.addEventListener("DOMContentLoaded", done, { once: true }))
+      : Promise.resolve();
+    window.corsLabSandbox = parsed.then(() => new Promise((ready) => {
       const frame = document.createElement("iframe");
       frame.setAttribute("sandbox", "allow-scripts");
       const pending = new Map();
@@ -65,7 +69,7 @@ window.corsLabSandboxed = function (spec) {
         " parent.postMessage({ corsLabId: event.data.id, result: result }, '*')));" +
         "parent.postMessage({ corsLabReady: true }, '*');<\/script>";
       document.body.appendChild(frame);
-    });
+    }));
   }
   return window.corsLabSandbox.then(({ frame, pending }) => new Promise((resolve) => {
     const id = Math.random().toString(36).slice(2);
