@@ -73,7 +73,7 @@ def _serve_library(scenarios: Sequence[Scenario], pool: OriginPool, stopping: th
     """Every scenario's backend attached at once (its cases' tokens name it), and every case's fetch."""
     fetches: Fetches = []
     for number, scenario in enumerate(scenarios):
-        urls = {name: pool.url(origin) for name, origin in scenario.origins.items()}
+        urls = pool.urls(scenario.origins)
         try:
             app = build_app(scenario, urls, stopping)
         except Exception:

@@ -20,7 +20,7 @@ from .results import ResultRow
 from .scenario.model import Scenario
 from .routing import Asked
 from .servers import browser_hostname
-from .session import BrowserSession, ordered, pause_of
+from .session import BrowserSession, ordered, scheduled
 
 
 @dataclass(frozen=True)
@@ -143,8 +143,7 @@ def run_lab(scenarios: Sequence[Scenario], candidates: Sequence[Candidate], opti
         backends = [LocalBackends()]
     stop = threading.Event()
     rng = random.Random(options.shuffle_seed) if options.shuffle_seed is not None else None
-    items = ordered([(scenario, backend) for scenario in scenarios for backend in backends], rng)
-    items.sort(key=lambda item: -pause_of(item[0]))  # stable: paused cases start first, then the given order
+    items = scheduled(ordered([(scenario, backend) for scenario in scenarios for backend in backends], rng))
     bypass = lab_assigned_names(scenarios, options.host_suffix)
     workers = []
     for candidate in candidates:

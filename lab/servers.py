@@ -12,7 +12,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
-from typing import Any, Callable, Dict, Iterable, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -74,6 +74,26 @@ def mount_key(query_string: str) -> str:
     return token.split(".", 1)[0] if "." in token else ""
 
 
+OriginKey = Tuple[str, str, int]
+
+
+def origin_keys(origins: Mapping[str, Origin]) -> Dict[str, OriginKey]:
+    """Which server serves each of a scenario's origins: one per origin served as written, and for lab-assigned ones
+    one per scheme and host, shared by every scenario (a page at `http://app.localhost` stays open for all of them).
+    A scenario that names the same scheme and host twice means two origins (different ports): its second one gets
+    the next server of that host."""
+    keys: Dict[str, OriginKey] = {}
+    taken: Dict[Tuple[str, str], int] = {}
+    for name, origin in origins.items():
+        if origin.as_written:
+            keys[name] = ("", origin.as_written, 0)
+        else:
+            ordinal = taken.get((origin.scheme, origin.host), 0)
+            taken[(origin.scheme, origin.host)] = ordinal + 1
+            keys[name] = (origin.scheme, origin.host, ordinal)
+    return keys
+
+
 def browser_hostname(host: str, host_suffix: str = "localhost") -> str:
     """The name a browser uses for a declared `*.localhost` host when origins live under `host_suffix`."""
     if host_suffix == "localhost":
@@ -93,21 +113,24 @@ class OriginPool:
         self.bind = bind
         self.host_suffix = host_suffix
         self.router = router
-        self._servers: Dict[Tuple[str, str, str], OriginServer] = {}
+        self._servers: Dict[OriginKey, OriginServer] = {}
         self._attached: Dict[str, Callable[..., Iterable[bytes]]] = {}
         self._latest: Optional[Callable[..., Iterable[bytes]]] = None
         self._ca: Optional[LocalCA] = None
 
-    def url(self, origin: Origin) -> str:
-        """The real origin (with its port) for a declared origin; starts its server on first use.
+    def urls(self, origins: Mapping[str, Origin]) -> Dict[str, str]:
+        """The real origin (with its port) of each of a scenario's declared origins; starts servers on first use.
 
         An origin served as written (`https://app.example.com`, `http://localhost:5173`) gets a server on a free
         loopback port and a route from its name and port in the lab's router: the real port is never bound, so
         it cannot clash with a dev server running there, and each browser has its own."""
+        keys = origin_keys(origins)
+        return {name: self._url(origin, keys[name]) for name, origin in origins.items()}
+
+    def _url(self, origin: Origin, key: OriginKey) -> str:
         written = origin.as_written
         if written is not None and self.router is None:
             raise OSError(f"{written} can only be served to a browser the lab launched with its routing")
-        key = self._key(origin)
         if key not in self._servers:
             tls = None
             if origin.scheme == "https":
@@ -123,17 +146,13 @@ class OriginPool:
             return written
         return f"{origin.scheme}://{self.hostname(origin.host)}:{self._servers[key].port}"
 
-    @staticmethod
-    def _key(origin: Origin) -> Tuple[str, str, str]:
-        """One server per origin served as written (whatever its name), one per declared lab-assigned origin."""
-        return ("", origin.as_written, "") if origin.as_written else (origin.name, origin.scheme, origin.host)
-
     def hostname(self, host: str) -> str:
         """The name a browser uses for a declared `*.localhost` host."""
         return browser_hostname(host, self.host_suffix)
 
-    def alive(self, origin: Origin) -> bool:
-        server = self._servers.get(self._key(origin))
+    def alive(self, origins: Mapping[str, Origin], name: str) -> bool:
+        """Whether the server of a scenario's origin `name` is still serving."""
+        server = self._servers.get(origin_keys(origins)[name])
         return server is not None and server.alive
 
     def attach(self, key: str, backend: Callable[..., Iterable[bytes]]) -> None:

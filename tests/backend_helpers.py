@@ -55,7 +55,7 @@ def serve(tmp_path: Path, text: str) -> Iterator[Served]:
     pool = OriginPool()
     stopping = threading.Event()
     try:
-        urls = {name: pool.url(origin) for name, origin in scenario.origins.items()}
+        urls = pool.urls(scenario.origins)
         recorder = Recorder(build_app(scenario, urls, stopping), scenario.backend.proxy_headers)
         pool.attach("", recorder)
         yield Served(urls, recorder)

@@ -83,7 +83,7 @@ def test_an_undeclared_name_gets_the_labs_refusal_in_every_engine(browsers: List
         pool = OriginPool(router=router)
         browser = None
         try:
-            page_url = pool.url(scenario.origins["app"])
+            page_url = pool.urls(scenario.origins)["app"]
             browser = candidate.launch(routing=Routing(router.address))
             result = browser.page(page_url).probe({
                 "url": "https://undeclared.example.net/x?cors_lab=t", "method": "GET", "headers": {}, "body": None,
