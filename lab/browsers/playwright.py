@@ -85,25 +85,22 @@ class PlaywrightPage(Page):
     def __init__(self, page: Any, cdp: Any = None) -> None:
         self._page = page
         self._console: List[ConsoleMessage] = []
-        self._urls: Dict[str, str] = {}
         page.on("console", self._on_console)
-        if cdp is not None:  # Chromium tells why it refused a response: Network.loadingFailed.corsErrorStatus
-            cdp.send("Network.enable")
-            cdp.on("Network.requestWillBeSent", self._on_request)
-            cdp.on("Network.loadingFailed", self._on_failed)
-            cdp.on("Network.loadingFinished", lambda event: self._urls.pop(event.get("requestId", ""), None))
+        if cdp is not None:
+            # Chromium tells why it refused a response as a CORS issue (the Audits domain): one event per refusal,
+            # where the Network domain would send several events for every request of the run.
+            cdp.send("Audits.enable")
+            cdp.on("Audits.issueAdded", self._on_issue)
 
-    def _on_request(self, event: Dict[str, Any]) -> None:
-        self._urls[event["requestId"]] = event["request"]["url"]
-
-    def _on_failed(self, event: Dict[str, Any]) -> None:
-        status = event.get("corsErrorStatus")
-        url = self._urls.pop(event.get("requestId", ""), "")
-        if status:
-            detail = status.get("corsError", "")
-            if status.get("failedParameter"):
-                detail += f" (failed parameter: {status['failedParameter']})"
-            self._console.append(ConsoleMessage("cors", f"corsErrorStatus: {detail}", url))
+    def _on_issue(self, event: Dict[str, Any]) -> None:
+        details = (event.get("issue") or {}).get("details", {}).get("corsIssueDetails")
+        if not details or details.get("isWarning"):
+            return
+        status = details.get("corsErrorStatus") or {}
+        detail = status.get("corsError", "")
+        if status.get("failedParameter"):
+            detail += f" (failed parameter: {status['failedParameter']})"
+        self._console.append(ConsoleMessage("cors", f"corsErrorStatus: {detail}", (details.get("request") or {}).get("url", "")))
 
     def _on_console(self, message: Any) -> None:
         location = message.location or {}
