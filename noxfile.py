@@ -17,6 +17,7 @@ environments) use uv when it is installed, virtualenv / venv otherwise.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -26,6 +27,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from lab.pins import load_pins  # noqa: E402  (the pins file is the single source of the matrix)
 
 nox.options.default_venv_backend = "uv|virtualenv"
+# Installed packages come with their bytecode (pip's default; uv only when asked): every `cors-lab` process and
+# pin host imports Flask and Playwright, and where PYTHONDONTWRITEBYTECODE is set each would compile them again.
+os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
 nox.options.sessions = ["lab"]
 
 PIN_OPTIONS = ("--pins", "--flask", "--flask-cors")
@@ -34,6 +38,7 @@ REPORTS = "reports"
 
 def _setup(session: nox.Session, extras: str = "") -> None:
     session.install("-e", f".{extras}")
+    session.run("python", "-m", "compileall", "-q", "lab", silent=True)  # the lab's own modules, for the same reason
     session.run("cors-lab", "install-browsers")
 
 

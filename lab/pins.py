@@ -270,8 +270,8 @@ def _ensure_env(pin: Pin, directory: Path, extra: Sequence[str]) -> PinEnv:
         overrides = directory.parent / f"{directory.name}.overrides.txt"
         overrides.write_text("\n".join(pin.requirements()) + "\n")
         steps = [[uv, "venv", "--quiet", "--python", interpreter, str(directory)],
-                 [uv, "pip", "install", "--quiet", "--python", str(python), "--override", str(overrides),
-                  *requirements, *extra]]
+                 [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python), "--override",
+                  str(overrides), *requirements, *extra]]
     else:  # pip has no overrides: the app's requirements first, then the pin's versions on top
         pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
         steps = [[interpreter, "-m", "venv", str(directory)]] + ([pip + list(extra)] if extra else []) + [pip + requirements]
@@ -288,6 +288,10 @@ def _ensure_env(pin: Pin, directory: Path, extra: Sequence[str]) -> PinEnv:
     if probe.returncode != 0:
         return PinEnv(pin, error=f"installed {pin.label} but could not read its versions: {_tail(probe.stderr)}")
     versions = json.loads(probe.stdout)
+    # Bytecode for the lab's own modules under this Python too (pip and uv compiled the packages): each pin host
+    # imports them, and a machine with PYTHONDONTWRITEBYTECODE, or a read-only checkout, would compile them anew in
+    # every run. Best effort: a checkout it cannot write to only costs start-up time.
+    _run([str(python), "-m", "compileall", "-q", str(Path(__file__).resolve().parent)])
     marker.write_text(json.dumps(versions))
     return PinEnv(pin, str(python), versions=versions)
 

@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Dict, List
 
@@ -39,6 +40,21 @@ def test_a_missing_python_is_a_pin_error_that_says_what_to_do(tmp_path: Path) ->
     env = ensure_env(Pin("3.1", "6.0", python="3.99"), tmp_path / "envs")
     assert env.python is None and env.error is not None
     assert "no working Python 3.99 found" in env.error and "uv python install 3.99" in env.error
+
+
+def test_a_pin_environment_comes_with_bytecode(tmp_path: Path) -> None:
+    """Pin hosts import Flask and the lab's modules in every run: with PYTHONDONTWRITEBYTECODE set (as on CI machines)
+    nothing would ever be cached, so the environment is built with bytecode for both."""
+    lab_package = Path(__file__).resolve().parent.parent / "lab"
+    (lab_package / "__pycache__" / f"pinhost.{sys.implementation.cache_tag}.pyc").unlink(missing_ok=True)
+    env = ensure_env(Pin("3.1", "6.0"), tmp_path / "envs")  # no python named: this interpreter's version
+    assert env.error is None and env.python is not None, env.error
+    tag = subprocess.run([env.python, "-c", "import sys; print(sys.implementation.cache_tag)"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    flask = Path(subprocess.run([env.python, "-c", "import flask, os; print(os.path.dirname(flask.__file__))"],
+                                capture_output=True, text=True, check=True).stdout.strip())
+    assert list((flask / "__pycache__").glob(f"app.{tag}.pyc"))
+    assert list((lab_package / "__pycache__").glob(f"pinhost.{tag}.pyc"))
 
 
 def test_the_catalog_names_real_scenarios_and_every_versioned_scenario_is_in_it() -> None:
