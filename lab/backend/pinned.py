@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import queue
 import select
 import subprocess
 import tempfile
@@ -48,37 +47,18 @@ class LocalBackends:
 
 
 def forwarding_app(port: int, timeout_s: float) -> WSGIApp:
-    """A WSGI app that sends each request, as received, to a backend on a loopback port, over kept-alive connections
-    (a new connection per request cost the lab and the pin's host a thread and a handshake each)."""
-    idle: "queue.SimpleQueue[http.client.HTTPConnection]" = queue.SimpleQueue()
+    """A WSGI app that sends each request, as received, to a backend on a loopback port. One connection per request:
+    the pin's host serves with Werkzeug's development server, which closes every connection after its response
+    (`Connection: close`, as `flask run` does), so there is nothing to keep alive."""
 
     def send(method: str, target: str, body: Optional[bytes], headers: Dict[str, str]) -> Any:
-        for reused in (True, False):
-            try:
-                connection = idle.get_nowait() if reused else None
-            except queue.Empty:
-                connection = None
-            if connection is None:
-                reused = False
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
-            try:
-                connection.request(method, target, body=body, headers=headers)
-                response = connection.getresponse()
-                data = response.read()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                connection.close()
-                if reused:  # the host closed an idle connection: send again on a new one
-                    continue
-                raise
-            except BaseException:
-                connection.close()
-                raise
-            if response.will_close:
-                connection.close()
-            else:
-                idle.put(connection)
-            return response, data
-        raise AssertionError("unreachable")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+        try:
+            connection.request(method, target, body=body, headers=headers)
+            response = connection.getresponse()
+            return response, response.read()
+        finally:
+            connection.close()
 
     def forward(environ: Dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         headers = request_headers(environ)
