@@ -1,4 +1,4 @@
-"""Origin servers on loopback: one port per named origin, alive for a whole run.
+"""Origin servers on loopback: one port per origin (scheme and host), shared by every scenario, alive for a whole run.
 
 Pages stay open at their origin for the whole run (navigation costs more than a
 case), so each origin server dispatches to scenario backends by the request's
