@@ -74,6 +74,19 @@ def test_the_routing_served_only_declared_names_and_refused_the_rest(production:
         assert not set(entry["refused"]) & DECLARED, (engine, entry["refused"])
 
 
+def test_lab_assigned_names_go_direct_in_every_engine(browsers: List[Candidate], tmp_path: Path) -> None:
+    """`*.localhost` origins are reached directly, never through the router: Chromium once sent every request there
+    (Playwright appended `<-loopback>` to its bypass list, and in Chromium a later rule wins)."""
+    out = tmp_path / "basics.json"
+    chosen = [argument for candidate in browsers for argument in ("--browser", candidate.name)]
+    done = lab_cli("run", str(ROOT / "tests" / "e2e" / "basics.toml"), *chosen, "--out", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    document = json.loads(out.read_text())
+    assert {row["browser"] for row in document["results"]} == {c.name for c in browsers}
+    for engine, entry in document["routing"].items():
+        assert not entry["routed"], (engine, entry["routed"])
+        assert not any(name.split(":")[0].endswith("localhost") for name in entry["refused"]), (engine, entry["refused"])
+
 def test_an_undeclared_name_gets_the_labs_refusal_in_every_engine(browsers: List[Candidate]) -> None:
     """A page on https://app.example.com fetches https://undeclared.example.net: the router refuses it, and says so."""
     scenario, _ = load_file(PRODUCTION)
