@@ -51,21 +51,18 @@ def forwarding_app(port: int, timeout_s: float) -> WSGIApp:
     the pin's host serves with Werkzeug's development server, which closes every connection after its response
     (`Connection: close`, as `flask run` does), so there is nothing to keep alive."""
 
-    def send(method: str, target: str, body: Optional[bytes], headers: Dict[str, str]) -> Any:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
-        try:
-            connection.request(method, target, body=body, headers=headers)
-            response = connection.getresponse()
-            return response, response.read()
-        finally:
-            connection.close()
-
     def forward(environ: Dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         headers = request_headers(environ)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else None
         target = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
-        response, data = send(environ["REQUEST_METHOD"], target, body, headers)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+        try:
+            connection.request(environ["REQUEST_METHOD"], target, body=body, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+        finally:
+            connection.close()
         failure = response.getheader(APP_FAILURE_HEADER)
         if failure:
             raise AppRaised(failure)
