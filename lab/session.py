@@ -90,14 +90,15 @@ def scheduled(items: Sequence[Tuple[Scenario, Any]]) -> List[Tuple[Scenario, Any
     first), then the others grouped by the page origins their cases use, each group where its first item was. A page
     then loads its origin once rather than once per visit (a load costs Firefox about 0.3 s of CPU, a case a few ms);
     within a group, and between groups, the given (perhaps shuffled) order holds."""
+    signature = {id(scenario): _page_origins(scenario) for scenario, _ in items}  # each scenario comes once per pin
     rank: Dict[Any, int] = {}
     for scenario, _ in items:
-        pages = _page_origins(scenario)
-        rank.setdefault(pages[0], len(rank))
+        pages = signature[id(scenario)]
+        rank.setdefault(pages[0], len(rank))  # groups that share their first page origin follow each other
         rank.setdefault(pages, len(rank))
 
     def place(item: Tuple[Scenario, Any]) -> Tuple[int, int, int]:
-        pages = _page_origins(item[0])  # groups that share their first page origin follow each other
+        pages = signature[id(item[0])]
         return (-pause_of(item[0]), rank[pages[0]], rank[pages])
 
     return sorted(items, key=place)
