@@ -14,6 +14,7 @@ import pytest
 
 from lab.browsers import playwright as playwright_driver
 from lab.browsers import webdriver as webdriver_driver
+from lab.browsers import bidi as bidi_driver
 from lab.results import ResultRow
 from lab.scenario import load_scenarios
 from tests.conftest import E2E, ENGINES, run_rows
@@ -140,6 +141,7 @@ def test_cookies_set_by_one_case_never_reach_another(browsers: list, e2e_cells: 
     # Control: without the lab's clearing, the cookie does leak, so the check above can fail.
     monkeypatch.setattr(playwright_driver.PlaywrightBrowser, "clear_cookies", lambda self, origins: None)
     monkeypatch.setattr(webdriver_driver.WebDriverBrowser, "clear_cookies", lambda self, origins: None)
+    monkeypatch.setattr(bidi_driver.BiDiBrowser, "clear_cookies", lambda self, origins: None)
     leaky = run_rows([E2E / "isolation.toml"], browsers)
     for engine in ENGINES:
         row = leaky[("e2e/isolation", "same-origin fetch that must not carry it", engine)]
@@ -216,7 +218,9 @@ def test_every_cell_carries_the_standards_reason_and_the_model_agrees(e2e_cells:
             assert row.model["prediction"] == "blocked" and row.model["rule"] and row.browser_reason
             if row.engine == "chromium" and row.exchanges:  # CDP's corsErrorStatus or the console's CORS message
                 assert "corsErrorStatus: " in row.browser_reason or "blocked by CORS policy" in row.browser_reason
-            if row.engine != "chromium":
+            if row.engine == "firefox" and row.exchanges:  # its console's own words, over WebDriver BiDi
+                assert "Cross-Origin Request Blocked" in row.browser_reason and "(Reason: " in row.browser_reason
+            if row.engine == "webkit":
                 assert "does not report its CORS reason" in row.browser_reason
 
 
@@ -228,7 +232,7 @@ def test_explain_tells_the_story_of_a_case(browsers: list, tmp_path: Path) -> No
     assert "standard says:  blocked: the preflight's Access-Control-Allow-Headers does not list x-not-allowed" in out
     assert "to allow it" not in out and "to close it" not in out  # refused as the scenario expects: no advice to open it
     assert "is not allowed by Access-Control-Allow-Headers in preflight response" in out
-    assert "Firefox over WebDriver BiDi does not report its CORS reason" in out
+    assert "(Reason: header \u2018x-not-allowed\u2019 is not allowed according to header" in out  # Firefox's own words
     results = tmp_path / "r.json"
     assert _cli("run", str(E2E / "basics.toml"), "--browser", "chromium", "--out", str(results)).returncode == 0
     again = _cli("explain", "basics:another origin", "--results", str(results))
@@ -270,23 +274,25 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def test_a_browser_killed_mid_run_is_an_error_cell_and_the_run_goes_on(browsers: list, tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine, binary", [("chromium", "chrom"), ("firefox", "firefox")])
+def test_a_browser_killed_mid_run_is_an_error_cell_and_the_run_goes_on(engine: str, binary: str, browsers: list,
+                                                                      tmp_path: Path) -> None:
     import os
 
     from lab.scale import _descendants
 
     out = tmp_path / "killed.json"
-    process = subprocess.Popen([sys.executable, "-m", "lab", "run", str(E2E), "--browser", "chromium", "--timeout", "20",
+    process = subprocess.Popen([sys.executable, "-m", "lab", "run", str(E2E), "--browser", engine, "--timeout", "20",
                                 "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # The first window of cases runs e2e/faults, whose first case hangs for 20 s: kill the browser while it waits.
     deadline = time.time() + 60
-    while time.time() < deadline and not any("chrom" in _cmdline(pid) for pid in _descendants(process.pid)):
+    while time.time() < deadline and not any(binary in _cmdline(pid) for pid in _descendants(process.pid)):
         time.sleep(0.1)
     time.sleep(4)
     killed = 0
     for pid in _descendants(process.pid):
         try:
-            if "chrom" in Path(f"/proc/{pid}/cmdline").read_text():
+            if binary in Path(f"/proc/{pid}/cmdline").read_text():
                 os.kill(pid, 9)
                 killed += 1
         except OSError:
@@ -300,7 +306,7 @@ def test_a_browser_killed_mid_run_is_an_error_cell_and_the_run_goes_on(browsers:
     assert ("e2e/faults", "hung route") in {(r["scenario"], r["case"]) for r in hit}, [(r["case"], r["reason"]) for r in rows.values() if r["outcome"] == "error"]
     assert rows[("e2e/isolation", "preflighted PUT one")]["outcome"] == "allowed", "the restarted browser ran the rest"
     assert len(rows) == sum(len(s.cases) for s in load_scenarios([E2E]))
-    assert stderr.count("chromium: Chromium") == 2, "launched once, then restarted once"
+    assert stderr.count(f"{engine}: {engine[0].upper()}") == 2, "launched once, then restarted once"
 
 
 def test_an_origin_server_that_cannot_start_fails_only_its_scenario(browsers: list, monkeypatch: pytest.MonkeyPatch) -> None:

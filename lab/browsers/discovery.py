@@ -1,7 +1,7 @@
 """Find the browsers on this machine: Playwright's own builds first, then system browsers.
 
-Order per engine: Playwright's build; then the system's binary (chromium,
-google-chrome; firefox, firefox-esr) driven by Playwright; for WebKit, WebKitGTK's
+Order per engine: Playwright's build; then the system's binary: chromium, google-chrome driven by
+Playwright; firefox, firefox-esr driven by the lab over WebDriver BiDi; for WebKit, WebKitGTK's
 MiniBrowser through WebKitWebDriver, or Safari through safaridriver. Remote W3C
 WebDriver endpoints (`--webdriver NAME=URL`) are added by the caller.
 """
@@ -73,6 +73,14 @@ def _playwright_launcher(engine: str, executable: Optional[str], driver: str, ar
         from .playwright import PlaywrightBrowser
 
         return PlaywrightBrowser(engine, executable, driver, args=args, routing=routing)
+    return launch
+
+
+def _firefox_launcher(executable: str, driver: str, args: Sequence[str] = ()) -> Callable[..., Browser]:
+    def launch(routing: Optional[Routing] = None) -> Browser:
+        from .firefox import launch_firefox
+
+        return launch_firefox(executable, driver, args, routing)
     return launch
 
 
@@ -191,8 +199,12 @@ def find_browsers(extra_args: Optional[Dict[str, Sequence[str]]] = None) -> List
                                             _safaridriver_launcher(safari), system_binary=True))
         else:
             system = _system_binary(engine)
-            if system:
-                driver = "playwright (system binary)" if engine == "chromium" else "playwright over WebDriver BiDi (system binary)"
+            if system and engine == "firefox":
+                driver = "webdriver bidi (system binary)"
+                candidates.append(Candidate(engine, engine, system, driver, _firefox_launcher(system, driver, extra_args.get(engine, ())),
+                                            system_binary=True, routable=True))
+            elif system:
+                driver = "playwright (system binary)"
                 candidates.append(Candidate(engine, engine, system, driver, _playwright_launcher(engine, system, driver, extra_args.get(engine, ())),
                                             system_binary=True, routable=True))
     return candidates

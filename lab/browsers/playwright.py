@@ -7,16 +7,10 @@ import subprocess
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..frontend import PAGE_PATH
+from .firefox import routing_prefs
+from .calls import PROBE_CALL, RESULTS_CALL, RUN_CALL, START_CALL
 from .base import Browser, BrowserInfo, BrowserUnavailable, ConsoleMessage, Page, Routing
 
-# Pages are navigated without waiting for their load event (a round trip less): each call first waits for probe.js.
-READY = "for (let i = 0; !window.corsLabResults && i < 6000; i++) await new Promise(r => setTimeout(r, 5));"
-PROBE_CALL = "async spec => { " + READY + " return window.corsLabProbe(spec); }"
-START_CALL = "async specs => { " + READY + " return window.corsLabStart(specs); }"
-# Results come back as one JSON string: the protocols serialise a string far more cheaply than nested objects.
-RESULTS_CALL = "async tokens => { " + READY + " return JSON.stringify(await window.corsLabResults(tokens)); }"
-RUN_CALL = ("async specs => { " + READY + " window.corsLabStart(specs);"
-            " return JSON.stringify(await window.corsLabResults(specs.map(s => s.token))); }")
 PRODUCTS = {"chromium": "Chromium", "firefox": "Firefox", "webkit": "WebKit"}
 
 
@@ -66,14 +60,7 @@ def launch_options(engine: str, executable: Optional[str], args: Sequence[str] =
     if routing is not None:
         if engine == "firefox" and executable:
             # Playwright's `proxy` becomes a BiDi proxy without sslProxy for stock Firefox: https would go direct.
-            # failover_direct and allow_bypass off: Firefox's own services must not retry around a refusal.
-            host, port = routing.proxy.rsplit(":", 1)
-            options["firefox_user_prefs"] = {
-                "network.proxy.type": 1, "network.proxy.http": host, "network.proxy.http_port": int(port),
-                "network.proxy.ssl": host, "network.proxy.ssl_port": int(port),
-                "network.proxy.no_proxies_on": ", ".join(routing.bypass),
-                "network.proxy.allow_hijacking_localhost": True, "network.proxy.failover_direct": False,
-                "network.proxy.allow_bypass": False}
+            options["firefox_user_prefs"] = routing_prefs(routing)
         else:
             # Chromium sends loopback names through the proxy too once `<-loopback>` is in its bypass list (Playwright
             # appends it when the list does not name it), and a later rule wins over an earlier one: `<-loopback>`

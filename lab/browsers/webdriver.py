@@ -19,6 +19,7 @@ import urllib.request
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..frontend import PAGE_PATH
+from .calls import longest_ms
 from .base import Browser, BrowserInfo, BrowserUnavailable, ConsoleMessage, Page
 
 PROBE_SCRIPT = (
@@ -102,8 +103,7 @@ class WebDriverPage(Page):
         return self._call_async(RESULTS_SCRIPT, list(tokens), timeout_ms)
 
     def run(self, specs: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
-        longest = max((s["timeout_ms"] * s.get("repeat", 1) + s.get("pause_ms", 0) * s.get("repeat", 1) for s in specs), default=0)
-        return self._call_async(RUN_SCRIPT, list(specs), longest)
+        return self._call_async(RUN_SCRIPT, list(specs), longest_ms(specs))
 
     def _call_async(self, script: str, argument: Any, timeout_ms: int) -> Dict[str, Any]:
         self._browser.switch_to(self.handle)

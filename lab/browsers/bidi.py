@@ -1,0 +1,171 @@
+"""A browser over WebDriver BiDi, spoken directly: the lab's own small client of the standard protocol.
+
+Stock Firefox speaks BiDi. Driving it through Playwright cost the lab a node process in between, an event
+record for every network request of the run (Playwright subscribes to all of them) and about 0.1 s of CPU per
+page load, and Playwright passed on none of Firefox's CORS messages. The lab needs a handful of commands (new
+tab, navigate, call a function, delete cookies, close) and one event, `log.entryAdded`, which carries Firefox's
+own reason for each refusal ("Cross-Origin Request Blocked: ... (Reason: ...)").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from ..frontend import PAGE_PATH
+from .base import Browser, BrowserInfo, ConsoleMessage, Page
+from .calls import PROBE_CALL, RESULTS_CALL, RUN_CALL, START_CALL, longest_ms
+
+# Arguments travel as one JSON string and objects come back as one: far cheaper than BiDi's typed values.
+_TAKES_JSON = "async json => ({call})(JSON.parse(json))"
+_RETURNS_JSON = "async json => JSON.stringify(await ({call})(JSON.parse(json)))"
+SLACK_S = 30.0  # beyond a call's own cases: the browser's answer may queue behind other work
+
+
+class BiDiError(Exception):
+    """A command failed, the browser did not answer in time, or the connection is gone."""
+
+
+class BiDiConnection:
+    """One WebDriver BiDi session over a WebSocket. Commands are answered in order; events that arrive meanwhile
+    go to `on_event`."""
+
+    def __init__(self, url: str, on_event: Callable[[str, Dict[str, Any]], None], timeout_s: float = 60.0) -> None:
+        self._on_event = on_event
+        self._next_id = 0
+        self.timeout_s = timeout_s
+        self._closing = contextlib.ExitStack()
+        try:
+            # No keep-alive pings: a browser busy with a long call is not a dead one (its calls have their own timeouts).
+            self._socket: ClientConnection = self._closing.enter_context(
+                connect(url, max_size=None, open_timeout=timeout_s, compression=None, ping_interval=None))
+        except (OSError, TimeoutError) as exc:
+            raise BiDiError(f"cannot connect to {url}: {exc}") from exc
+
+    def command(self, method: str, params: Dict[str, Any], timeout_s: Optional[float] = None) -> Dict[str, Any]:
+        """Send a command and wait for its answer (the events before it are dispatched on the way)."""
+        self._next_id += 1
+        command_id = self._next_id
+        try:
+            self._socket.send(json.dumps({"id": command_id, "method": method, "params": params}))
+            while True:
+                message = json.loads(self._socket.recv(timeout=timeout_s or self.timeout_s))
+                if message.get("id") == command_id:
+                    break
+                if message.get("type") == "event":
+                    self._on_event(message.get("method", ""), message.get("params") or {})
+        except TimeoutError as exc:
+            raise BiDiError(f"{method}: no answer in {timeout_s or self.timeout_s:.0f} s") from exc
+        except ConnectionClosed as exc:
+            raise BiDiError(f"{method}: the browser closed the connection (it exited or crashed)") from exc
+        if message.get("type") == "error" or "error" in message:
+            raise BiDiError(f"{method}: {message.get('error')}: {message.get('message', '')}".strip())
+        return message.get("result") or {}
+
+    def close(self) -> None:
+        try:
+            self._closing.close()
+        except Exception:
+            pass  # closing a connection whose browser is gone
+
+
+class BiDiPage(Page):
+    """A top-level browsing context (a tab) of a BiDi browser."""
+
+    def __init__(self, browser: "BiDiBrowser", context: str) -> None:
+        self._browser = browser
+        self.context = context
+
+    def _call(self, function: str, argument: Any, timeout_ms: int) -> Any:
+        result = self._browser.connection.command("script.callFunction", {
+            "functionDeclaration": function, "arguments": [{"type": "string", "value": json.dumps(argument)}],
+            "target": {"context": self.context}, "awaitPromise": True, "resultOwnership": "none"},
+            timeout_s=timeout_ms / 1000 + SLACK_S)
+        if result.get("type") == "exception":
+            details = result.get("exceptionDetails") or {}
+            raise BiDiError(f"the page threw: {details.get('text', 'an exception')}")
+        return (result.get("result") or {}).get("value")
+
+    def probe(self, spec: Dict[str, Any]) -> Dict[str, Any]:
+        return json.loads(self._call(_RETURNS_JSON.format(call=PROBE_CALL), spec, spec["timeout_ms"]))
+
+    def start(self, specs: Sequence[Dict[str, Any]]) -> None:
+        self._call(_TAKES_JSON.format(call=START_CALL), list(specs), 0)
+
+    def results(self, tokens: Sequence[str], timeout_ms: int) -> Dict[str, Any]:
+        return json.loads(self._call(_TAKES_JSON.format(call=RESULTS_CALL), list(tokens), timeout_ms))
+
+    def run(self, specs: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+        return json.loads(self._call(_TAKES_JSON.format(call=RUN_CALL), list(specs), longest_ms(specs)))
+
+    def console(self, flush: bool = True) -> List[ConsoleMessage]:
+        if flush:
+            try:  # one round trip to the page: what it reported before is delivered first
+                self._browser.connection.command("script.evaluate", {
+                    "expression": "0", "target": {"context": self.context}, "awaitPromise": False})
+            except BiDiError:
+                pass  # a closed or crashed page has nothing more to say
+        return self._browser.take_console()
+
+
+class BiDiBrowser(Browser):
+    """A browser behind a BiDi WebSocket, with one tab per origin kept open for the run. `stop` ends whatever
+    runs the browser (its process) once the session is over."""
+
+    def __init__(self, url: str, info: Callable[[Dict[str, Any]], BrowserInfo], stop: Callable[[], None],
+                 capabilities: Optional[Dict[str, Any]] = None) -> None:
+        super().__init__()
+        self._stop = stop
+        self._console: List[ConsoleMessage] = []
+        self.connection = BiDiConnection(url, self._on_event)
+        session = self.connection.command("session.new", {"capabilities": {"alwaysMatch": {
+            "acceptInsecureCerts": True,  # the lab's run-time CA (lab/certs.py)
+            "unhandledPromptBehavior": {"default": "ignore"}, **(capabilities or {})}}})
+        self.info = info(session.get("capabilities") or {})
+        self.connection.command("session.subscribe", {"events": ["log.entryAdded"]})
+        tabs = self.connection.command("browsingContext.getTree", {"maxDepth": 0}).get("contexts") or []
+        self._spare: Optional[str] = tabs[0]["context"] if tabs else None  # the tab the browser started with
+
+    def _on_event(self, method: str, params: Dict[str, Any]) -> None:
+        if method != "log.entryAdded":
+            return
+        frames = (params.get("stackTrace") or {}).get("callFrames") or [{}]
+        # Firefox's CORS refusals arrive as `javascript` entries (errors of the page, not console calls).
+        level = params.get("level", "info") if params.get("type") == "console" else "error"
+        self._console.append(ConsoleMessage("warning" if level == "warn" else level, params.get("text") or "",
+                                           frames[0].get("url", "")))
+
+    def take_console(self) -> List[ConsoleMessage]:
+        """Every message the browser reported and nobody took yet: the lab matches them to cases by token, whatever
+        tab or frame they came from."""
+        messages, self._console = self._console, []
+        return messages
+
+    def _open(self, origin_url: str) -> Page:
+        context, self._spare = self._spare, None
+        if context is None:
+            context = self.connection.command("browsingContext.create", {"type": "tab", "background": True})["context"]
+        page = BiDiPage(self, context)
+        self._navigate(page, origin_url)
+        return page
+
+    def _navigate(self, page: Page, origin_url: str) -> None:
+        assert isinstance(page, BiDiPage)
+        # `interactive`: the new document exists, so the next call cannot land in the one it replaces.
+        self.connection.command("browsingContext.navigate",
+                                {"context": page.context, "url": origin_url + PAGE_PATH, "wait": "interactive"})
+
+    def clear_cookies(self, origin_urls: Sequence[str]) -> None:
+        self.connection.command("storage.deleteCookies", {})
+
+    def close(self) -> None:
+        try:
+            self.connection.command("browser.close", {}, timeout_s=10)
+        except BiDiError:
+            pass  # already gone: stopping its process below is enough
+        self.connection.close()
+        self._stop()

@@ -1,0 +1,21 @@
+"""The lab's calls into its page (`lab/probe.js`), written once for every driver that runs a JavaScript function.
+
+Pages are navigated without waiting for their load event (a round trip less): each call first waits for probe.js.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Sequence
+
+READY = "for (let i = 0; !window.corsLabResults && i < 6000; i++) await new Promise(r => setTimeout(r, 5));"
+PROBE_CALL = "async spec => { " + READY + " return window.corsLabProbe(spec); }"
+START_CALL = "async specs => { " + READY + " return window.corsLabStart(specs); }"
+# Results come back as one JSON string: the protocols serialise a string far more cheaply than nested objects.
+RESULTS_CALL = "async tokens => { " + READY + " return JSON.stringify(await window.corsLabResults(tokens)); }"
+RUN_CALL = ("async specs => { " + READY + " window.corsLabStart(specs);"
+            " return JSON.stringify(await window.corsLabResults(specs.map(s => s.token))); }")
+
+
+def longest_ms(specs: Sequence[Dict[str, Any]]) -> int:
+    """How long cases started together can take in the page: the slowest one's fetches and pauses, every repeat."""
+    return max(((s["timeout_ms"] + s.get("pause_ms", 0)) * s.get("repeat", 1) for s in specs), default=0)

@@ -1,0 +1,143 @@
+"""Stock Firefox, launched by the lab with a fresh profile and driven over WebDriver BiDi (lab/browsers/bidi.py)."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from typing import Any, Deque, Dict, Optional, Sequence
+
+from .base import BrowserInfo, BrowserUnavailable, Routing
+from .bidi import BiDiBrowser, BiDiError
+
+LISTENING = re.compile(r"WebDriver BiDi listening on (ws://\S+)")
+LAUNCH_TIMEOUT_S = 60.0
+
+# A quiet profile: no first-run pages, updates, telemetry, safe-browsing lists or connectivity checks (the lab's
+# routing refuses them anyway: they would only be noise in its log), no dialogs that wait for a person. Background
+# tabs keep full-speed timers, since the lab's cases pause with setTimeout in tabs that are not in front. Nothing
+# here changes how Firefox treats a page's requests: cookies, tracking protection and CORS keep their defaults.
+QUIET_PROFILE: Dict[str, Any] = {
+    "app.normandy.enabled": False,
+    "app.update.disabledForTesting": True,
+    "browser.newtabpage.enabled": False,
+    "browser.safebrowsing.blockedURIs.enabled": False,
+    "browser.safebrowsing.downloads.enabled": False,
+    "browser.safebrowsing.malware.enabled": False,
+    "browser.safebrowsing.phishing.enabled": False,
+    "browser.search.update": False,
+    "browser.sessionstore.resume_from_crash": False,
+    "browser.shell.checkDefaultBrowser": False,
+    "browser.startup.homepage": "about:blank",
+    "browser.startup.homepage_override.mstone": "ignore",
+    "browser.startup.page": 0,
+    "browser.translations.automaticallyPopup": False,
+    "browser.urlbar.suggest.searches": False,
+    "datareporting.healthreport.uploadEnabled": False,
+    "datareporting.policy.dataSubmissionEnabled": False,
+    "dom.max_script_run_time": 0,
+    "dom.min_background_timeout_value": 0,
+    "dom.min_background_timeout_value_without_budget_throttling": 0,
+    "dom.timeout.enable_budget_timer_throttling": False,
+    "dom.security.https_first": False,  # a scenario's http:// page origin is loaded as written
+    "extensions.getAddons.cache.enabled": False,
+    "extensions.update.enabled": False,
+    "general.useragent.updates.enabled": False,
+    "hangmonitor.timeout": 0,
+    "layout.testing.top-level-always-active": True,
+    "media.gmp-manager.updateEnabled": False,
+    "network.captive-portal-service.enabled": False,
+    "network.connectivity-service.enabled": False,
+    "remote.enabled": True,
+    "security.certerrors.mitm.priming.enabled": False,
+    "startup.homepage_welcome_url": "about:blank",
+    "toolkit.startup.max_resumed_crashes": -1,
+    "toolkit.telemetry.reportingpolicy.firstRun": False,
+}
+
+
+def routing_prefs(routing: Routing) -> Dict[str, Any]:
+    """Every request through the lab's router, except the lab-assigned names it reaches directly. No failover and
+    no bypass: Firefox's own services must not retry around a refusal."""
+    host, port = routing.proxy.rsplit(":", 1)
+    return {"network.proxy.type": 1, "network.proxy.http": host, "network.proxy.http_port": int(port),
+            "network.proxy.ssl": host, "network.proxy.ssl_port": int(port),
+            "network.proxy.no_proxies_on": ", ".join(routing.bypass),
+            "network.proxy.allow_hijacking_localhost": True, "network.proxy.failover_direct": False,
+            "network.proxy.allow_bypass": False}
+
+
+class _FirefoxProcess:
+    """Firefox with its own profile folder; stopping it ends its whole process group and removes the folder."""
+
+    def __init__(self, executable: str, args: Sequence[str], prefs: Dict[str, Any]) -> None:
+        self.profile = tempfile.mkdtemp(prefix="cors-lab-firefox-")
+        with open(os.path.join(self.profile, "user.js"), "w", encoding="utf-8") as user_js:
+            user_js.writelines(f"user_pref({json.dumps(name)}, {json.dumps(value)});\n" for name, value in prefs.items())
+        self.log: Deque[str] = collections.deque(maxlen=30)
+        self._listening: "collections.deque[str]" = collections.deque(maxlen=1)
+        self._found = threading.Event()
+        env = {**os.environ, "MOZ_CRASHREPORTER_DISABLE": "1"}
+        self.process = subprocess.Popen([executable, "--headless", "--remote-debugging-port=0", "--profile", self.profile,
+                                         *args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, text=True, errors="replace", env=env, start_new_session=True)
+        threading.Thread(target=self._read_log, name="firefox-log", daemon=True).start()
+
+    def _read_log(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:  # read to the end: a full pipe would stall Firefox
+            self.log.append(line.rstrip())
+            found = LISTENING.search(line)
+            if found and not self._found.is_set():
+                self._listening.append(found.group(1))
+                self._found.set()
+        self._found.set()
+
+    def bidi_url(self, timeout_s: float) -> Optional[str]:
+        """Where Firefox's BiDi server listens, once it says so; None if it exited or took too long."""
+        self._found.wait(timeout_s)
+        return self._listening[0] + "/session" if self._listening else None
+
+    def stop(self) -> None:
+        """After `browser.close`: Firefox gets a few seconds to exit by itself, then its process group is ended."""
+        for sig, wait_s in ((None, 5.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            try:
+                if sig is not None:
+                    os.killpg(self.process.pid, sig)
+                self.process.wait(timeout=wait_s)
+                break
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)  # content processes left behind by the parent
+        except (ProcessLookupError, PermissionError):
+            pass
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def launch_firefox(executable: str, driver: str, args: Sequence[str] = (), routing: Optional[Routing] = None) -> BiDiBrowser:
+    """Stock Firefox (`firefox`, `firefox-esr`) with a fresh quiet profile, the lab's routing, and a BiDi session."""
+    prefs = {**QUIET_PROFILE, **(routing_prefs(routing) if routing is not None else {})}
+    firefox = _FirefoxProcess(executable, args, prefs)
+    url = firefox.bidi_url(LAUNCH_TIMEOUT_S)
+    if url is None:
+        firefox.stop()
+        said = " | ".join(line for line in list(firefox.log)[-5:] if line) or "nothing"
+        raise BrowserUnavailable(f"Firefox ({executable}) did not start its WebDriver BiDi server within"
+                                 f" {LAUNCH_TIMEOUT_S:.0f} s; it said: {said}")
+
+    def info(capabilities: Dict[str, Any]) -> BrowserInfo:
+        product = "Firefox ESR" if "esr" in os.path.basename(executable) else "Firefox"
+        return BrowserInfo(name="firefox", engine="firefox", product=product,
+                           version=str(capabilities.get("browserVersion", "unknown")), driver=driver, executable=executable)
+    try:
+        return BiDiBrowser(url, info, firefox.stop)
+    except BiDiError as exc:
+        firefox.stop()
+        raise BrowserUnavailable(f"Firefox ({executable}) refused a WebDriver BiDi session: {exc}") from exc

@@ -1,0 +1,71 @@
+"""Stock Firefox driven by the lab's own WebDriver BiDi client: a failed launch says why, and a closed browser
+leaves neither a process nor its profile behind."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from lab.browsers import firefox
+from lab.browsers.base import BrowserUnavailable, Candidate
+
+
+def _firefox(browsers: List[Candidate]) -> Candidate:
+    found = [c for c in browsers if c.engine == "firefox" and c.driver.startswith("webdriver bidi")]
+    if not found:
+        pytest.skip("no stock Firefox here (Playwright's own Firefox build is driven through Playwright)")
+    return found[0]
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of this group still runs (zombies waiting for the test session to reap them do not)."""
+    for entry in os.listdir("/proc"):
+        try:
+            fields = Path("/proc", entry, "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False
+
+
+def test_closing_firefox_ends_every_process_and_removes_its_profile(browsers: List[Candidate],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    started: List[firefox._FirefoxProcess] = []
+    original = firefox._FirefoxProcess.__init__
+
+    def remember(self: firefox._FirefoxProcess, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        original(self, *args, **kwargs)
+        started.append(self)
+
+    monkeypatch.setattr(firefox._FirefoxProcess, "__init__", remember)
+    browser = _firefox(browsers).launch()
+    try:
+        assert browser.info.engine == "firefox" and browser.info.version[0].isdigit(), browser.info
+        [process] = started
+        assert _group_alive(process.process.pid) and os.path.isdir(process.profile)
+        user_js = Path(process.profile, "user.js").read_text()
+        assert 'user_pref("dom.min_background_timeout_value", 0);' in user_js  # paused cases in background tabs
+    finally:
+        browser.close()
+    assert not _group_alive(process.process.pid), "Firefox's content processes outlived close()"
+    assert not os.path.exists(process.profile)
+
+
+def test_a_binary_that_never_serves_bidi_is_unavailable_with_its_own_words(tmp_path: Path) -> None:
+    fake = tmp_path / "firefox"
+    fake.write_text("#!/bin/sh\necho 'Error: no DISPLAY environment variable specified' >&2\nexit 1\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    before = set(os.listdir(tempfile.gettempdir()))
+    with pytest.raises(BrowserUnavailable) as raised:
+        firefox.launch_firefox(str(fake), "webdriver bidi (system binary)")
+    message = str(raised.value)
+    assert str(fake) in message and "did not start its WebDriver BiDi server" in message
+    assert "no DISPLAY environment variable specified" in message
+    left = {n for n in set(os.listdir(tempfile.gettempdir())) - before if n.startswith("cors-lab-firefox-")}
+    assert not left, left
