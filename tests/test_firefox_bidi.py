@@ -69,3 +69,24 @@ def test_a_binary_that_never_serves_bidi_is_unavailable_with_its_own_words(tmp_p
     assert "no DISPLAY environment variable specified" in message
     left = {n for n in set(os.listdir(tempfile.gettempdir())) - before if n.startswith("cors-lab-firefox-")}
     assert not left, left
+
+
+def test_later_launches_start_from_firefoxs_startup_files_and_nothing_else(browsers: List[Candidate], tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    candidate = _firefox(browsers)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    seen_at_start: List[List[str]] = []
+    original_popen = firefox.subprocess.Popen
+
+    def popen(command, *args, **kwargs):  # type: ignore[no-untyped-def]
+        profile = command[command.index("--profile") + 1]
+        seen_at_start.append(sorted(os.listdir(profile)))
+        return original_popen(command, *args, **kwargs)
+
+    monkeypatch.setattr(firefox.subprocess, "Popen", popen)
+    for _ in range(2):
+        candidate.launch().close()
+    kept = firefox.startup_cache(candidate.executable)
+    assert kept is not None and kept.is_relative_to(tmp_path)
+    assert sorted(os.listdir(kept)) == sorted(firefox.STARTUP_FILES)  # no cookies, storage, history or prefs
+    assert seen_at_start[0] == ["user.js"] and seen_at_start[1] == sorted([*firefox.STARTUP_FILES, "user.js"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import hashlib
 import json
 import os
 import re
@@ -11,6 +12,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+from pathlib import Path
 from typing import Any, Deque, Dict, Optional, Sequence
 
 from .base import BrowserInfo, BrowserUnavailable, Routing
@@ -18,6 +20,22 @@ from .bidi import BiDiBrowser, BiDiError
 
 LISTENING = re.compile(r"WebDriver BiDi listening on (ws://\S+)")
 LAUNCH_TIMEOUT_S = 60.0
+# What a first launch leaves in a profile that makes the next one cheaper (3.3 -> 1.7 s of CPU here): Firefox's cache
+# of its own compiled code and the registry of its built-in add-ons. No site data: no cookies, storage, history,
+# caches, permissions or preferences; each launch still starts from a fresh profile.
+STARTUP_FILES = ("startupCache", "compatibility.ini", "addonStartup.json.lz4", "extensions.json")
+
+
+def startup_cache(executable: str) -> Optional[Path]:
+    """Where this Firefox's startup files are kept between runs (per user, per build of Firefox)."""
+    try:
+        real = os.path.realpath(executable)
+        stamps = [f"{path}:{os.stat(path).st_mtime_ns}" for path in (real, os.path.join(os.path.dirname(real), "omni.ja"))
+                  if os.path.exists(path)]
+    except OSError:
+        return None
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "cors-lab" / "firefox-startup" / hashlib.sha256("|".join(stamps).encode()).hexdigest()[:16]
 
 # A quiet profile: no first-run pages, updates, telemetry, safe-browsing lists or connectivity checks (the lab's
 # routing refuses them anyway: they would only be noise in its log), no dialogs that wait for a person. Background
@@ -78,6 +96,9 @@ class _FirefoxProcess:
 
     def __init__(self, executable: str, args: Sequence[str], prefs: Dict[str, Any]) -> None:
         self.profile = tempfile.mkdtemp(prefix="cors-lab-firefox-")
+        self.startup = startup_cache(executable)
+        if self.startup is not None and self.startup.is_dir():
+            shutil.copytree(self.startup, self.profile, dirs_exist_ok=True)
         with open(os.path.join(self.profile, "user.js"), "w", encoding="utf-8") as user_js:
             user_js.writelines(f"user_pref({json.dumps(name)}, {json.dumps(value)});\n" for name, value in prefs.items())
         self.log: Deque[str] = collections.deque(maxlen=30)
@@ -118,7 +139,28 @@ class _FirefoxProcess:
             os.killpg(self.process.pid, signal.SIGKILL)  # content processes left behind by the parent
         except (ProcessLookupError, PermissionError):
             pass
+        if self.process.returncode == 0:
+            self._keep_startup_files()
         shutil.rmtree(self.profile, ignore_errors=True)
+
+    def _keep_startup_files(self) -> None:
+        """Keep what a clean exit left for the next launch (written whole, then renamed: readers never see half)."""
+        if self.startup is None or self.startup.exists():
+            return
+        staging: Optional[Path] = None
+        try:
+            self.startup.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.startup.parent))
+            for name in STARTUP_FILES:
+                source = Path(self.profile, name)
+                if source.is_dir():
+                    shutil.copytree(source, staging / name)
+                elif source.exists():
+                    shutil.copy2(source, staging / name)
+            os.rename(staging, self.startup)
+        except OSError:  # another run kept them first, or the cache folder cannot be written: launches stay slower
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
 
 
 def launch_firefox(executable: str, driver: str, args: Sequence[str] = (), routing: Optional[Routing] = None) -> BiDiBrowser:
