@@ -452,7 +452,8 @@ class BrowserSession:
         engine = self.candidate.engine
         pages = self._pages(page_urls)
         tokens = {id(row): row.request.get("url", "").rsplit(f"{TOKEN_PARAM}=", 1)[-1] for row in rows}
-        refused = [row for row in rows if row.outcome == "blocked" and row.exchanges]
+        # An opaque response (no-cors, a manual redirect) was handed to the page: the browser refused nothing to explain.
+        refused = [row for row in rows if row.outcome == "blocked" and row.exchanges and not row.response_type]
         # Asking a page for its messages costs a round trip (it flushes what the browser already sent): only when a
         # refused cell of an engine that reports reasons has to have one.
         wanted = bool(refused) and engine not in SILENT_ENGINES
