@@ -17,7 +17,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import pytest
 
@@ -188,6 +188,19 @@ def _wait_for_exit(me: int, session: str, before: Set[Identity], seconds: float)
         if not left or time.monotonic() >= deadline:
             return left
         time.sleep(0.1)
+
+
+def instances_made(monkeypatch: pytest.MonkeyPatch, cls: type) -> List[Any]:
+    """Every object of `cls` made from now on in this test, in order (helper processes the lab starts, say)."""
+    made: List[Any] = []
+    original = cls.__init__
+
+    def remember(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(cls, "__init__", remember)
+    return made
 
 
 def group_alive(pgid: int) -> bool:

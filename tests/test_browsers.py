@@ -64,14 +64,7 @@ def test_an_unreachable_endpoint_is_an_error_cell_not_a_crash(tmp_path: Path) ->
 
 
 def test_webkit_helpers_do_not_outlive_the_run(browsers: list, monkeypatch: pytest.MonkeyPatch) -> None:
-    started: List[webdriver._Process] = []
-    original = webdriver._Process.__init__
-
-    def remember(self: webdriver._Process, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        original(self, *args, **kwargs)
-        started.append(self)
-
-    monkeypatch.setattr(webdriver._Process, "__init__", remember)
+    started: List[webdriver._Process] = conftest.instances_made(monkeypatch, webdriver._Process)
     monkeypatch.delenv("DISPLAY", raising=False)
     webkit = [c for c in browsers if c.engine == "webkit"]
     cells = run_rows([E2E / "basics.toml"], webkit)

@@ -13,6 +13,7 @@ import pytest
 
 from lab.browsers import firefox
 from lab.browsers.base import BrowserUnavailable, Candidate
+from tests.conftest import group_alive, instances_made
 
 
 def _firefox(browsers: List[Candidate]) -> Candidate:
@@ -22,38 +23,19 @@ def _firefox(browsers: List[Candidate]) -> Candidate:
     return found[0]
 
 
-def _group_alive(pgid: int) -> bool:
-    """Whether a process of this group still runs (zombies waiting for the test session to reap them do not)."""
-    for entry in os.listdir("/proc"):
-        try:
-            fields = Path("/proc", entry, "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            return True
-    return False
-
-
 def test_closing_firefox_ends_every_process_and_removes_its_profile(browsers: List[Candidate],
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    started: List[firefox._FirefoxProcess] = []
-    original = firefox._FirefoxProcess.__init__
-
-    def remember(self: firefox._FirefoxProcess, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        original(self, *args, **kwargs)
-        started.append(self)
-
-    monkeypatch.setattr(firefox._FirefoxProcess, "__init__", remember)
+    started: List[firefox._FirefoxProcess] = instances_made(monkeypatch, firefox._FirefoxProcess)
     browser = _firefox(browsers).launch()
     try:
         assert browser.info.engine == "firefox" and browser.info.version[0].isdigit(), browser.info
         [process] = started
-        assert _group_alive(process.process.pid) and os.path.isdir(process.profile)
+        assert group_alive(process.process.pid) and os.path.isdir(process.profile)
         user_js = Path(process.profile, "user.js").read_text()
         assert 'user_pref("dom.min_background_timeout_value", 0);' in user_js  # paused cases in background tabs
     finally:
         browser.close()
-    assert not _group_alive(process.process.pid), "Firefox's content processes outlived close()"
+    assert not group_alive(process.process.pid), "Firefox's content processes outlived close()"
     assert not os.path.exists(process.profile)
 
 
