@@ -190,6 +190,45 @@ def test_a_backend_that_cannot_be_built_is_a_build_error(tmp_path: Path) -> None
         build_app(scenario, {"app": "http://app.localhost:1", "api": "http://api.localhost:2"}, threading.Event())
 
 
+def test_backends_are_built_one_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Browser workers build their scenarios' apps in threads; Werkzeug compiles rule builders with `ast`, which some
+    CPython versions cannot do from several threads at once. Four builds asked for together run one after another."""
+    from lab.backend import app as app_module
+
+    path = tmp_path / "s.toml"
+    path.write_text('title = "t"\n[backend]\n[[backend.routes]]\npath = "/x/<int:y>"\n' + CASE)
+    scenario, problems = load_file(path)
+    assert scenario is not None and not problems
+    inside, most, guard = [0], [0], threading.Lock()
+    original = app_module._build
+
+    def tracked(*args, **kwargs):  # type: ignore[no-untyped-def]
+        with guard:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        try:
+            threading.Event().wait(0.05)  # long enough for the other threads to arrive
+            return original(*args, **kwargs)
+        finally:
+            with guard:
+                inside[0] -= 1
+
+    monkeypatch.setattr(app_module, "_build", tracked)
+    start, built = threading.Barrier(4), []
+
+    def build() -> None:
+        start.wait()
+        built.append(build_app(scenario, {"app": "http://app.localhost:1", "api": "http://api.localhost:2"},
+                               threading.Event()))
+
+    workers = [threading.Thread(target=build) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=10)
+    assert len(built) == 4 and most[0] == 1, (len(built), most[0])
+
+
 def test_an_exchange_and_a_row_serialise_every_field() -> None:
     """to_dict is written by hand (asdict's deep copy cost the lab CPU per cell): no field may be forgotten."""
     from dataclasses import asdict, fields

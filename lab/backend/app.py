@@ -75,6 +75,12 @@ def _prefix(bp: Blueprint) -> Dict[str, str]:
     return {"url_prefix": bp.url_prefix} if bp.url_prefix is not None else {}
 
 
+# One build at a time in a process. Werkzeug compiles each URL rule's builder with `ast` and `compile()`, and CPython
+# before 3.11.8 / 3.12.1 can fail when threads do that together ("SystemError: AST constructor recursion depth
+# mismatch": one scenario in a 30,000-cell run, built by the WebKit worker while the others built theirs).
+_BUILDING = threading.Lock()
+
+
 def build_app(scenario: Scenario, origins: Mapping[str, str], stopping: threading.Event,
               project: Optional[Path] = None) -> Flask:
     """Build the scenario's Flask app (or import the user's own, from `project` when the scenario names none);
@@ -87,7 +93,8 @@ def build_app(scenario: Scenario, origins: Mapping[str, str], stopping: threadin
         except UserAppError as exc:
             raise BackendBuildError(str(exc)) from exc
     try:
-        return _build(scenario.backend, origins, stopping, scenario.id)
+        with _BUILDING:  # (a user's app is imported instead: an import that hangs must hold up only its own worker)
+            return _build(scenario.backend, origins, stopping, scenario.id)
     except Exception as exc:  # the installed flask / flask-cors decide what fails here
         raise BackendBuildError(f"{type(exc).__name__}: {exc}") from exc
 
