@@ -93,6 +93,29 @@ def test_a_requested_browser_that_is_missing_says_how_to_install_it(monkeypatch:
     assert "webkit: MISSING" in capsys.readouterr().out
 
 
+def test_playwright_is_asked_for_its_builds_only_when_some_are_installed(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Asking Playwright where its builds are starts its node driver: not when its browsers folder holds none."""
+    from lab.browsers import discovery
+    import playwright.sync_api
+
+    asked: List[str] = []
+    real = playwright.sync_api.sync_playwright
+
+    def counting():  # type: ignore[no-untyped-def]
+        asked.append("sync_playwright")
+        return real()
+
+    monkeypatch.setattr(playwright.sync_api, "sync_playwright", counting)
+    monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path))
+    assert discovery.playwright_browsers_folder() == str(tmp_path)
+    assert discovery._playwright_builds() == {} and asked == []
+    (tmp_path / "ffmpeg-1011").mkdir()  # not a browser
+    assert discovery._playwright_builds() == {} and asked == []
+    (tmp_path / "chromium-1200").mkdir()  # a build's folder: Playwright says whether its executable is there
+    assert discovery._playwright_builds() == {} and asked == ["sync_playwright"]
+
+
 @pytest.fixture
 def playwright_server(browsers: list):
     """`playwright run-server` in a process of its own: a remote Playwright endpoint on this machine."""

@@ -12,6 +12,7 @@ import glob
 import json
 import os
 import shutil
+import sys
 from typing import Any, Callable, Dict, List, Optional, Sequence
 from urllib.parse import urlsplit
 
@@ -37,8 +38,31 @@ REMOTE_ENGINES = {"safari": "webkit", "webkit": "webkit", "minibrowser": "webkit
                   "chromium": "chromium", "msedge": "chromium", "microsoftedge": "chromium", "firefox": "firefox"}
 
 
+def playwright_browsers_folder() -> str:
+    """Where `playwright install` puts its browsers (PLAYWRIGHT_BROWSERS_PATH, else the platform's cache folder)."""
+    configured = os.environ.get("PLAYWRIGHT_BROWSERS_PATH")
+    if configured == "0":  # installed inside the playwright package itself
+        import playwright
+
+        return os.path.join(os.path.dirname(playwright.__file__), "driver", "package", ".local-browsers")
+    if configured:
+        return configured
+    if sys.platform == "darwin":
+        return os.path.expanduser("~/Library/Caches/ms-playwright")
+    if sys.platform == "win32":
+        return os.path.join(os.environ.get("LOCALAPPDATA", os.path.expanduser("~")), "ms-playwright")
+    return os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "ms-playwright")
+
+
 def _playwright_builds() -> Dict[str, str]:
-    """Executables of Playwright's own browser builds that are installed."""
+    """Executables of Playwright's own browser builds that are installed. Asking Playwright starts its node driver
+    (half a second of CPU), so only when its browsers folder holds a build of some engine at all."""
+    try:
+        entries = os.listdir(playwright_browsers_folder())
+    except OSError:
+        entries = []
+    if not any(entry.startswith(KNOWN) for entry in entries):
+        return {}
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:  # pragma: no cover - playwright is a dependency
