@@ -114,12 +114,13 @@ class BiDiPage(Page):
 
 class BiDiBrowser(Browser):
     """A browser behind a BiDi WebSocket, with one tab per origin kept open for the run. `stop` ends whatever
-    runs the browser (its process) once the session is over."""
+    runs the browser (its process) once the session is over; `clean_exit` says whether to close it first."""
 
     def __init__(self, url: str, info: Callable[[Dict[str, Any]], BrowserInfo], stop: Callable[[], None],
-                 capabilities: Optional[Dict[str, Any]] = None) -> None:
+                 capabilities: Optional[Dict[str, Any]] = None, clean_exit: Callable[[], bool] = lambda: True) -> None:
         super().__init__()
         self._stop = stop
+        self._clean_exit = clean_exit
         self._console: List[ConsoleMessage] = []
         self.connection = BiDiConnection(url, self._on_event)
         session = self.connection.command("session.new", {"capabilities": {"alwaysMatch": {
@@ -163,9 +164,11 @@ class BiDiBrowser(Browser):
         self.connection.command("storage.deleteCookies", {})
 
     def close(self) -> None:
-        try:
-            self.connection.command("browser.close", {}, timeout_s=10)
-        except BiDiError:
-            pass  # already gone: stopping its process below is enough
+        """Ask the browser to close when `clean_exit` says its exit matters (else stopping it is enough)."""
+        if self._clean_exit():
+            try:
+                self.connection.command("browser.close", {}, timeout_s=10)
+            except BiDiError:
+                pass  # already gone: stopping its process below is enough
         self.connection.close()
         self._stop()
