@@ -37,6 +37,7 @@ def test_closing_firefox_ends_every_process_and_removes_its_profile(browsers: Li
         browser.close()
     assert not group_alive(process.process.pid), "Firefox's content processes outlived close()"
     assert not os.path.exists(process.profile)
+    assert process.process.stderr is not None and process.process.stderr.closed  # no pipe left open per launch
 
 
 def test_a_binary_that_never_serves_bidi_is_unavailable_with_its_own_words(tmp_path: Path) -> None:

@@ -108,7 +108,8 @@ class _FirefoxProcess:
         self.process = subprocess.Popen([executable, "--headless", "--remote-debugging-port=0", "--profile", self.profile,
                                          *args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE, text=True, errors="replace", env=env, start_new_session=True)
-        threading.Thread(target=self._read_log, name="firefox-log", daemon=True).start()
+        self._reader = threading.Thread(target=self._read_log, name="firefox-log", daemon=True)
+        self._reader.start()
 
     def _read_log(self) -> None:
         assert self.process.stderr is not None
@@ -146,6 +147,9 @@ class _FirefoxProcess:
             os.killpg(self.process.pid, signal.SIGKILL)  # content processes left behind by the parent
         except (ProcessLookupError, PermissionError):
             pass
+        self._reader.join(timeout=5)  # the log ends with the processes that held it open
+        if self.process.stderr is not None and not self._reader.is_alive():
+            self.process.stderr.close()
         if self.process.returncode == 0:
             self._keep_startup_files()
         shutil.rmtree(self.profile, ignore_errors=True)
