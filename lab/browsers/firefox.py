@@ -37,6 +37,7 @@ def startup_cache(executable: str) -> Optional[Path]:
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "cors-lab" / "firefox-startup" / hashlib.sha256("|".join(stamps).encode()).hexdigest()[:16]
 
+
 # A quiet profile: no first-run pages, updates, telemetry, safe-browsing lists or connectivity checks (the lab's
 # routing refuses them anyway: they would only be noise in its log), no dialogs that wait for a person. Background
 # tabs keep full-speed timers, since the lab's cases pause with setTimeout in tabs that are not in front. Nothing
@@ -98,7 +99,10 @@ class _FirefoxProcess:
         self.profile = tempfile.mkdtemp(prefix="cors-lab-firefox-")
         self.startup = startup_cache(executable)
         if self.startup is not None and self.startup.is_dir():
-            shutil.copytree(self.startup, self.profile, dirs_exist_ok=True)
+            try:
+                shutil.copytree(self.startup, self.profile, dirs_exist_ok=True)
+            except OSError:
+                pass  # an unreadable cache only makes this launch slower: Firefox rebuilds what is missing
         with open(os.path.join(self.profile, "user.js"), "w", encoding="utf-8") as user_js:
             user_js.writelines(f"user_pref({json.dumps(name)}, {json.dumps(value)});\n" for name, value in prefs.items())
         self.log: Deque[str] = collections.deque(maxlen=30)
