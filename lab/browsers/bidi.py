@@ -23,6 +23,10 @@ from .calls import PROBE_CALL, RESULTS_CALL, RUN_CALL, START_CALL, longest_ms
 # Arguments travel as one JSON string and objects come back as one: far cheaper than BiDi's typed values.
 _TAKES_JSON = "async json => ({call})(JSON.parse(json))"
 _RETURNS_JSON = "async json => JSON.stringify(await ({call})(JSON.parse(json)))"
+_PROBE = _RETURNS_JSON.format(call=PROBE_CALL)
+_START = _TAKES_JSON.format(call=START_CALL)
+_RESULTS = _TAKES_JSON.format(call=RESULTS_CALL)  # these two return a JSON string already
+_RUN = _TAKES_JSON.format(call=RUN_CALL)
 SLACK_S = 30.0  # beyond a call's own cases: the browser's answer may queue behind other work
 
 
@@ -91,16 +95,16 @@ class BiDiPage(Page):
         return (result.get("result") or {}).get("value")
 
     def probe(self, spec: Dict[str, Any]) -> Dict[str, Any]:
-        return json.loads(self._call(_RETURNS_JSON.format(call=PROBE_CALL), spec, spec["timeout_ms"]))
+        return json.loads(self._call(_PROBE, spec, spec["timeout_ms"]))
 
     def start(self, specs: Sequence[Dict[str, Any]]) -> None:
-        self._call(_TAKES_JSON.format(call=START_CALL), list(specs), 0)
+        self._call(_START, list(specs), 0)
 
     def results(self, tokens: Sequence[str], timeout_ms: int) -> Dict[str, Any]:
-        return json.loads(self._call(_TAKES_JSON.format(call=RESULTS_CALL), list(tokens), timeout_ms))
+        return json.loads(self._call(_RESULTS, list(tokens), timeout_ms))
 
     def run(self, specs: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
-        return json.loads(self._call(_TAKES_JSON.format(call=RUN_CALL), list(specs), longest_ms(specs)))
+        return json.loads(self._call(_RUN, list(specs), longest_ms(specs)))
 
     def console(self, flush: bool = True) -> List[ConsoleMessage]:
         if flush:
@@ -117,18 +121,22 @@ class BiDiBrowser(Browser):
     runs the browser (its process) once the session is over; `clean_exit` says whether to close it first."""
 
     def __init__(self, url: str, info: Callable[[Dict[str, Any]], BrowserInfo], stop: Callable[[], None],
-                 capabilities: Optional[Dict[str, Any]] = None, clean_exit: Callable[[], bool] = lambda: True) -> None:
+                 clean_exit: Callable[[], bool] = lambda: True) -> None:
         super().__init__()
         self._stop = stop
         self._clean_exit = clean_exit
         self._console: List[ConsoleMessage] = []
         self.connection = BiDiConnection(url, self._on_event)
-        session = self.connection.command("session.new", {"capabilities": {"alwaysMatch": {
-            "acceptInsecureCerts": True,  # the lab's run-time CA (lab/certs.py)
-            "unhandledPromptBehavior": {"default": "ignore"}, **(capabilities or {})}}})
-        self.info = info(session.get("capabilities") or {})
-        self.connection.command("session.subscribe", {"events": ["log.entryAdded"]})
-        tabs = self.connection.command("browsingContext.getTree", {"maxDepth": 0}).get("contexts") or []
+        try:
+            session = self.connection.command("session.new", {"capabilities": {"alwaysMatch": {
+                "acceptInsecureCerts": True,  # the lab's run-time CA (lab/certs.py)
+                "unhandledPromptBehavior": {"default": "ignore"}}}})
+            self.info = info(session.get("capabilities") or {})
+            self.connection.command("session.subscribe", {"events": ["log.entryAdded"]})
+            tabs = self.connection.command("browsingContext.getTree", {"maxDepth": 0}).get("contexts") or []
+        except BiDiError:
+            self.connection.close()
+            raise
         self._spare: Optional[str] = tabs[0]["context"] if tabs else None  # the tab the browser started with
 
     def _on_event(self, method: str, params: Dict[str, Any]) -> None:

@@ -223,14 +223,15 @@ def find_browsers(extra_args: Optional[Dict[str, Sequence[str]]] = None) -> List
                                             _safaridriver_launcher(safari), system_binary=True))
         else:
             system = _system_binary(engine)
-            if system and engine == "firefox":
-                driver = "webdriver bidi (system binary)"
-                candidates.append(Candidate(engine, engine, system, driver, _firefox_launcher(system, driver, extra_args.get(engine, ())),
-                                            system_binary=True, routable=True))
-            elif system:
-                driver = "playwright (system binary)"
-                candidates.append(Candidate(engine, engine, system, driver, _playwright_launcher(engine, system, driver, extra_args.get(engine, ())),
-                                            system_binary=True, routable=True))
+            if system:
+                args = extra_args.get(engine, ())
+                if engine == "firefox":
+                    driver = "webdriver bidi (system binary)"
+                    launcher = _firefox_launcher(system, driver, args)
+                else:
+                    driver = "playwright (system binary)"
+                    launcher = _playwright_launcher(engine, system, driver, args)
+                candidates.append(Candidate(engine, engine, system, driver, launcher, system_binary=True, routable=True))
     return candidates
 
 

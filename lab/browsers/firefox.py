@@ -106,8 +106,8 @@ class _FirefoxProcess:
         with open(os.path.join(self.profile, "user.js"), "w", encoding="utf-8") as user_js:
             user_js.writelines(f"user_pref({json.dumps(name)}, {json.dumps(value)});\n" for name, value in prefs.items())
         self.log: Deque[str] = collections.deque(maxlen=30)
-        self._listening: "collections.deque[str]" = collections.deque(maxlen=1)
-        self._found = threading.Event()
+        self._url: Optional[str] = None
+        self._found = threading.Event()  # the URL is known, or the log ended without one
         env = {**os.environ, "MOZ_CRASHREPORTER_DISABLE": "1"}
         self.process = subprocess.Popen([executable, "--headless", "--remote-debugging-port=0", "--profile", self.profile,
                                          *args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -120,15 +120,15 @@ class _FirefoxProcess:
         for line in self.process.stderr:  # read to the end: a full pipe would stall Firefox
             self.log.append(line.rstrip())
             found = LISTENING.search(line)
-            if found and not self._found.is_set():
-                self._listening.append(found.group(1))
+            if found and self._url is None:
+                self._url = found.group(1) + "/session"
                 self._found.set()
         self._found.set()
 
     def bidi_url(self, timeout_s: float) -> Optional[str]:
         """Where Firefox's BiDi server listens, once it says so; None if it exited or took too long."""
         self._found.wait(timeout_s)
-        return self._listening[0] + "/session" if self._listening else None
+        return self._url
 
     def wants_clean_exit(self) -> bool:
         """Whether this Firefox should shut down by itself: only to leave its startup files for the next launches.
