@@ -26,6 +26,16 @@ def _firefox(browsers: List[Candidate]) -> Candidate:
 def test_closing_firefox_ends_every_process_and_removes_its_profile(browsers: List[Candidate],
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     started: List[firefox._FirefoxProcess] = instances_made(monkeypatch, firefox._FirefoxProcess)
+    # Each signal to Firefox's group goes out while its parent is unreaped: a reaped parent's pid (the group's id) can
+    # be given to another process, and a group signal would then kill a stranger's group.
+    unreaped_at_signal: List[bool] = []
+    real_killpg = os.killpg
+
+    def killpg(pgid: int, sig: int) -> None:
+        unreaped_at_signal.append(all(p.process.returncode is None for p in started if p.process.pid == pgid))
+        real_killpg(pgid, sig)
+
+    monkeypatch.setattr(firefox.os, "killpg", killpg)
     browser = _firefox(browsers).launch()
     try:
         assert browser.info.engine == "firefox" and browser.info.version[0].isdigit(), browser.info
@@ -36,6 +46,8 @@ def test_closing_firefox_ends_every_process_and_removes_its_profile(browsers: Li
     finally:
         browser.close()
     assert not group_alive(process.process.pid), "Firefox's content processes outlived close()"
+    assert unreaped_at_signal and all(unreaped_at_signal), unreaped_at_signal
+    assert process.process.returncode is not None  # reaped in the end
     assert not os.path.exists(process.profile)
     assert process.process.stderr is not None and process.process.stderr.closed  # no pipe left open per launch
 

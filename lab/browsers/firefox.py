@@ -12,6 +12,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any, Deque, Dict, Optional, Sequence
 
@@ -135,22 +136,40 @@ class _FirefoxProcess:
         Otherwise its profile is thrown away, and ending its processes at once saves half a second of CPU."""
         return self.startup is not None and not self.startup.exists()
 
+    def _exited(self, timeout_s: float) -> bool:
+        """Wait for Firefox's parent process to exit, without reaping it: until it is reaped its pid, which is also its
+        process group's id, cannot be given to another process, so signalling the group cannot hit a stranger."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                if os.waitid(os.P_PID, self.process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                    return True
+            except ChildProcessError:
+                return True  # already reaped
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+
     def stop(self) -> None:
         """Firefox gets a few seconds to exit by itself after `browser.close` (when it wants a clean exit), then its
-        process group is ended."""
+        process group is ended, content processes included, and only then is the parent reaped."""
         steps = ((None, 5.0), (signal.SIGTERM, 5.0)) if self.wants_clean_exit() else ()
         for sig, wait_s in (*steps, (signal.SIGKILL, 5.0)):
-            try:
-                if sig is not None:
+            if sig is not None:
+                try:
                     os.killpg(self.process.pid, sig)
-                self.process.wait(timeout=wait_s)
+                except ProcessLookupError:
+                    pass
+            if self._exited(wait_s):
                 break
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                pass
         try:
             os.killpg(self.process.pid, signal.SIGKILL)  # content processes left behind by the parent
         except (ProcessLookupError, PermissionError):
             pass
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass  # killed, but not yet gone: nothing more to do here
         self._reader.join(timeout=5)  # the log ends with the processes that held it open
         if self.process.stderr is not None and not self._reader.is_alive():
             self.process.stderr.close()
