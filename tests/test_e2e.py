@@ -15,6 +15,7 @@ import pytest
 from lab.browsers import playwright as playwright_driver
 from lab.browsers import webdriver as webdriver_driver
 from lab.browsers import bidi as bidi_driver
+from lab.browsers import cdp as cdp_driver
 from lab.results import ResultRow
 from lab.scenario import load_scenarios
 from tests.conftest import E2E, ENGINES, run_rows
@@ -142,6 +143,7 @@ def test_cookies_set_by_one_case_never_reach_another(browsers: list, e2e_cells: 
     monkeypatch.setattr(playwright_driver.PlaywrightBrowser, "clear_cookies", lambda self, origins: None)
     monkeypatch.setattr(webdriver_driver.WebDriverBrowser, "clear_cookies", lambda self, origins: None)
     monkeypatch.setattr(bidi_driver.BiDiBrowser, "clear_cookies", lambda self, origins: None)
+    monkeypatch.setattr(cdp_driver.CDPBrowser, "clear_cookies", lambda self, origins: None)
     leaky = run_rows([E2E / "isolation.toml"], browsers)
     for engine in ENGINES:
         row = leaky[("e2e/isolation", "same-origin fetch that must not carry it", engine)]

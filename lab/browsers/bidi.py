@@ -9,16 +9,13 @@ own reason for each refusal ("Cross-Origin Request Blocked: ... (Reason: ...)").
 
 from __future__ import annotations
 
-import contextlib
 import json
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection, connect
-
 from ..frontend import PAGE_PATH
 from .base import Browser, BrowserInfo, ConsoleMessage, Page
-from .calls import PROBE_CALL, RESULTS_CALL, RUN_CALL, START_CALL, longest_ms
+from .calls import PROBE_CALL, RESULTS_CALL, RUN_CALL, SLACK_S, START_CALL, longest_ms
+from .wire import JsonSocket, ProtocolError
 
 # Arguments travel as one JSON string and objects come back as one: far cheaper than BiDi's typed values.
 _TAKES_JSON = "async json => ({call})(JSON.parse(json))"
@@ -27,54 +24,6 @@ _PROBE = _RETURNS_JSON.format(call=PROBE_CALL)
 _START = _TAKES_JSON.format(call=START_CALL)
 _RESULTS = _TAKES_JSON.format(call=RESULTS_CALL)  # these two return a JSON string already
 _RUN = _TAKES_JSON.format(call=RUN_CALL)
-SLACK_S = 30.0  # beyond a call's own cases: the browser's answer may queue behind other work
-
-
-class BiDiError(Exception):
-    """A command failed, the browser did not answer in time, or the connection is gone."""
-
-
-class BiDiConnection:
-    """One WebDriver BiDi session over a WebSocket. Commands are answered in order; events that arrive meanwhile
-    go to `on_event`."""
-
-    def __init__(self, url: str, on_event: Callable[[str, Dict[str, Any]], None], timeout_s: float = 60.0) -> None:
-        self._on_event = on_event
-        self._next_id = 0
-        self.timeout_s = timeout_s
-        self._closing = contextlib.ExitStack()
-        try:
-            # No keep-alive pings: a browser busy with a long call is not a dead one (its calls have their own timeouts).
-            self._socket: ClientConnection = self._closing.enter_context(
-                connect(url, max_size=None, open_timeout=timeout_s, compression=None, ping_interval=None))
-        except (OSError, TimeoutError) as exc:
-            raise BiDiError(f"cannot connect to {url}: {exc}") from exc
-
-    def command(self, method: str, params: Dict[str, Any], timeout_s: Optional[float] = None) -> Dict[str, Any]:
-        """Send a command and wait for its answer (the events before it are dispatched on the way)."""
-        self._next_id += 1
-        command_id = self._next_id
-        try:
-            self._socket.send(json.dumps({"id": command_id, "method": method, "params": params}))
-            while True:
-                message = json.loads(self._socket.recv(timeout=timeout_s or self.timeout_s))
-                if message.get("id") == command_id:
-                    break
-                if message.get("type") == "event":
-                    self._on_event(message.get("method", ""), message.get("params") or {})
-        except TimeoutError as exc:
-            raise BiDiError(f"{method}: no answer in {timeout_s or self.timeout_s:.0f} s") from exc
-        except ConnectionClosed as exc:
-            raise BiDiError(f"{method}: the browser closed the connection (it exited or crashed)") from exc
-        if message.get("type") == "error" or "error" in message:
-            raise BiDiError(f"{method}: {message.get('error')}: {message.get('message', '')}".strip())
-        return message.get("result") or {}
-
-    def close(self) -> None:
-        try:
-            self._closing.close()
-        except Exception:
-            pass  # closing a connection whose browser is gone
 
 
 class BiDiPage(Page):
@@ -91,7 +40,7 @@ class BiDiPage(Page):
             timeout_s=timeout_ms / 1000 + SLACK_S)
         if result.get("type") == "exception":
             details = result.get("exceptionDetails") or {}
-            raise BiDiError(f"the page threw: {details.get('text', 'an exception')}")
+            raise ProtocolError(f"the page threw: {details.get('text', 'an exception')}")
         return (result.get("result") or {}).get("value")
 
     def probe(self, spec: Dict[str, Any]) -> Dict[str, Any]:
@@ -111,7 +60,7 @@ class BiDiPage(Page):
             try:  # one round trip to the page: what it reported before is delivered first
                 self._browser.connection.command("script.evaluate", {
                     "expression": "0", "target": {"context": self.context}, "awaitPromise": False})
-            except BiDiError:
+            except ProtocolError:
                 pass  # a closed or crashed page has nothing more to say
         return self._browser.take_console()
 
@@ -126,7 +75,7 @@ class BiDiBrowser(Browser):
         self._stop = stop
         self._clean_exit = clean_exit
         self._console: List[ConsoleMessage] = []
-        self.connection = BiDiConnection(url, self._on_event)
+        self.connection = JsonSocket(url, self._on_event)
         try:
             session = self.connection.command("session.new", {"capabilities": {"alwaysMatch": {
                 "acceptInsecureCerts": True,  # the lab's run-time CA (lab/certs.py)
@@ -134,12 +83,12 @@ class BiDiBrowser(Browser):
             self.info = info(session.get("capabilities") or {})
             self.connection.command("session.subscribe", {"events": ["log.entryAdded"]})
             tabs = self.connection.command("browsingContext.getTree", {"maxDepth": 0}).get("contexts") or []
-        except BiDiError:
+        except ProtocolError:
             self.connection.close()
             raise
         self._spare: Optional[str] = tabs[0]["context"] if tabs else None  # the tab the browser started with
 
-    def _on_event(self, method: str, params: Dict[str, Any]) -> None:
+    def _on_event(self, method: str, params: Dict[str, Any], session: Optional[str]) -> None:
         if method != "log.entryAdded":
             return
         frames = (params.get("stackTrace") or {}).get("callFrames") or [{}]
@@ -176,7 +125,7 @@ class BiDiBrowser(Browser):
         if self._clean_exit():
             try:
                 self.connection.command("browser.close", {}, timeout_s=10)
-            except BiDiError:
+            except ProtocolError:
                 pass  # already gone: stopping its process below is enough
         self.connection.close()
         self._stop()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Sequence
 
+SLACK_S = 30.0  # beyond a call's own cases: the browser's answer may queue behind other work
+
 READY = "for (let i = 0; !window.corsLabResults && i < 6000; i++) await new Promise(r => setTimeout(r, 5));"
 PROBE_CALL = "async spec => { " + READY + " return window.corsLabProbe(spec); }"
 START_CALL = "async specs => { " + READY + " return window.corsLabStart(specs); }"

@@ -1,7 +1,7 @@
 """Find the browsers on this machine: Playwright's own builds first, then system browsers.
 
 Order per engine: Playwright's build; then the system's binary: chromium, google-chrome driven by
-Playwright; firefox, firefox-esr driven by the lab over WebDriver BiDi; for WebKit, WebKitGTK's
+the lab over the Chrome DevTools Protocol; firefox, firefox-esr driven by the lab over WebDriver BiDi; for WebKit, WebKitGTK's
 MiniBrowser through WebKitWebDriver, or Safari through safaridriver. Remote W3C
 WebDriver endpoints (`--webdriver NAME=URL`) are added by the caller.
 """
@@ -105,6 +105,14 @@ def _firefox_launcher(executable: str, driver: str, args: Sequence[str] = ()) ->
         from .firefox import launch_firefox
 
         return launch_firefox(executable, driver, args, routing)
+    return launch
+
+
+def _chromium_launcher(executable: str, driver: str, args: Sequence[str] = ()) -> Callable[..., Browser]:
+    def launch(routing: Optional[Routing] = None) -> Browser:
+        from .chromium import launch_chromium
+
+        return launch_chromium(executable, driver, args, routing)
     return launch
 
 
@@ -229,8 +237,8 @@ def find_browsers(extra_args: Optional[Dict[str, Sequence[str]]] = None) -> List
                     driver = "webdriver bidi (system binary)"
                     launcher = _firefox_launcher(system, driver, args)
                 else:
-                    driver = "playwright (system binary)"
-                    launcher = _playwright_launcher(engine, system, driver, args)
+                    driver = "devtools protocol (system binary)"
+                    launcher = _chromium_launcher(system, driver, args)
                 candidates.append(Candidate(engine, engine, system, driver, launcher, system_binary=True, routable=True))
     return candidates
 

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import collections
 import hashlib
 import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import tempfile
-import threading
-import time
 from pathlib import Path
-from typing import Any, Deque, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 from .base import BrowserInfo, BrowserUnavailable, Routing
-from .bidi import BiDiBrowser, BiDiError
+from .bidi import BiDiBrowser
+from .process import BrowserProcess
+from .wire import ProtocolError
 
 LISTENING = re.compile(r"WebDriver BiDi listening on (ws://\S+)")
 LAUNCH_TIMEOUT_S = 60.0
@@ -93,11 +90,11 @@ def routing_prefs(routing: Routing) -> Dict[str, Any]:
             "network.proxy.allow_bypass": False}
 
 
-class _FirefoxProcess:
-    """Firefox with its own profile folder; stopping it ends its whole process group and removes the folder."""
+class _FirefoxProcess(BrowserProcess):
+    """Firefox with a fresh profile: its prefs, and the startup files kept from an earlier launch."""
 
     def __init__(self, executable: str, args: Sequence[str], prefs: Dict[str, Any]) -> None:
-        self.profile = tempfile.mkdtemp(prefix="cors-lab-firefox-")
+        super().__init__("cors-lab-firefox-", LISTENING)
         self.startup = startup_cache(executable)
         if self.startup is not None and self.startup.is_dir():
             try:
@@ -106,76 +103,19 @@ class _FirefoxProcess:
                 pass  # an unreadable cache only makes this launch slower: Firefox rebuilds what is missing
         with open(os.path.join(self.profile, "user.js"), "w", encoding="utf-8") as user_js:
             user_js.writelines(f"user_pref({json.dumps(name)}, {json.dumps(value)});\n" for name, value in prefs.items())
-        self.log: Deque[str] = collections.deque(maxlen=30)
-        self._url: Optional[str] = None
-        self._found = threading.Event()  # the URL is known, or the log ended without one
-        env = {**os.environ, "MOZ_CRASHREPORTER_DISABLE": "1"}
-        self.process = subprocess.Popen([executable, "--headless", "--remote-debugging-port=0", "--profile", self.profile,
-                                         *args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE, text=True, errors="replace", env=env, start_new_session=True)
-        self._reader = threading.Thread(target=self._read_log, name="firefox-log", daemon=True)
-        self._reader.start()
+        self.start([executable, "--headless", "--remote-debugging-port=0", "--profile", self.profile, *args],
+                   {**os.environ, "MOZ_CRASHREPORTER_DISABLE": "1"})
 
-    def _read_log(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:  # read to the end: a full pipe would stall Firefox
-            self.log.append(line.rstrip())
-            found = LISTENING.search(line)
-            if found and self._url is None:
-                self._url = found.group(1) + "/session"
-                self._found.set()
-        self._found.set()
-
-    def bidi_url(self, timeout_s: float) -> Optional[str]:
-        """Where Firefox's BiDi server listens, once it says so; None if it exited or took too long."""
-        self._found.wait(timeout_s)
-        return self._url
+    def url_from(self, found: "re.Match[str]") -> str:
+        return found.group(1) + "/session"
 
     def wants_clean_exit(self) -> bool:
-        """Whether this Firefox should shut down by itself: only to leave its startup files for the next launches.
-        Otherwise its profile is thrown away, and ending its processes at once saves half a second of CPU."""
+        """Only to leave Firefox's startup files for the next launches: otherwise ending its processes at once
+        saves half a second of CPU."""
         return self.startup is not None and not self.startup.exists()
 
-    def _exited(self, timeout_s: float) -> bool:
-        """Wait for Firefox's parent process to exit, without reaping it: until it is reaped its pid, which is also its
-        process group's id, cannot be given to another process, so signalling the group cannot hit a stranger."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                if os.waitid(os.P_PID, self.process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-                    return True
-            except ChildProcessError:
-                return True  # already reaped
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        """Firefox gets a few seconds to exit by itself after `browser.close` (when it wants a clean exit), then its
-        process group is ended, content processes included, and only then is the parent reaped."""
-        steps = ((None, 5.0), (signal.SIGTERM, 5.0)) if self.wants_clean_exit() else ()
-        for sig, wait_s in (*steps, (signal.SIGKILL, 5.0)):
-            if sig is not None:
-                try:
-                    os.killpg(self.process.pid, sig)
-                except ProcessLookupError:
-                    pass
-            if self._exited(wait_s):
-                break
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)  # content processes left behind by the parent
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass  # killed, but not yet gone: nothing more to do here
-        self._reader.join(timeout=5)  # the log ends with the processes that held it open
-        if self.process.stderr is not None and not self._reader.is_alive():
-            self.process.stderr.close()
-        if self.process.returncode == 0:
-            self._keep_startup_files()
-        shutil.rmtree(self.profile, ignore_errors=True)
+    def exited_cleanly(self) -> None:
+        self._keep_startup_files()
 
     def _keep_startup_files(self) -> None:
         """Keep what a clean exit left for the next launch (written whole, then renamed: readers never see half)."""
@@ -200,13 +140,15 @@ class _FirefoxProcess:
 def launch_firefox(executable: str, driver: str, args: Sequence[str] = (), routing: Optional[Routing] = None) -> BiDiBrowser:
     """Stock Firefox (`firefox`, `firefox-esr`) with a fresh quiet profile, the lab's routing, and a BiDi session."""
     prefs = {**QUIET_PROFILE, **(routing_prefs(routing) if routing is not None else {})}
-    firefox = _FirefoxProcess(executable, args, prefs)
-    url = firefox.bidi_url(LAUNCH_TIMEOUT_S)
+    try:
+        firefox = _FirefoxProcess(executable, args, prefs)
+    except OSError as exc:
+        raise BrowserUnavailable(f"Firefox ({executable}) cannot be started: {exc}") from exc
+    url = firefox.url(LAUNCH_TIMEOUT_S)
     if url is None:
         firefox.stop()
-        said = " | ".join(line for line in list(firefox.log)[-5:] if line) or "nothing"
         raise BrowserUnavailable(f"Firefox ({executable}) did not start its WebDriver BiDi server within"
-                                 f" {LAUNCH_TIMEOUT_S:.0f} s; it said: {said}")
+                                 f" {LAUNCH_TIMEOUT_S:.0f} s; it said: {firefox.last_words()}")
 
     def info(capabilities: Dict[str, Any]) -> BrowserInfo:
         product = "Firefox ESR" if "esr" in os.path.basename(executable) else "Firefox"
@@ -214,6 +156,6 @@ def launch_firefox(executable: str, driver: str, args: Sequence[str] = (), routi
                            version=str(capabilities.get("browserVersion", "unknown")), driver=driver, executable=executable)
     try:
         return BiDiBrowser(url, info, firefox.stop, clean_exit=firefox.wants_clean_exit)
-    except BiDiError as exc:
+    except ProtocolError as exc:
         firefox.stop()
         raise BrowserUnavailable(f"Firefox ({executable}) refused a WebDriver BiDi session: {exc}") from exc

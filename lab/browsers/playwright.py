@@ -1,4 +1,4 @@
-"""Chromium and Firefox through Playwright: its own builds, or the system's binaries."""
+"""Browsers through Playwright: its own builds, and browsers launched by a Playwright server (`--connect`)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import subprocess
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..frontend import PAGE_PATH
+from .cdp import cors_issue_message
 from .firefox import routing_prefs
 from .calls import PROBE_CALL, RESULTS_CALL, RUN_CALL, START_CALL
 from .base import Browser, BrowserInfo, BrowserUnavailable, ConsoleMessage, Page, Routing
@@ -84,14 +85,9 @@ class PlaywrightPage(Page):
             cdp.on("Audits.issueAdded", self._on_issue)
 
     def _on_issue(self, event: Dict[str, Any]) -> None:
-        details = (event.get("issue") or {}).get("details", {}).get("corsIssueDetails")
-        if not details or details.get("isWarning"):
-            return
-        status = details.get("corsErrorStatus") or {}
-        detail = status.get("corsError", "")
-        if status.get("failedParameter"):
-            detail += f" (failed parameter: {status['failedParameter']})"
-        self._console.append(ConsoleMessage("cors", f"corsErrorStatus: {detail}", (details.get("request") or {}).get("url", "")))
+        message = cors_issue_message(event)
+        if message is not None:
+            self._console.append(message)
 
     def _on_console(self, message: Any) -> None:
         location = message.location or {}
