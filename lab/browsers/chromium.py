@@ -13,7 +13,6 @@ from .process import BrowserProcess
 from .wire import ProtocolError
 
 LISTENING = re.compile(r"DevTools listening on (ws://\S+)")
-LAUNCH_TIMEOUT_S = 60.0
 
 # A quiet browser: no first-run pages, component updates, sync, crash reports, phishing checks, field trials or
 # other background requests (the lab's routing refuses them anyway), no dialogs that wait for a person. Background
@@ -50,11 +49,7 @@ def launch_chromium(executable: str, driver: str, args: Sequence[str] = (), rout
                         "about:blank"])
     except OSError as exc:
         raise BrowserUnavailable(f"Chromium ({executable}) cannot be started: {exc}") from exc
-    url = chromium.url(LAUNCH_TIMEOUT_S)
-    if url is None:
-        chromium.stop()
-        raise BrowserUnavailable(f"Chromium ({executable}) did not start its DevTools server within"
-                                 f" {LAUNCH_TIMEOUT_S:.0f} s; it said: {chromium.last_words()}")
+    url = chromium.listening_url(f"Chromium ({executable})", "DevTools")
 
     def info(version: Dict[str, Any]) -> BrowserInfo:
         product = str(version.get("product", ""))  # "Chrome/156.0.7805.0" (Chromium says Chrome here too)

@@ -17,7 +17,6 @@ from .process import BrowserProcess
 from .wire import ProtocolError
 
 LISTENING = re.compile(r"WebDriver BiDi listening on (ws://\S+)")
-LAUNCH_TIMEOUT_S = 60.0
 # What a first launch leaves in a profile that makes the next one cheaper (3.3 -> 1.7 s of CPU here): Firefox's cache
 # of its own compiled code and the registry of its built-in add-ons. No site data: no cookies, storage, history,
 # caches, permissions or preferences; each launch still starts from a fresh profile.
@@ -144,11 +143,7 @@ def launch_firefox(executable: str, driver: str, args: Sequence[str] = (), routi
         firefox = _FirefoxProcess(executable, args, prefs)
     except OSError as exc:
         raise BrowserUnavailable(f"Firefox ({executable}) cannot be started: {exc}") from exc
-    url = firefox.url(LAUNCH_TIMEOUT_S)
-    if url is None:
-        firefox.stop()
-        raise BrowserUnavailable(f"Firefox ({executable}) did not start its WebDriver BiDi server within"
-                                 f" {LAUNCH_TIMEOUT_S:.0f} s; it said: {firefox.last_words()}")
+    url = firefox.listening_url(f"Firefox ({executable})", "WebDriver BiDi")
 
     def info(capabilities: Dict[str, Any]) -> BrowserInfo:
         product = "Firefox ESR" if "esr" in os.path.basename(executable) else "Firefox"

@@ -16,6 +16,10 @@ import threading
 import time
 from typing import Deque, Dict, Optional, Pattern, Sequence
 
+from .base import BrowserUnavailable
+
+LAUNCH_TIMEOUT_S = 60.0
+
 
 # The browser runs under a small shell that leads its process group and holds the read end of a pipe from the lab:
 # when the lab exits, however it exits (even SIGKILL), the pipe ends and the shell kills the whole group, so no
@@ -70,14 +74,16 @@ class BrowserProcess:
         """The WebSocket URL to connect to, from the log line that announced it."""
         return found.group(1)
 
-    def url(self, timeout_s: float) -> Optional[str]:
-        """Where the browser's protocol listens, once it says so; None if it exited or took too long."""
+    def listening_url(self, browser: str, server: str, timeout_s: float = LAUNCH_TIMEOUT_S) -> str:
+        """Where the browser's protocol listens, once it says so. A browser that exits first or takes too long is
+        stopped, and BrowserUnavailable quotes the end of its log (`browser` names it, `server` its protocol)."""
         self._found.wait(timeout_s)
+        if self._url is None:
+            self.stop()
+            said = " | ".join(line for line in list(self.log)[-5:] if line) or "nothing"
+            raise BrowserUnavailable(f"{browser} did not start its {server} server within {timeout_s:.0f} s;"
+                                     f" it said: {said}")
         return self._url
-
-    def last_words(self) -> str:
-        """The end of the browser's log, for messages that say why it could not be used."""
-        return " | ".join(line for line in list(self.log)[-5:] if line) or "nothing"
 
     def wants_clean_exit(self) -> bool:
         """Whether the browser should be given time to exit by itself before its group is ended (its profile is
