@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from ..frontend import PAGE_PATH
 from .base import Browser, BrowserInfo, ConsoleMessage, Page
-from .calls import PROBE_CALL, RESULTS_CALL, RUN_CALL, SLACK_S, START_CALL, longest_ms
+from .calls import PROBE_CALL, RESULTS_CALL, RUN_CALL, SLACK_S, START_CALL, FunctionPage
 from .wire import JsonSocket, ProtocolError
 
 # Arguments travel as one JSON string and objects come back as one: far cheaper than BiDi's typed values.
@@ -26,8 +26,10 @@ _RESULTS = _TAKES_JSON.format(call=RESULTS_CALL)  # these two return a JSON stri
 _RUN = _TAKES_JSON.format(call=RUN_CALL)
 
 
-class BiDiPage(Page):
+class BiDiPage(FunctionPage):
     """A top-level browsing context (a tab) of a BiDi browser."""
+
+    calls = {"probe": _PROBE, "start": _START, "results": _RESULTS, "run": _RUN}
 
     def __init__(self, browser: "BiDiBrowser", context: str) -> None:
         self._browser = browser
@@ -42,18 +44,6 @@ class BiDiPage(Page):
             details = result.get("exceptionDetails") or {}
             raise ProtocolError(f"the page threw: {details.get('text', 'an exception')}")
         return (result.get("result") or {}).get("value")
-
-    def probe(self, spec: Dict[str, Any]) -> Dict[str, Any]:
-        return json.loads(self._call(_PROBE, spec, spec["timeout_ms"]))
-
-    def start(self, specs: Sequence[Dict[str, Any]]) -> None:
-        self._call(_START, list(specs), 0)
-
-    def results(self, tokens: Sequence[str], timeout_ms: int) -> Dict[str, Any]:
-        return json.loads(self._call(_RESULTS, list(tokens), timeout_ms))
-
-    def run(self, specs: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
-        return json.loads(self._call(_RUN, list(specs), longest_ms(specs)))
 
     def console(self, flush: bool = True) -> List[ConsoleMessage]:
         if flush:

@@ -5,7 +5,11 @@ Pages are navigated without waiting for their load event (a round trip less): ea
 
 from __future__ import annotations
 
+import json
+from abc import abstractmethod
 from typing import Any, Dict, Sequence
+
+from .base import Page
 
 SLACK_S = 30.0  # beyond a call's own cases: the browser's answer may queue behind other work
 
@@ -21,3 +25,27 @@ RUN_CALL = ("async specs => { " + READY + " window.corsLabStart(specs);"
 def longest_ms(specs: Sequence[Dict[str, Any]]) -> int:
     """How long cases started together can take in the page: the slowest one's fetches and pauses, every repeat."""
     return max(((s["timeout_ms"] + s.get("pause_ms", 0)) * s.get("repeat", 1) for s in specs), default=0)
+
+
+class FunctionPage(Page):
+    """A page whose driver runs one JavaScript function with one argument (the lab's CDP and BiDi clients): the four
+    calls are written here once; a driver says how it sends each function (`calls`) and how it runs one (`_call`)."""
+
+    calls: Dict[str, str]  # "probe", "start", "results", "run" -> the function as this driver sends it
+
+    @abstractmethod
+    def _call(self, function: str, argument: Any, timeout_ms: int) -> Any:
+        """Run `function(argument)` in the page, allowing the cases `timeout_ms` (plus SLACK_S); its value."""
+
+    def probe(self, spec: Dict[str, Any]) -> Dict[str, Any]:
+        value = self._call(self.calls["probe"], spec, spec["timeout_ms"])
+        return json.loads(value) if isinstance(value, str) else value
+
+    def start(self, specs: Sequence[Dict[str, Any]]) -> None:
+        self._call(self.calls["start"], list(specs), 0)
+
+    def results(self, tokens: Sequence[str], timeout_ms: int) -> Dict[str, Any]:
+        return json.loads(self._call(self.calls["results"], list(tokens), timeout_ms))
+
+    def run(self, specs: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+        return json.loads(self._call(self.calls["run"], list(specs), longest_ms(specs)))

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from ..frontend import PAGE_PATH
 from .base import Browser, BrowserInfo, ConsoleMessage, Page
-from .calls import PROBE_CALL, RESULTS_CALL, RUN_CALL, SLACK_S, START_CALL, longest_ms
+from .calls import PROBE_CALL, RESULTS_CALL, RUN_CALL, SLACK_S, START_CALL, FunctionPage
 from .wire import JsonSocket, ProtocolError
 
 # What every attached target (a page, a frame in a process of its own) reports to the lab. Network: Chromium reports a
@@ -37,8 +37,10 @@ def cors_issue_message(event: Dict[str, Any]) -> Optional[ConsoleMessage]:
     return ConsoleMessage("cors", f"corsErrorStatus: {detail}", (details.get("request") or {}).get("url", ""))
 
 
-class CDPPage(Page):
+class CDPPage(FunctionPage):
     """A page target, attached in flat mode: its commands carry its session id."""
+
+    calls = {"probe": PROBE_CALL, "start": START_CALL, "results": RESULTS_CALL, "run": RUN_CALL}
 
     def __init__(self, browser: "CDPBrowser", session: str) -> None:
         self._browser = browser
@@ -55,18 +57,6 @@ class CDPPage(Page):
             said = (details.get("exception") or {}).get("description") or details.get("text") or "an exception"
             raise ProtocolError(f"the page threw: {said}")
         return (answer.get("result") or {}).get("value")
-
-    def probe(self, spec: Dict[str, Any]) -> Dict[str, Any]:
-        return self._call(PROBE_CALL, spec, spec["timeout_ms"])
-
-    def start(self, specs: Sequence[Dict[str, Any]]) -> None:
-        self._call(START_CALL, list(specs), 0)
-
-    def results(self, tokens: Sequence[str], timeout_ms: int) -> Dict[str, Any]:
-        return json.loads(self._call(RESULTS_CALL, list(tokens), timeout_ms))
-
-    def run(self, specs: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
-        return json.loads(self._call(RUN_CALL, list(specs), longest_ms(specs)))
 
     def console(self, flush: bool = True) -> List[ConsoleMessage]:
         if flush:
