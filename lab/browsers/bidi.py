@@ -10,11 +10,11 @@ own reason for each refusal ("Cross-Origin Request Blocked: ... (Reason: ...)").
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 from ..frontend import PAGE_PATH
 from .base import Browser, BrowserInfo, ConsoleMessage, Page
-from .calls import PROBE_CALL, RESULTS_CALL, RUN_CALL, SLACK_S, START_CALL, FunctionPage
+from .calls import PROBE_CALL, RESULTS_CALL, RUN_CALL, SLACK_S, START_CALL, BrowserMessages, FunctionPage
 from .wire import JsonSocket, ProtocolError
 
 # Arguments travel as one JSON string and objects come back as one: far cheaper than BiDi's typed values.
@@ -32,6 +32,7 @@ class BiDiPage(FunctionPage):
     calls = {"probe": _PROBE, "start": _START, "results": _RESULTS, "run": _RUN}
 
     def __init__(self, browser: "BiDiBrowser", context: str) -> None:
+        super().__init__(browser.messages)
         self._browser = browser
         self.context = context
 
@@ -45,14 +46,9 @@ class BiDiPage(FunctionPage):
             raise ProtocolError(f"the page threw: {details.get('text', 'an exception')}")
         return (result.get("result") or {}).get("value")
 
-    def console(self, flush: bool = True) -> List[ConsoleMessage]:
-        if flush:
-            try:  # one round trip to the page: what it reported before is delivered first
-                self._browser.connection.command("script.evaluate", {
-                    "expression": "0", "target": {"context": self.context}, "awaitPromise": False})
-            except ProtocolError:
-                pass  # a closed or crashed page has nothing more to say
-        return self._browser.take_console()
+    def _round_trip(self) -> None:
+        self._browser.connection.command("script.evaluate", {
+            "expression": "0", "target": {"context": self.context}, "awaitPromise": False})
 
 
 class BiDiBrowser(Browser):
@@ -64,7 +60,7 @@ class BiDiBrowser(Browser):
         super().__init__()
         self._stop = stop
         self._clean_exit = clean_exit
-        self._console: List[ConsoleMessage] = []
+        self.messages = BrowserMessages()
         self.connection = JsonSocket(url, self._on_event)
         try:
             session = self.connection.command("session.new", {"capabilities": {"alwaysMatch": {
@@ -84,14 +80,8 @@ class BiDiBrowser(Browser):
         frames = (params.get("stackTrace") or {}).get("callFrames") or [{}]
         # Firefox's CORS refusals arrive as `javascript` entries (errors of the page, not console calls).
         level = params.get("level", "info") if params.get("type") == "console" else "error"
-        self._console.append(ConsoleMessage("warning" if level == "warn" else level, params.get("text") or "",
+        self.messages.add(ConsoleMessage("warning" if level == "warn" else level, params.get("text") or "",
                                            frames[0].get("url", "")))
-
-    def take_console(self) -> List[ConsoleMessage]:
-        """Every message the browser reported and nobody took yet: the lab matches them to cases by token, whatever
-        tab or frame they came from."""
-        messages, self._console = self._console, []
-        return messages
 
     def _open(self, origin_url: str) -> Page:
         context, self._spare = self._spare, None

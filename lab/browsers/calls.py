@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 from abc import abstractmethod
-from typing import Any, Dict, Sequence
+from typing import Any, Dict, List, Sequence
 
-from .base import Page
+from .base import ConsoleMessage, Page
+from .wire import ProtocolError
 
 SLACK_S = 30.0  # beyond a call's own cases: the browser's answer may queue behind other work
 
@@ -27,11 +28,34 @@ def longest_ms(specs: Sequence[Dict[str, Any]]) -> int:
     return max(((s["timeout_ms"] + s.get("pause_ms", 0)) * s.get("repeat", 1) for s in specs), default=0)
 
 
+class BrowserMessages:
+    """The console messages a browser reported, from any tab or frame, that nobody took yet: the lab matches them to
+    cases by token."""
+
+    def __init__(self) -> None:
+        self._messages: List[ConsoleMessage] = []
+
+    def add(self, message: ConsoleMessage) -> None:
+        self._messages.append(message)
+
+    def take(self) -> List[ConsoleMessage]:
+        messages, self._messages = self._messages, []
+        return messages
+
+
 class FunctionPage(Page):
     """A page whose driver runs one JavaScript function with one argument (the lab's CDP and BiDi clients): the four
-    calls are written here once; a driver says how it sends each function (`calls`) and how it runs one (`_call`)."""
+    calls and the console are written here once; a driver says how it sends each function (`calls`), how it runs one
+    (`_call`) and how it makes a round trip to the page (`_round_trip`)."""
 
     calls: Dict[str, str]  # "probe", "start", "results", "run" -> the function as this driver sends it
+
+    def __init__(self, messages: BrowserMessages) -> None:
+        self._messages = messages
+
+    @abstractmethod
+    def _round_trip(self) -> None:
+        """The cheapest command the page answers: messages the browser sent before its answer are delivered first."""
 
     @abstractmethod
     def _call(self, function: str, argument: Any, timeout_ms: int) -> Any:
@@ -49,3 +73,11 @@ class FunctionPage(Page):
 
     def run(self, specs: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
         return json.loads(self._call(self.calls["run"], list(specs), longest_ms(specs)))
+
+    def console(self, flush: bool = True) -> List[ConsoleMessage]:
+        if flush:
+            try:
+                self._round_trip()
+            except ProtocolError:
+                pass  # a closed or crashed page has nothing more to say
+        return self._messages.take()

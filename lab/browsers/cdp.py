@@ -11,11 +11,11 @@ own (a sandboxed iframe is one) are attached too, for their messages.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 from ..frontend import PAGE_PATH
 from .base import Browser, BrowserInfo, ConsoleMessage, Page
-from .calls import PROBE_CALL, RESULTS_CALL, RUN_CALL, SLACK_S, START_CALL, FunctionPage
+from .calls import PROBE_CALL, RESULTS_CALL, RUN_CALL, SLACK_S, START_CALL, BrowserMessages, FunctionPage
 from .wire import JsonSocket, ProtocolError
 
 # What every attached target (a page, a frame in a process of its own) reports to the lab. Network: Chromium reports a
@@ -43,6 +43,7 @@ class CDPPage(FunctionPage):
     calls = {"probe": PROBE_CALL, "start": START_CALL, "results": RESULTS_CALL, "run": RUN_CALL}
 
     def __init__(self, browser: "CDPBrowser", session: str) -> None:
+        super().__init__(browser.messages)
         self._browser = browser
         self.session = session
         self.committed: Optional[str] = None  # the loader of the main frame's current document
@@ -58,13 +59,8 @@ class CDPPage(FunctionPage):
             raise ProtocolError(f"the page threw: {said}")
         return (answer.get("result") or {}).get("value")
 
-    def console(self, flush: bool = True) -> List[ConsoleMessage]:
-        if flush:
-            try:  # one round trip to the page: what it reported before is delivered first
-                self._browser.connection.command("Runtime.evaluate", {"expression": "0"}, session=self.session)
-            except ProtocolError:
-                pass  # a closed or crashed page has nothing more to say
-        return self._browser.take_console()
+    def _round_trip(self) -> None:
+        self._browser.connection.command("Runtime.evaluate", {"expression": "0"}, session=self.session)
 
 
 class CDPBrowser(Browser):
@@ -74,7 +70,7 @@ class CDPBrowser(Browser):
     def __init__(self, url: str, info: Callable[[Dict[str, Any]], BrowserInfo], stop: Callable[[], None]) -> None:
         super().__init__()
         self._stop = stop
-        self._console: List[ConsoleMessage] = []
+        self.messages = BrowserMessages()
         self._pages_by_session: Dict[str, CDPPage] = {}
         self.connection = JsonSocket(url, self._on_event)
         try:
@@ -95,11 +91,11 @@ class CDPBrowser(Browser):
                 page.committed = frame.get("loaderId")
         elif method == "Log.entryAdded":
             entry = params.get("entry") or {}
-            self._console.append(ConsoleMessage(entry.get("level", "info"), entry.get("text", ""), entry.get("url", "")))
+            self.messages.add(ConsoleMessage(entry.get("level", "info"), entry.get("text", ""), entry.get("url", "")))
         elif method == "Audits.issueAdded":
             message = cors_issue_message(params)
             if message is not None:
-                self._console.append(message)
+                self.messages.add(message)
         elif method == "Target.attachedToTarget":
             # A frame in a process of its own: its messages are reported on its own session. Its answers are not
             # waited for (this runs while another command waits for its own).
@@ -109,12 +105,6 @@ class CDPBrowser(Browser):
             self.connection.failed[session] = "the page crashed"
         elif method == "Target.detachedFromTarget" and params.get("sessionId"):
             self.connection.failed.setdefault(params["sessionId"], "the page is gone")
-
-    def take_console(self) -> List[ConsoleMessage]:
-        """Every message the browser reported and nobody took yet: the lab matches them to cases by token, whatever
-        tab or frame they came from."""
-        messages, self._console = self._console, []
-        return messages
 
     def _open(self, origin_url: str) -> Page:
         target, self._spare = self._spare, None

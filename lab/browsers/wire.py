@@ -42,14 +42,9 @@ class JsonSocket:
     def command(self, method: str, params: Dict[str, Any], timeout_s: Optional[float] = None,
                 session: Optional[str] = None) -> Dict[str, Any]:
         """Send a command and wait for its answer (the events before it are dispatched on the way)."""
-        self._next_id += 1
-        command_id = self._next_id
-        message: Dict[str, Any] = {"id": command_id, "method": method, "params": params}
-        if session is not None:
-            message["sessionId"] = session
+        command_id = self.send(method, params, session)
         timeout = timeout_s or self.timeout_s
         try:
-            self._socket.send(json.dumps(message))
             while True:
                 answer = self._next(timeout, method)
                 if answer.get("id") == command_id:
@@ -64,9 +59,9 @@ class JsonSocket:
             raise ProtocolError(f"{method}: {said}".strip())
         return answer.get("result") or {}
 
-    def send(self, method: str, params: Dict[str, Any], session: Optional[str] = None) -> None:
-        """Send a command without waiting for its answer (which is skipped when it comes): for commands sent from an
-        event handler, while another command waits."""
+    def send(self, method: str, params: Dict[str, Any], session: Optional[str] = None) -> int:
+        """Send a command without waiting for its answer (which is skipped when it comes, unless `command` waits for
+        it): its id. Alone, for commands sent from an event handler while another command waits."""
         self._next_id += 1
         message: Dict[str, Any] = {"id": self._next_id, "method": method, "params": params}
         if session is not None:
@@ -75,6 +70,7 @@ class JsonSocket:
             self._socket.send(json.dumps(message))
         except ConnectionClosed as exc:
             raise ProtocolError(f"{method}: the browser closed the connection (it exited or crashed)") from exc
+        return self._next_id
 
     def wait(self, done: Callable[[], bool], what: str, timeout_s: Optional[float] = None,
              session: Optional[str] = None) -> None:
