@@ -123,6 +123,10 @@ class Backend:
     project: Optional[Path] = None  # where `app` is imported from; None: the directory the lab runs in
     env: Dict[str, str] = field(default_factory=dict)  # set while the app is imported and built (placeholders allowed)
     requirements: Tuple[str, ...] = ()  # installed into each pin's environment; default: the project's own
+    python: Optional[str] = None
+    """The app's own interpreter (`.venv/bin/python`, relative to the scenario file); None: found (see lab/backend/appenv)."""
+    setup: Optional[str] = None
+    """A shell command run once in the app's environment and project folder before it serves (`flask db upgrade`)."""
 
     def start_error_in(self, versions: Optional[Mapping[str, str]]) -> Optional[str]:
         """The start-up error text expected under these versions, or None when the app should start."""

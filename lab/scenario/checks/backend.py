@@ -25,10 +25,13 @@ def read_backend(check: Checker, raw: Any) -> Backend:
     """A described backend needs at least one route; raw routes answer with exactly their headers, so no [backend.cors]."""
     where: KeyPath = ("backend",)
     keys = ("config", "cors", "cors_init", "order", "routes", "blueprints", "hooks", "error_handlers", "proxy_headers",
-            "start_error", "app", "project", "env", "requirements")
+            "start_error", "app", "project", "env", "requirements", "python", "setup")
     table = check.table(raw, where, keys)
     if "app" in table:
         return _app_backend(check, table, where)
+    for key in ("project", "env", "requirements", "python", "setup"):
+        if key in table:
+            check.fail(where + (key,), f"`{key}` is for your own application: it needs `app = \"package.module:create_app()\"`")
     config = check.get(table, "config", where, dict, {})
     for key in config:
         if not key.startswith(("CORS_", "SESSION_")) and key not in FLASK_CONFIG_KEYS:
@@ -80,8 +83,14 @@ def _app_backend(check: Checker, table: Dict[str, Any], where: KeyPath) -> Backe
     for name, value in env.items():
         if not isinstance(value, str):
             check.fail(where + ("env", name), f"env {name} must be a string (placeholders such as \"{{app}}\" allowed)")
+    python = check.get(table, "python", where, str)
+    if python is not None:
+        python = str((check.path.parent / python).resolve()) if "/" in python else python
+    setup = check.get(table, "setup", where, str)
+    if setup is not None and not setup.strip():
+        check.fail(where + ("setup",), "setup must be a command, such as \"flask db upgrade\"")
     return Backend(app=target, project=project, env={k: v for k, v in env.items() if isinstance(v, str)},
-                   requirements=check.strings(table, "requirements", where),
+                   requirements=check.strings(table, "requirements", where), python=python, setup=setup,
                    proxy_headers=check.headers(table, "proxy_headers", where), start_error=_start_error(check, table, where))
 
 
