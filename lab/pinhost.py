@@ -23,16 +23,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Optional
 
-
-APP_FAILURE_HEADER = "X-Cors-Lab-App-Failure"
-"""Set by the host on the 500 it sends when an exception escaped the app, so that the lab records the app's failure
-(as it does for an app in its own process) instead of a 500 that a real server would have made up."""
-
-
-def app_failure_text(exc: BaseException) -> str:
-    """One ASCII line for a header: the exception's type and message."""
-    text = " ".join(f"{type(exc).__name__}: {exc}".split())[:400]
-    return text.encode("ascii", "backslashreplace").decode("ascii")
+from .apphost import guarded
 
 
 def _reply(message: Dict[str, Any]) -> None:
@@ -52,12 +43,7 @@ class _Slot:
         if app is None:
             start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
             return [b"cors-lab: no scenario is mounted"]
-        try:
-            return app(environ, start_response)
-        except Exception as exc:
-            start_response("500 Internal Server Error", [("Content-Type", "text/plain"),
-                                                         (APP_FAILURE_HEADER, app_failure_text(exc))], sys.exc_info())
-            return [b""]
+        return guarded(app)(environ, start_response)
 
 
 def _versions() -> Dict[str, str]:
@@ -93,7 +79,7 @@ def main() -> int:
             _reply({"ok": False, "error": "; ".join(str(p) for p in problems)})
             continue
         try:
-            app = build_app(scenario, command["origins"], stopping, Path(command["cwd"]) if command.get("cwd") else None)
+            app = build_app(scenario, command["origins"], stopping)
         except BackendBuildError as exc:
             _reply({"ok": False, "error": str(exc)})
             continue

@@ -257,31 +257,15 @@ def _ensure_env(pin: Pin, directory: Path, extra: Sequence[str]) -> PinEnv:
     marker = directory / "cors-lab-ready.json"
     if marker.exists() and python.exists():
         return PinEnv(pin, str(python), versions=json.loads(marker.read_text()))
-    if directory.exists():
-        shutil.rmtree(directory)
-    requirements = pin.requirements() + ["tomli>=2; python_version < '3.11'"]
-    uv = shutil.which("uv")
     try:
         interpreter = find_interpreter(pin.python)
     except InterpreterNotFound as exc:
         return PinEnv(pin, error=f"could not install {pin.label}: {exc}")
-    if uv:
-        # The pin's versions override whatever the app's requirements say about Flask, flask-cors and Werkzeug.
-        overrides = directory.parent / f"{directory.name}.overrides.txt"
-        overrides.write_text("\n".join(pin.requirements()) + "\n")
-        steps = [[uv, "venv", "--quiet", "--python", interpreter, str(directory)],
-                 [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python), "--override",
-                  str(overrides), *requirements, *extra]]
-    else:  # pip has no overrides: the app's requirements first, then the pin's versions on top
-        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        steps = [[interpreter, "-m", "venv", str(directory)]] + ([pip + list(extra)] if extra else []) + [pip + requirements]
-    for step in steps:
-        try:
-            done = _run(step)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return PinEnv(pin, error=f"could not install {pin.label}: {exc}")
-        if done.returncode != 0:
-            return PinEnv(pin, error=f"could not install {pin.label}: {_tail(done.stderr or done.stdout)}")
+    # The pin's versions override whatever the app's requirements say about Flask, flask-cors and Werkzeug.
+    error = install_env(directory, interpreter, pin.requirements() + ["tomli>=2; python_version < '3.11'"], extra,
+                        overrides=pin.requirements())
+    if error:
+        return PinEnv(pin, error=f"could not install {pin.label}: {error}")
     probe = _run([str(python), "-c", "import json, platform, importlib.metadata as m; print(json.dumps({"
                   "'python': platform.python_version(), 'flask': m.version('flask'), "
                   "'flask-cors': m.version('flask-cors'), 'werkzeug': m.version('werkzeug')}))"])
@@ -294,6 +278,35 @@ def _ensure_env(pin: Pin, directory: Path, extra: Sequence[str]) -> PinEnv:
     _run([str(python), "-m", "compileall", "-q", str(Path(__file__).resolve().parent)])
     marker.write_text(json.dumps(versions))
     return PinEnv(pin, str(python), versions=versions)
+
+
+def install_env(directory: Path, interpreter: str, requirements: Sequence[str], extra: Sequence[str] = (),
+                overrides: Sequence[str] = ()) -> Optional[str]:
+    """Make a fresh virtualenv at `directory` with `extra` (an app's requirements) and `requirements` on top, uv when
+    installed (with `overrides` winning over what `extra` pins), venv + pip otherwise; None, or why it failed."""
+    python = directory / "bin" / "python"
+    if directory.exists():
+        shutil.rmtree(directory)
+    uv = shutil.which("uv")
+    if uv:
+        command = [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python)]
+        if overrides:
+            listed = directory.parent / f"{directory.name}.overrides.txt"
+            listed.write_text("\n".join(overrides) + "\n")
+            command += ["--override", str(listed)]
+        steps = [[uv, "venv", "--quiet", "--python", interpreter, str(directory)], command + [*requirements, *extra]]
+    else:  # pip has no overrides: the app's requirements first, then the pin's versions on top
+        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        steps = ([[interpreter, "-m", "venv", str(directory)]] + ([pip + list(extra)] if extra else [])
+                 + ([pip + list(requirements)] if requirements else []))
+    for step in steps:
+        try:
+            done = _run(step)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return str(exc)
+        if done.returncode != 0:
+            return _tail(done.stderr or done.stdout)
+    return None
 
 
 def choose_pins(pins_file: Optional[Path], flask: Sequence[str], flask_cors: Sequence[str], python: Optional[str],

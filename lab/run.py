@@ -140,7 +140,11 @@ def run_lab(scenarios: Sequence[Scenario], candidates: Sequence[Candidate], opti
     if backends is None:
         from .backend.pinned import LocalBackends
 
-        backends = [LocalBackends()]
+        local = LocalBackends()
+        try:
+            return run_lab(scenarios, candidates, options, sink, [local])
+        finally:
+            local.close()
     stop = threading.Event()
     rng = random.Random(options.shuffle_seed) if options.shuffle_seed is not None else None
     items = scheduled(ordered([(scenario, backend) for scenario in scenarios for backend in backends], rng))

@@ -1,24 +1,29 @@
 """`cors-lab scan`: a scenario file generated from the user's own app, with expectations measured in the browsers.
 
-The app is imported as it is (`package.module:create_app()`), its URL map read,
-and every route and method is fetched from each origin the user names and from
+The app is served as it is (`package.module:create_app()`) by a host process of
+its own, in its own environment (lab/backend/hosted.py), which also reads its URL
+map; every route and method is fetched from each origin the user names and from
 attacker origins derived from them (another site, look-alike hosts, `http://` for
 an https origin, `null` from a sandboxed frame), with and without credentials.
 The file is run once in real browsers and written with what they did as its
 expectations: the user keeps it, edits it, and re-runs it to catch regressions.
+A case the browsers could not measure (its cells `error` or `timeout`) is never
+written as `allowed` or `blocked`: it is `expect = "error"` with the reason, which
+no later run counts as a pass, and no all-clear is printed while one attacker
+cell is unmeasured.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-SAMPLES = {"integer": "1", "float": "1.5", "path": "a/b", "uuid": "00000000-0000-4000-8000-000000000000"}
-"""Sample values per werkzeug converter class (IntegerConverter...); `any(a, b)` takes its first choice, others "sample"."""
+MAX_UNMEASURED = 3
+"""More unmeasured cases than this and the scan exits 1: the file it wrote says too little to be kept as it is."""
 BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 ATTACKER_SITE = "https://attacker.example.net"
 
@@ -32,21 +37,9 @@ class Endpoint:
     path: str
 
 
-def endpoints(app: Any) -> List[Endpoint]:
-    """Every route and method of a Flask app (static files, HEAD and OPTIONS aside), parameters filled with samples."""
-    found = []
-    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-        if rule.endpoint == "static":
-            continue
-        path = rule.rule
-        for name, converter in rule._converters.items():  # noqa: SLF001 (werkzeug keeps the converters per rule here)
-            kind = type(converter).__name__.replace("Converter", "").lower()
-            choices = getattr(converter, "items", None)  # AnyConverter: the values it accepts
-            sample = sorted(choices)[0] if kind == "any" and choices else SAMPLES.get(kind, "sample")
-            path = re.sub(r"<(?:[^<>:]+(?:\([^)]*\))?:)?" + re.escape(name) + r">", sample, path)
-        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            found.append(Endpoint(rule.rule, method, path))
-    return found
+def endpoints(routes: Sequence[Mapping[str, Any]]) -> List[Endpoint]:
+    """One endpoint per route and method the app's host listed (lab/apphost.py fills parameters with samples)."""
+    return [Endpoint(route["rule"], method, route["path"]) for route in routes for method in route["methods"]]
 
 
 def attacker_origins(named: Mapping[str, str]) -> Dict[str, str]:
@@ -69,25 +62,50 @@ def _string(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid TOML basic string
 
 
-def scenario_text(target: str, project: str, env: Mapping[str, str], named: Mapping[str, str], api: str,
-                  endpoint_list: Sequence[Endpoint], header: Sequence[str],
-                  expectations: Mapping[str, Tuple[str, Dict[str, str]]]) -> str:
+@dataclass(frozen=True)
+class AppSpec:
+    """What `[backend]` of the written file says: the app, where it lives, what it runs with."""
+
+    target: str
+    project: str
+    env: Mapping[str, str]
+    python: Optional[str] = None
+    setup: Optional[str] = None
+
+    def lines(self) -> List[str]:
+        lines = ["[backend]", f"app = {_string(self.target)}", f"project = {_string(self.project)}"]
+        if self.python:
+            lines.append(f"python = {_string(self.python)}")
+        if self.setup:
+            lines.append(f"setup = {_string(self.setup)}")
+        if self.env:
+            lines.append("env = { " + ", ".join(f"{name} = {_string(value)}" for name, value in self.env.items()) + " }")
+        return lines
+
+
+Expectation = Tuple[str, Dict[str, str], str]
+"""(outcome for every engine, engines that differ, why the case could not be measured or "")."""
+
+
+def scenario_text(app: AppSpec, named: Mapping[str, str], api: str, endpoint_list: Sequence[Endpoint],
+                  header: Sequence[str], expectations: Mapping[str, Expectation]) -> str:
     """The scenario file: origins, the app, and one case per endpoint x origin x credentials, grouped by route."""
     attackers = attacker_origins(named)
     lines = [f"# {line}" for line in header] + [
-        "", f"title = {_string(f'CORS of {target}, as scanned')}",
+        "", f"title = {_string(f'CORS of {app.target}, as scanned')}",
         f"description = {_string('Generated by cors-lab scan: every route and method fetched from the origins the app trusts and from attacker origins derived from them, with and without credentials. Expectations are what the browsers did when it was scanned.')}",
         'tags = ["scan"]', "", "[origins]"]
     lines += [f"{name} = {_string(origin)}" for name, origin in {**named, **attackers, "api": api}.items()]
-    lines += ["", "[backend]", f"app = {_string(target)}", f"project = {_string(project)}"]
-    if env:
-        lines.append("env = { " + ", ".join(f"{name} = {_string(value)}" for name, value in env.items()) + " }")
+    lines += [""] + app.lines()
     for case in cases(named, endpoint_list):
         if case["first_of_route"]:
             lines += ["", f"# ---- {case['method']} {case['rule']} " + "-" * max(0, 60 - len(case['rule']))]
-        outcome, per_browser = expectations.get(case["name"], ("allowed", {}))
-        lines += ["", "[[cases]]", f"name = {_string(case['name'])}", f"page = {_string(case['page'])}",
+        outcome, per_browser, unmeasured = expectations.get(case["name"], ("allowed", {}, ""))
+        lines += [""] + ([f"# not measured when scanned: {' '.join(unmeasured.split())[:300]}"] if unmeasured else [])
+        lines += ["[[cases]]", f"name = {_string(case['name'])}", f"page = {_string(case['page'])}",
                   f"path = {_string(case['path'])}", f"method = {_string(case['method'])}"]
+        if case["attacker"]:
+            lines.append("attacker = true")
         if case["sandboxed"]:
             lines.append("sandboxed = true")
         if case["credentials"]:
@@ -122,21 +140,30 @@ def cases(named: Mapping[str, str], endpoint_list: Sequence[Endpoint]) -> List[D
                 made.append({"name": f"{endpoint.method} {endpoint.path} from {who}" + (" with credentials" if credentials else ""),
                              "rule": endpoint.rule, "method": endpoint.method, "path": endpoint.path, "page": page,
                              "sandboxed": sandboxed, "credentials": credentials, "headers": headers, "body": body,
-                             "attacker": page in attackers, "first_of_route": first})
+                             "attacker": page in attackers or sandboxed, "first_of_route": first})
                 first = False
     return made
 
 
-def expectations_from(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Tuple[str, Dict[str, str]]]:
-    """Per case: the outcome most engines showed, and the engines that differ."""
-    by_case: Dict[str, Dict[str, str]] = {}
+MEASURED = ("allowed", "blocked")
+
+
+def expectations_from(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Expectation]:
+    """Per case: the outcome most engines showed, the engines that differ, and for a case no engine could measure,
+    `error` with the reason. An engine whose cell is `error`/`timeout` is written `error` (never an answer)."""
+    by_case: Dict[str, Dict[str, Mapping[str, Any]]] = {}
     for row in rows:
-        by_case.setdefault(row["case"], {})[row["browser"]] = row["outcome"]
-    result = {}
-    for case, outcomes in by_case.items():
-        counted = sorted(set(outcomes.values()), key=lambda o: (-list(outcomes.values()).count(o), o))
-        main = next((o for o in counted if o in ("allowed", "blocked")), "blocked")
-        result[case] = (main, {b: o for b, o in outcomes.items() if o != main and o in ("allowed", "blocked")})
+        by_case.setdefault(row["case"], {})[row["browser"]] = row
+    result: Dict[str, Expectation] = {}
+    for case, cells in by_case.items():
+        outcomes = {browser: ("error" if row["outcome"] not in MEASURED else row["outcome"]) for browser, row in cells.items()}
+        measured = [o for o in outcomes.values() if o in MEASURED]
+        if not measured:
+            reasons = sorted({f"{b}: {row.get('reason') or row['outcome']}" for b, row in cells.items()})
+            result[case] = ("error", {}, "; ".join(reasons))
+            continue
+        main = sorted(set(measured), key=lambda o: (-measured.count(o), o))[0]
+        result[case] = (main, {b: o for b, o in outcomes.items() if o != main}, "")
     return result
 
 
@@ -147,23 +174,33 @@ def findings(rows: Sequence[Mapping[str, Any]], attacker_pages: Sequence[str]) -
                    and (r["request"].get("sandboxed") or any(r["request"].get("page_origin") == p for p in attacker_pages))})
 
 
-def relative(path: Path, start: Path) -> str:
+def relative(path: Path, start: Path, resolve: bool = True) -> str:
+    """`path` as the written file names it: relative to the file's folder when inside it (a venv's python is not
+    resolved: its own path selects the venv)."""
+    path = path.resolve() if resolve else Path(os.path.abspath(path))
     try:
-        return str(path.resolve().relative_to(start.resolve())) or "."
+        return str(path.relative_to(start.resolve())) or "."
     except ValueError:
-        return str(path.resolve())
+        return str(path)
 
 
 class ScanError(Exception):
-    """The app named cannot be scanned (not importable, not an app, no routes); the message says why."""
+    """The app named cannot be scanned (not servable, not an app, no routes); the message says why."""
 
 
-def scan_app(target_text: str, project: Path, named: Mapping[str, str], api: str, env: Mapping[str, str], out: Path,
-             browsers: Callable[[List[Any]], List[Any]]) -> List[str]:
-    """Import the app, write the draft scenario, run it in `browsers(scenarios)`, write the file with what they did.
-    Returns the lines to print: what was written, and every finding."""
+@dataclass
+class ScanReport:
+    """What to print, and the exit status: 1 when too many cases could not be measured."""
+
+    lines: List[str]
+    status: int = 0
+
+
+def scan_app(app: AppSpec, project: Path, named: Mapping[str, str], api: str, out: Path,
+             browsers: Callable[[List[Any]], List[Any]]) -> ScanReport:
+    """Serve the app from its own host, write the draft scenario from its routes, run it in `browsers(scenarios)`,
+    and write the file with what they did."""
     from .backend.pinned import LocalBackends
-    from .backend.userapp import UserAppError, build_user_app
     from .results import ResultsFile
     from .run import RunOptions, run_lab
     from .scenario import load_scenarios
@@ -172,45 +209,79 @@ def scan_app(target_text: str, project: Path, named: Mapping[str, str], api: str
     from .terminal import Progress
 
     try:
-        target = parse_app_target(target_text)
-        app = build_user_app(Backend(app=target, project=project.resolve(), env=dict(env)), {**named, "api": api})
-    except (AppTargetError, UserAppError) as exc:
-        raise ScanError(f"cannot import the app: {exc}") from exc
-    found = endpoints(app)
-    if not found:
-        raise ScanError(f"{target_text} has no routes to scan")
-    out = out.resolve()
-    draft = out.with_name(out.stem + ".scanning.toml")
-    project_text = relative(project, out.parent)
-
-    def write(expectations: Mapping[str, Tuple[str, Dict[str, str]]], header: Sequence[str]) -> None:
-        draft.write_text(scenario_text(target_text, project_text, env, named, api, found, header, expectations),
-                         encoding="utf-8")
-
-    write({}, ["draft: being measured"])
+        target = parse_app_target(app.target)
+    except AppTargetError as exc:
+        raise ScanError(str(exc)) from exc
+    local = LocalBackends(python=app.python)
     try:
-        scenarios = load_scenarios([draft])  # the origins and the app are checked as any scenario file's are
-        candidates = browsers(scenarios)
-        results = ResultsFile(None)
-        total = sum(len(s.cases) for s in scenarios) * len(candidates)
-        print(f"scanning {len(found)} route/method pairs: {total} cells in {len(candidates)} browser(s) ...", file=sys.stderr)
-        run_lab(scenarios, candidates, RunOptions(10.0), Progress(results, total, judged=False))
-        rows = results.cells
-        cases_written = len(rows) // max(1, len(candidates))
-        versions = LocalBackends().versions
-        engines = ", ".join(f"{b.product} {b.version}" for b in results.browsers.values())
-        write(expectations_from(rows), [
-            f"Written by `cors-lab scan {target_text}`: {cases_written} cases.",
-            f"Expectations are what the browsers did when it was scanned: {engines},",
-            f"with Python {versions['python']}, Flask {versions['flask']}, flask-cors {versions['flask-cors']},"
-            f" Werkzeug {versions['werkzeug']}. Edit them where the app should behave otherwise; re-run with",
-            f"`cors-lab run {out.name}`."])
-        draft.replace(out)
+        host = local.hosts.host(Backend(app=target, project=project.resolve(), env=dict(app.env), python=app.python,
+                                        setup=app.setup), {**named, "api": api})
+        if host.error:
+            raise ScanError(f"cannot serve the app: {host.error}")
+        found = endpoints(host.routes)
+        if not found:
+            raise ScanError(f"{app.target} has no routes to scan")
+        out = out.resolve()
+        draft = out.with_name(out.stem + ".scanning.toml")
+        written = AppSpec(app.target, relative(project, out.parent), app.env,
+                          relative(Path(app.python), out.parent, resolve=False) if app.python and "/" in app.python
+                          else app.python, app.setup)
+
+        def write(expectations: Mapping[str, Expectation], header: Sequence[str]) -> None:
+            draft.write_text(scenario_text(written, named, api, found, header, expectations), encoding="utf-8")
+
+        write({}, ["draft: being measured"])
+        try:
+            scenarios = load_scenarios([draft])  # the origins and the app are checked as any scenario file's are
+            candidates = browsers(scenarios)
+            results = ResultsFile(None)
+            total = sum(len(s.cases) for s in scenarios) * len(candidates)
+            print(f"scanning {len(found)} route/method pairs: {total} cells in {len(candidates)} browser(s) ...",
+                  file=sys.stderr)
+            run_lab(scenarios, candidates, RunOptions(10.0), Progress(results, total, judged=False), [local])
+            rows = results.cells
+            expectations = expectations_from(rows)
+            versions = host.versions
+            engines = ", ".join(f"{b.product} {b.version}" for b in results.browsers.values())
+            write(expectations, [
+                f"Written by `cors-lab scan {app.target}`: {len(expectations)} cases.",
+                f"Expectations are what the browsers did when it was scanned: {engines},",
+                f"with the app's Python {versions.get('python')}, Flask {versions.get('flask')}, flask-cors"
+                f" {versions.get('flask-cors')}, Werkzeug {versions.get('werkzeug')}. Edit them where the app should"
+                f" behave otherwise; re-run with", f"`cors-lab run {out.name}`."])
+            draft.replace(out)
+        finally:
+            draft.unlink(missing_ok=True)
     finally:
-        draft.unlink(missing_ok=True)
+        local.close()
+    return _report(out, expectations, rows, named, found)
+
+
+def _report(out: Path, expectations: Mapping[str, Expectation], rows: Sequence[Mapping[str, Any]],
+            named: Mapping[str, str], found: Sequence[Endpoint]) -> ScanReport:
+    """The lines a reviewer reads: what was written, what could not be measured, every finding, and the all-clear
+    only when every attacker cell was measured."""
+    from .findings import config_findings
+
     attackers = attacker_origins(named)
-    lines = [f"wrote {relative(out, Path.cwd())}: {cases_written} cases ({len(found)} route/method pairs x {len(named)} origins and"
-             f" {len(attackers) + 1} attacker pages x with and without credentials)"]
+    lines = [f"wrote {relative(out, Path.cwd())}: {len(expectations)} cases ({len(found)} route/method pairs x"
+             f" {len(named)} origins and {len(attackers) + 1} attacker pages x with and without credentials)"]
+    unmeasured = sorted(case for case, (outcome, _, _) in expectations.items() if outcome == "error")
+    partly = sorted(case for case, (outcome, differ, _) in expectations.items()
+                    if outcome != "error" and "error" in differ.values())
+    if unmeasured or partly:
+        lines.append(f"NOT MEASURED: {len(unmeasured)} case(s) in every browser and {len(partly)} in some; they are"
+                     f" written expect = \"error\" with the reason, and no run counts them as a pass")
+        lines += [f"  {case}: {expectations[case][2][:200]}" for case in unmeasured[:10]]
     holes = findings(rows, list(attackers.values()))
+    for finding in config_findings(rows):
+        lines.append(f"FINDING [{finding.rule_id}] {finding.message}: {', '.join(finding.routes[:8])}"
+                     + (" ..." if len(finding.routes) > 8 else ""))
     lines += [f"FINDING {hole}: an attacker page reads a credentialed response" for hole in holes]
-    return lines + ([] if holes else ["no attacker page could read a credentialed response"])
+    attacker_cells = [r for r in rows if r["request"].get("sandboxed")
+                      or r["request"].get("page_origin") in attackers.values()]
+    if not holes and attacker_cells and all(r["outcome"] in MEASURED for r in attacker_cells):
+        lines.append("no attacker page could read a credentialed response")
+    elif not holes:
+        lines.append("NO VERDICT: not every attacker cell could be measured, so the scan cannot say the app is safe")
+    return ScanReport(lines, 1 if len(unmeasured) + len(partly) > MAX_UNMEASURED or not rows else 0)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping
 
 import flask
 from flask import Flask
@@ -81,19 +80,13 @@ def _prefix(bp: Blueprint) -> Dict[str, str]:
 _BUILDING = threading.Lock()
 
 
-def build_app(scenario: Scenario, origins: Mapping[str, str], stopping: threading.Event,
-              project: Optional[Path] = None) -> Flask:
-    """Build the scenario's Flask app (or import the user's own, from `project` when the scenario names none);
-    any failure becomes BackendBuildError with the exception text."""
+def build_app(scenario: Scenario, origins: Mapping[str, str], stopping: threading.Event) -> Flask:
+    """Build the scenario's described Flask app; any failure becomes BackendBuildError with the exception text.
+    (The user's own app is never built in the lab's processes: lab/backend/hosted.py serves it.)"""
     if scenario.backend.app is not None:
-        from .userapp import UserAppError, build_user_app
-
-        try:
-            return build_user_app(scenario.backend, origins, project)
-        except UserAppError as exc:
-            raise BackendBuildError(str(exc)) from exc
+        raise BackendBuildError(f"{scenario.backend.app.text} is the user's own app: it is served by its own host")
     try:
-        with _BUILDING:  # (a user's app is imported instead: an import that hangs must hold up only its own worker)
+        with _BUILDING:
             return _build(scenario.backend, origins, stopping, scenario.id)
     except Exception as exc:  # the installed flask / flask-cors decide what fails here
         raise BackendBuildError(f"{type(exc).__name__}: {exc}") from exc

@@ -2,12 +2,14 @@
 
 Both give the runner a WSGI app per (browser slot, scenario). A pinned backend is
 reached through a small forwarding proxy, so that the lab's origin servers,
-pages and recorder stay the same for every pin and browsers launch once.
+pages and recorder stay the same for every pin and browsers launch once. The
+user's own app (`[backend] app`) is never built here: it is served by a host
+process of its own (lab/backend/hosted.py), with the pin's environment under a
+pin and with the app's own environment otherwise.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import select
@@ -15,22 +17,30 @@ import subprocess
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
-from ..pins import Pin, PinEnv, app_requirements, ensure_env
-from ..scenario.model import Scenario
+from ..pins import ENVS_DIR, Pin, PinEnv, app_requirements, ensure_env
+from ..scenario.model import Backend, Scenario
 from .app import BackendBuildError, build_app
-from ..pinhost import APP_FAILURE_HEADER
-from .recorder import AppRaised, WSGIApp, request_headers
+from .forward import forwarding_app
+from .hosted import AppHostError, AppHosts
+from .recorder import WSGIApp
 
 LAB_ROOT = Path(__file__).resolve().parent.parent.parent
-HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"}
+
+
+def _hosted(hosts: AppHosts, scenario: Scenario, origins: Mapping[str, str]) -> WSGIApp:
+    try:
+        return hosts.app(scenario, origins)
+    except AppHostError as exc:
+        raise BackendBuildError(str(exc)) from exc
 
 
 class LocalBackends:
-    """Backends built in this process, with whatever Flask and flask-cors are installed here."""
+    """Backends built in this process, with whatever Flask and flask-cors are installed here; the user's own app in
+    its own environment (`python` names its interpreter, as `--python` does; else see lab/backend/appenv.py)."""
 
-    def __init__(self) -> None:
+    def __init__(self, python: Optional[str] = None, envs: Path = ENVS_DIR, timeout_s: float = 30.0) -> None:
         from importlib.metadata import version
         import platform
 
@@ -38,39 +48,23 @@ class LocalBackends:
                          "flask-cors": version("flask-cors"), "werkzeug": version("werkzeug")}
         self.label = f"flask {self.versions['flask']} / flask-cors {self.versions['flask-cors']}"
         self.error: Optional[str] = None
+        self.python = python
+        self.envs = envs
+        self.hosts = AppHosts(self._interpreter, timeout_s)
+
+    def _interpreter(self, backend: Backend) -> str:
+        from .appenv import app_interpreter
+
+        project = (backend.project or Path.cwd()).resolve()
+        return app_interpreter(project, self.python or backend.python, backend.requirements, self.envs).python
 
     def build(self, slot: str, scenario: Scenario, origins: Mapping[str, str], stopping: threading.Event) -> WSGIApp:
+        if scenario.backend.app is not None:
+            return _hosted(self.hosts, scenario, origins)
         return build_app(scenario, origins, stopping)
 
     def close(self) -> None:
-        pass
-
-
-def forwarding_app(port: int, timeout_s: float) -> WSGIApp:
-    """A WSGI app that sends each request, as received, to a backend on a loopback port. One connection per request:
-    the pin's host serves with Werkzeug's development server, which closes every connection after its response
-    (`Connection: close`, as `flask run` does), so there is nothing to keep alive."""
-
-    def forward(environ: Dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        headers = request_headers(environ)
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else None
-        target = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
-        try:
-            connection.request(environ["REQUEST_METHOD"], target, body=body, headers=headers)
-            response = connection.getresponse()
-            data = response.read()
-        finally:
-            connection.close()
-        failure = response.getheader(APP_FAILURE_HEADER)
-        if failure:
-            raise AppRaised(failure)
-        kept = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP]
-        start_response(f"{response.status} {response.reason}", kept)
-        return [data]
-
-    return forward
+        self.hosts.close()
 
 
 class PinnedBackends:
@@ -83,6 +77,8 @@ class PinnedBackends:
         self.timeout_s = timeout_s
         self._lock = threading.Lock()
         self._process: Optional[subprocess.Popen] = None
+        pin_python = env.python
+        self.hosts = AppHosts(lambda backend: pin_python or "", timeout_s)
         if env.python is None:
             return
         self._stderr = tempfile.TemporaryFile(mode="w+")
@@ -122,13 +118,16 @@ class PinnedBackends:
     def build(self, slot: str, scenario: Scenario, origins: Mapping[str, str], stopping: threading.Event) -> WSGIApp:
         if self.error:
             raise BackendBuildError(self.error)
+        if scenario.backend.app is not None:
+            return _hosted(self.hosts, scenario, origins)
         answer = self._ask({"op": "mount", "slot": slot, "path": str(scenario.path.resolve()),
-                            "scenario_id": scenario.id, "origins": dict(origins), "cwd": os.getcwd()})
+                            "scenario_id": scenario.id, "origins": dict(origins)})
         if not answer.get("ok"):
             raise BackendBuildError(answer.get("error", "unknown error"))
         return forwarding_app(int(answer["port"]), self.timeout_s)
 
     def close(self) -> None:
+        self.hosts.close()
         process, self._process = self._process, None
         if process is None:
             return

@@ -8,7 +8,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from ..backend.pinned import LocalBackends
 from ..pins import ENVS_DIR, Pin, choose_pins
@@ -55,8 +55,9 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
     pins.add_argument("--full", action="store_true", help="with --pins: the cross product of every version the file names")
     pins.add_argument("--flask", action="append", default=[], metavar="VERSION", help="Flask line or release; repeatable")
     pins.add_argument("--flask-cors", action="append", default=[], metavar="VERSION", help="flask-cors line or release; repeatable")
-    pins.add_argument("--python", metavar="VERSION", help="with --flask/--flask-cors: the pins' Python (\"3.9\"; default: the"
-                                                         " one running the lab); flask-cors before 3.0.8 needs 3.9")
+    pins.add_argument("--python", metavar="VERSION|PATH", help="with --flask/--flask-cors: the pins' Python (\"3.9\";"
+                      " default: the one running the lab; flask-cors before 3.0.8 needs 3.9); without them: the"
+                      " interpreter of your own app (.venv/bin/python), as [backend] python says")
     pins.add_argument("--envs", type=Path, default=None, metavar="DIR", help="where pin environments are kept (default .cors-lab/envs)")
     return run
 
@@ -71,7 +72,8 @@ def execute(args: argparse.Namespace) -> int:
     check_routable(scenarios, candidates)
     pins = _pins(args)
     started = time.perf_counter()
-    backends = _prepare_backends(pins, args, scenarios) if pins else [LocalBackends()]
+    backends = _prepare_backends(pins, args, scenarios) if pins else [LocalBackends(_app_python(args), args.envs or ENVS_DIR,
+                                                                                   max(30.0, args.timeout + 5))]
     earlier = None
     if args.resume:
         if args.out is None:
@@ -143,8 +145,16 @@ def _instances(values: List[str]) -> Dict[str, int]:
     return counts
 
 
+def _app_python(args: argparse.Namespace) -> Optional[str]:
+    """--python without pins names the user's app's interpreter (absolute, not resolved: a venv's is a symlink)."""
+    if not args.python or args.pins or args.flask or args.flask_cors:
+        return None
+    return os.path.abspath(args.python) if os.sep in args.python else args.python
+
+
 def _pins(args: argparse.Namespace) -> List[Pin]:
-    return choose_pins(args.pins, args.flask, args.flask_cors, args.python, args.full, LocalBackends().versions)
+    python = args.python if (args.flask or args.flask_cors or args.pins) else None
+    return choose_pins(args.pins, args.flask, args.flask_cors, python, args.full, LocalBackends().versions)
 
 
 def _prepare_backends(pins: List[Pin], args: argparse.Namespace, scenarios: Sequence[Scenario]) -> list:

@@ -9,7 +9,7 @@ from typing import Dict, List
 from ..browsers.base import Candidate
 from ..scenario import Problem, Scenario, ScenarioError
 from ..terminal import clean
-from .common import EXIT_OK, Subcommands, check_routable, chosen_browsers, command_line_problem, refuse, remote_options
+from .common import Subcommands, check_routable, chosen_browsers, command_line_problem, refuse, remote_options
 
 
 def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
@@ -23,6 +23,10 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
                       " http://api.localhost with a port the lab assigns; for example https://api.example.com)")
     scan.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                       help="environment for the app ({NAME} of an origin allowed, for example FRONTEND_URL={app}); repeatable")
+    scan.add_argument("--python", metavar="PATH", help="the app's own interpreter (.venv/bin/python); default: the project's"
+                      " .venv or venv, else an environment built from its requirements (the lab's own never)")
+    scan.add_argument("--setup", metavar="COMMAND", help="run once in the app's environment and folder before it serves,"
+                      " for example \"flask db upgrade\" (env placeholders {tmp} and {secret} allowed)")
     scan.add_argument("--out", type=Path, default=Path("cors-scan.toml"), help="the scenario file to write (default cors-scan.toml)")
     scan.add_argument("--browser", action="append", default=[], metavar="NAME")
     remote_options(scan)
@@ -30,8 +34,11 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
 
 
 def execute(args: argparse.Namespace) -> int:
-    """2 when the app cannot be scanned (not importable, no routes...); origins without a name are app, app2, ..."""
-    from ..scan import ScanError, scan_app
+    """2 when the app cannot be scanned (not servable, no routes...), 1 when more than a few cases could not be
+    measured; origins without a name are app, app2, ..."""
+    import os
+
+    from ..scan import AppSpec, ScanError, scan_app
 
     problems: List[Problem] = []
     named: Dict[str, str] = {}
@@ -52,10 +59,12 @@ def execute(args: argparse.Namespace) -> int:
         check_routable(scenarios, candidates)
         return candidates
 
+    python = os.path.abspath(args.python) if args.python and os.sep in args.python else args.python
     try:
-        report = scan_app(args.target, args.project, named, args.api, env, args.out, browsers)
+        report = scan_app(AppSpec(args.target, str(args.project), env, python, args.setup), args.project, named,
+                          args.api, args.out, browsers)
     except ScanError as exc:
         return refuse(clean(exc))
-    for line in report:
+    for line in report.lines:
         print(clean(line))
-    return EXIT_OK
+    return report.status

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Dict
 
 from ..apptarget import AppTargetError, parse_app_target
@@ -85,7 +86,8 @@ def _app_backend(check: Checker, table: Dict[str, Any], where: KeyPath) -> Backe
             check.fail(where + ("env", name), f"env {name} must be a string (placeholders such as \"{{app}}\" allowed)")
     python = check.get(table, "python", where, str)
     if python is not None:
-        python = str((check.path.parent / python).resolve()) if "/" in python else python
+        # Absolute, not resolved: a virtualenv's python is a symlink, and its own path is what selects the venv.
+        python = os.path.abspath(check.path.parent / python) if "/" in python else python
     setup = check.get(table, "setup", where, str)
     if setup is not None and not setup.strip():
         check.fail(where + ("setup",), "setup must be a command, such as \"flask db upgrade\"")
