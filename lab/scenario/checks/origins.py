@@ -72,12 +72,19 @@ def _origin(check: Checker, name: str, value: Any) -> Optional[Origin]:
     return Origin(name=name, scheme=scheme, host=host, port=port, line=check.lines.line_of(where))
 
 
+GENERATED = ("tmp", "secret")
+"""Placeholders the app's host fills (lab/backend/hosted.py), per host: they are not origins."""
+
+
 def check_placeholders(check: Checker, table: Dict[str, Any], origins: Dict[str, Origin]) -> None:
-    """Every `{name}` in the backend and the cases names a declared origin (or the request's own)."""
+    """Every `{name}` in the backend and the cases names a declared origin (or the request's own); the user's app's
+    `env` may also name what its host generates: `{tmp}` (a fresh folder) and `{secret}` (a random key)."""
     known = set(origins) | {REQUEST_ORIGIN}
+    backend = table.get("backend", {})
+    generated = set(GENERATED) if isinstance(backend, dict) and "app" in backend else set()
     for section in ("backend", "cases"):
         for name in sorted(set(_placeholders(table.get(section, {})))):
-            if name not in known:
+            if name not in known and not (section == "backend" and name in generated):
                 check.fail((section,), f"{{{name}}} is not a declared origin (declared: {', '.join(sorted(origins))})")
 
 
