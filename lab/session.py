@@ -127,8 +127,17 @@ class _Mounted:
     recorder: Optional[Recorder] = None
     failure: str = ""  # the backend or a server did not start: every case of it is this error
     start_failure: bool = False
+    versions: Optional[Dict[str, str]] = None  # what the user's app runs with, told by its host (else the backend's)
     in_flight: int = 0  # cases planned and not yet collected
     detached: bool = False
+
+
+@dataclass(frozen=True)
+class _AppVersions:
+    """The backend as expectations see it when the user's app runs with versions of its own (its environment's)."""
+
+    label: str
+    versions: Dict[str, str]
 
 
 @dataclass
@@ -294,6 +303,7 @@ class BrowserSession:
         except BackendBuildError as exc:
             mounted.failure, mounted.start_failure = f"backend did not start: {exc}", True
             return mounted
+        mounted.versions = getattr(app, "versions", None)
         mounted.recorder = Recorder(app, [(k, fill(v, mounted.urls)) for k, v in scenario.backend.proxy_headers])
         self.pool.attach(mounted.key, mounted.recorder)
         return mounted
@@ -439,7 +449,8 @@ class BrowserSession:
         outcome, reason = classify(result, exchanges, failure, self.pool.alive(mounted.scenario.origins, case.target))
         summary = [{"outcome": a.get("outcome"), "status": a.get("status"), "error": a.get("error")} for a in attempts]
         duration = (answer or {}).get("ms", elapsed_ms)
-        row = cell_row(mounted.scenario, mounted.backend, mounted.urls, self.candidate.name, self.candidate.engine, case,
+        judged = mounted.backend if mounted.versions is None else _AppVersions(mounted.backend.label, mounted.versions)
+        row = cell_row(mounted.scenario, judged, mounted.urls, self.candidate.name, self.candidate.engine, case,
                        spec, result or {}, exchanges, outcome, reason, failure, summary, duration)
         if self.browser is not None and any(name.lower() == "set-cookie" for e in exchanges for name, _ in e.response_headers):
             self.browser.clear_cookies(sorted(set(mounted.urls.values())))

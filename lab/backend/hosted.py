@@ -162,7 +162,9 @@ class AppHosts:
         host = self.host(scenario.backend, origins)
         if host.error:
             raise AppHostError(host.error)
-        return forwarding_app(host.port, self.timeout_s)
+        forward = forwarding_app(host.port, self.timeout_s)
+        forward.versions = host.versions  # type: ignore[attr-defined]  (expectations by version read the app's own)
+        return forward
 
     def versions(self) -> List[Dict[str, str]]:
         """What each app ran with (python, flask, flask-cors, werkzeug), for the results' environment."""
