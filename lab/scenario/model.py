@@ -13,6 +13,10 @@ Headers = Tuple[Tuple[str, str], ...]
 
 OUTCOMES = ("allowed", "blocked", "error", "timeout")
 EXPECTABLE = ("allowed", "blocked")
+UNMEASURED = "error"
+"""`expect = "error"` (bare): the case could not be measured when the file was written (`cors-lab scan` writes it
+for a case whose cells were error / timeout). It is no expectation at all: it never matches, whatever the outcome,
+so that a file written from failed measurements can never pass as an all-clear."""
 APP_ERROR = "error: "
 """`expect_by_version = { "flask-cors<6" = "error: nothing to repeat" }`: under those releases the request makes the
 app itself fail (an exception escapes Flask) with that text; only such an error matches, never the lab's own."""
@@ -23,6 +27,8 @@ def split_expectation(value: str) -> Tuple[str, Optional[str]]:
     if value.startswith(APP_ERROR):
         return "error", value[len(APP_ERROR):].strip()
     return value, None
+
+
 ENGINES = ("chromium", "firefox", "webkit")
 
 
@@ -160,6 +166,8 @@ class Case:
     expect_cookies_sent: Optional[bool] = None  # did any request of the case reach the server with a Cookie header
     expect_cookies_sent_per_browser: Dict[str, bool] = field(default_factory=dict)
     description: str = ""
+    attacker: bool = False  # the page is an attacker's (`cors-lab scan` writes it for attacker origins)
+    accepted: Optional[str] = None  # why a credentialed read by this attacker page is fine (only with attacker)
     line: int = 0
 
     def cookies_expected_in(self, engine: str) -> Optional[bool]:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from ...standard import request_header_problem
 from ..locate import KeyPath
-from ..model import ENGINES, EXPECTABLE, Case, Origin, split_expectation
+from ..model import ENGINES, EXPECTABLE, UNMEASURED, Case, Origin, split_expectation
 from ..versions import problem as version_problem
-from .checker import Checker
+from .checker import Checker, _name
+
+CASE_EXPECTATIONS = EXPECTABLE + (UNMEASURED,)
+UNMEASURED_HINT = f', or "{UNMEASURED}" (not measured when the file was written: it never passes)'
 
 
 def read_cases(check: Checker, raw: Any, origins: Dict[str, Origin]) -> Tuple[Case, ...]:
@@ -28,7 +31,7 @@ def read_cases(check: Checker, raw: Any, origins: Dict[str, Origin]) -> Tuple[Ca
 def _case(check: Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin]) -> Case:
     keys = ("name", "description", "page", "target", "path", "method", "headers", "body", "credentials",
             "mode", "redirect", "read_headers", "expect", "expect_per_browser", "expect_by_version", "repeat", "pause_ms", "sandboxed",
-            "expect_cookies_sent", "expect_cookies_sent_per_browser")
+            "expect_cookies_sent", "expect_cookies_sent_per_browser", "attacker", "accepted")
     table = check.table(raw, where, keys, required=("name", "path", "expect"))
     for key in ("page", "target"):
         name = table.get(key, "app" if key == "page" else "api")
@@ -38,8 +41,9 @@ def _case(check: Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin]) 
     for engine, outcome in per_browser.items():
         if engine not in ENGINES:
             check.fail(where + ("expect_per_browser", engine), f"unknown browser {engine!r} in expect_per_browser; expected one of: {', '.join(ENGINES)}")
-        elif outcome not in EXPECTABLE:
-            check.fail(where + ("expect_per_browser", engine), f"expectation {outcome!r} must be one of: {', '.join(EXPECTABLE)}")
+        elif outcome not in CASE_EXPECTATIONS:
+            check.fail(where + ("expect_per_browser", engine), f"expectation {outcome!r} must be one of: {', '.join(EXPECTABLE)}"
+                       f"{UNMEASURED_HINT}")
     by_version = check.get(table, "expect_by_version", where, dict, {})
     for condition, outcome in by_version.items():
         wrong = version_problem(condition)
@@ -68,6 +72,12 @@ def _case(check: Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin]) 
         unsendable = request_header_problem(name, value)
         if unsendable:
             check.fail(where + ("headers", name), unsendable)
+    expect = check.get(table, "expect", where, str, "allowed")
+    if expect not in CASE_EXPECTATIONS:
+        check.fail(where + ("expect",), f"{_name(where + ('expect',))} is {expect!r}; expected one of: "
+                   f"{', '.join(EXPECTABLE)}{UNMEASURED_HINT}")
+        expect = "allowed"
+    attacker, accepted = _attacker(check, table, where)
     path = check.get(table, "path", where, str, "/")
     if not path.startswith("/"):
         check.fail(where + ("path",), f"case path {path!r} must start with '/'")
@@ -95,11 +105,29 @@ def _case(check: Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin]) 
         sandboxed=check.get(table, "sandboxed", where, bool, False),
         expect_cookies_sent=check.get(table, "expect_cookies_sent", where, bool),
         expect_cookies_sent_per_browser={k: v for k, v in cookies_per_browser.items() if k in ENGINES and isinstance(v, bool)},
-        expect=check.get(table, "expect", where, str, "allowed", EXPECTABLE),
-        expect_per_browser={k: v for k, v in per_browser.items() if k in ENGINES and v in EXPECTABLE},
+        expect=expect,
+        expect_per_browser={k: v for k, v in per_browser.items() if k in ENGINES and v in CASE_EXPECTATIONS},
         expect_by_version={k: v for k, v in by_version.items() if _version_expectation(v) and not version_problem(k)},
+        attacker=attacker,
+        accepted=accepted,
         line=check.lines.line_of(where),
     )
+
+
+def _attacker(check: Checker, table: Dict[str, Any], where: KeyPath) -> Tuple[bool, Optional[str]]:
+    """`attacker = true` and `accepted = "why"`: an accepted credentialed read only makes sense for an attacker's
+    page, so `accepted` alone is refused rather than silently meaning nothing."""
+    attacker = check.get(table, "attacker", where, bool, False)
+    accepted = check.get(table, "accepted", where, str)
+    if accepted is not None and not accepted.strip():
+        check.fail(where + ("accepted",), f"{_name(where + ('accepted',))} is empty: say why a credentialed read by"
+                   " this attacker page is fine, or remove it")
+        accepted = None
+    elif accepted is not None and not attacker:
+        check.fail(where + ("accepted",), f"{_name(where + ('accepted',))} needs `attacker = true` in the same case:"
+                   " only a credentialed read by an attacker's page can be accepted")
+        accepted = None
+    return attacker, accepted
 
 
 def _version_expectation(value: Any) -> bool:
