@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .backend import Exchange
 from .results import ResultRow
-from .scenario.model import Case, Scenario, split_expectation
+from .scenario.model import UNMEASURED, Case, Scenario, split_expectation
 from .standard import judge
 
 
@@ -68,17 +68,25 @@ def cell_row(scenario: Scenario, backend: Any, urls: Dict[str, str], browser: st
          reason: Optional[str], failure: Optional[str], attempts: List[Dict[str, Any]], duration_ms: float) -> ResultRow:
     """The cell: what was measured, judged against the scenario's expectation and the standard's model."""
     request = {"page_origin": urls[case.page], "url": spec["url"], "method": case.method, "headers": spec["headers"],
-               "credentials": case.credentials, "mode": case.mode, "redirect": case.redirect, "sandboxed": case.sandboxed}
+               "credentials": case.credentials, "mode": case.mode, "redirect": case.redirect, "sandboxed": case.sandboxed,
+               "page": case.page}
     recorded = [e.to_dict() for e in exchanges]
     judgement = judge(request, recorded)
     expected, app_error = split_expectation(scenario.expected(case, engine, backend.versions))
     cookies_sent = any("Cookie" in e.request_headers for e in exchanges)
     expected_cookies = case.cookies_expected_in(engine)
-    matched = (outcome == expected and (app_error is None or (reason is not None and failure is None and app_error in reason))
+    # A bare "error" is no expectation (never met), and error / timeout never meet allowed or blocked.
+    never = expectation_never_met(scenario, case, engine, backend.versions)
+    matched = (never is None and outcome == expected
+               and (app_error is None or (reason is not None and failure is None and app_error in reason))
                and (expected_cookies is None or cookies_sent == expected_cookies))
+    if never is not None:
+        reason = never + (f"; {reason}" if reason else "")
     if outcome == expected and expected_cookies is not None and cookies_sent != expected_cookies:
         reason = reason or (f"a cookie {'was' if cookies_sent else 'was not'} sent, expected it "
                             f"{'to be' if expected_cookies else 'not to be'}")
+    finding, accepted = credentialed_read(case, outcome)
+    matched = matched and finding is None
     return ResultRow(
         scenario=scenario.id, group=scenario.group, case=case.name,
         browser=browser, engine=engine,
@@ -93,5 +101,28 @@ def cell_row(scenario: Scenario, backend: Any, urls: Dict[str, str], browser: st
         exchanges=recorded, duration_ms=round(duration_ms, 2),
         request=request, model=judgement.to_dict(),
         agrees=judgement.prediction == outcome if outcome in ("allowed", "blocked") else None,
+        attacker=case.attacker, finding=finding, accepted=accepted,
     )
 
+
+FINDING = "an attacker page reads a credentialed response"
+NO_EXPECTATION = ("the case has no measured expectation (`expect = \"error\"`: it could not be measured when the file"
+                  " was written): re-scan or edit it")
+
+
+def credentialed_read(case: Case, outcome: str) -> Tuple[Optional[str], Optional[str]]:
+    """(finding, accepted) for a cell: an attacker's page that read a response sent with credentials is a finding,
+    which fails the cell whatever the case expects, unless the case says why it is fine (`accepted`)."""
+    if not (case.attacker and outcome == "allowed" and case.credentials == "include"):
+        return None, None
+    return (None, case.accepted) if case.accepted else (FINDING, None)
+
+
+def expectation_never_met(scenario: Scenario, case: Case, engine: str, versions: Any) -> Optional[str]:
+    """Why no measured cell can meet the expectation, or None. A bare `error` (written when the case could not be
+    measured) says nothing about what the browser should do; a `start_error` pin expects the app not to start, and
+    a cell was measured only because it did. `error: TEXT` (an expected app failure) is an expectation."""
+    if scenario.backend.start_error_in(versions) is not None:
+        return "the app was expected not to start under this pin (`start_error`), but it started"
+    expected, app_error = split_expectation(case.expected_in(engine, versions))
+    return NO_EXPECTATION if expected == UNMEASURED and app_error is None else None

@@ -24,7 +24,10 @@ SCHEMA = 1
 
 @dataclass
 class ResultRow:
-    """One (scenario, case, browser) cell. `outcome` is allowed / blocked / error / timeout."""
+    """One (scenario, case, browser) cell. `outcome` is allowed / blocked / error / timeout.
+
+    Results files written before `attacker`, `finding` and `accepted` lack them: `load_document` and `read_earlier`
+    fill in the defaults (`with_defaults`); code handed rows from elsewhere reads them with `row.get`."""
 
     scenario: str
     group: str
@@ -53,6 +56,9 @@ class ResultRow:
     model: Optional[Dict[str, Any]] = None  # the Fetch-standard model's prediction, rule and fix (lab/standard.py)
     agrees: Optional[bool] = None  # does the browser's outcome match the model (None for error / timeout)
     browser_reason: Optional[str] = None  # the browser's own reason for a refusal, or why it is not known
+    attacker: bool = False  # the case's page is an attacker's (`attacker = true`)
+    finding: Optional[str] = None  # set when an attacker page read a credentialed response: the cell fails
+    accepted: Optional[str] = None  # ... unless the case accepts it: then why it is fine (and `finding` stays None)
 
     def to_dict(self) -> Dict[str, Any]:
         # Shallow: the fields already hold plain JSON values, and asdict's deep copy was a tenth of the lab's CPU.
@@ -60,6 +66,15 @@ class ResultRow:
 
 
 _ROW_FIELDS = tuple(f.name for f in fields(ResultRow))
+_ROW_DEFAULTS = {f.name: f.default for f in fields(ResultRow) if f.name in ("attacker", "finding", "accepted")}
+
+
+def with_defaults(row: Dict[str, Any]) -> Dict[str, Any]:
+    """A row read from a results file, with every field a newer lab added at its default (an older file has no
+    `attacker`, `finding` or `accepted`: its cells were never judged as findings, which is what the defaults say)."""
+    for name, default in _ROW_DEFAULTS.items():
+        row.setdefault(name, default)
+    return row
 
 
 def _version(package: str) -> Optional[str]:
@@ -95,12 +110,15 @@ def read_earlier(path: Path) -> Optional[Dict[str, Any]]:
             except ValueError:
                 continue  # the line a kill cut in half
             if "row" in record:
-                document["results"].append(record["row"])
+                document["results"].append(with_defaults(record["row"]))
             elif "browser" in record:
                 document["browsers"].append(record["browser"])
         return document
     if path.exists():
-        return json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(path.read_text(encoding="utf-8"))
+        for row in document.get("results", []):
+            with_defaults(row)
+        return document
     return None
 
 

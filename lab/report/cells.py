@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Sequence, Tuple
 
+from ..results import with_defaults
+
 CORS_EVIDENCE = ("access-control-", "vary", "location")
 
 
@@ -24,6 +26,9 @@ def load_document(path: Path) -> Dict[str, Any]:
         raise ResultsInputError(f"{path}: cannot read results: {exc}") from exc
     if not isinstance(document, dict) or not {"environment", "browsers", "results"} <= set(document):
         raise ResultsInputError(f"{path}: not a cors-lab results file (needs environment, browsers, results)")
+    for row in document["results"]:
+        if isinstance(row, dict):
+            with_defaults(row)
     return document
 
 
