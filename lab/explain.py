@@ -43,8 +43,12 @@ def story(rows: Sequence[Dict[str, Any]]) -> List[str]:
         lines.append("  " + _request_line(first["request"]))
     for row in rows:
         where = row["browser"] + (f" ({row['pin']})" if row.get("pin") else "")
-        verdict = "as expected" if row["matched"] else f"expected {row['expected']}"
-        lines.append(f"  {where}: {row['outcome'].upper()} ({verdict})" + (f", status {row['status']}" if row.get("status") else ""))
+        lines.append(f"  {where}: {row['outcome'].upper()} ({_verdict(row)})"
+                     + (f", status {row['status']}" if row.get("status") else ""))
+        if row.get("finding"):
+            lines.append(f"    FINDING: {row['finding']}")
+        elif row.get("accepted"):
+            lines.append(f"    accepted: {row['accepted']}")
         for number, exchange in enumerate(row.get("exchanges", []), start=1):
             lines += ["    " + line for line in _exchange_lines(number, exchange)]
         if not row.get("exchanges"):
@@ -61,6 +65,16 @@ def story(rows: Sequence[Dict[str, Any]]) -> List[str]:
             lines.append(f"    standard says:  {model['prediction']}: {model['rule']}{agreement}")
         lines += _advice(row)
     return lines
+
+
+def _verdict(row: Dict[str, Any]) -> str:
+    """"as expected" only for an outcome its expectation names: a bare `error` is none, and a finding fails a cell
+    that is otherwise as expected (said on its own line)."""
+    if row["expected"] == "error" and not row["matched"] and "no measured expectation" in (row.get("reason") or ""):
+        return "no measured expectation"
+    if row["matched"] or (row.get("finding") and row["outcome"] == row["expected"]):
+        return "as expected"
+    return f"expected {row['expected']}"
 
 
 def _advice(row: Dict[str, Any]) -> List[str]:

@@ -120,7 +120,9 @@ def summary(rows: Sequence[Dict[str, Any]], browsers: Sequence[str], color: bool
                 notes.append(clean(f"  {scenario} :: {case} [{browser}]: {text}"))
                 text = text.split(";")[0] + "*"
             text = SYMBOLS.get(text, text) if not differs else text
-            if unexpected:
+            if unexpected and all(r.get("finding") for r in unexpected):
+                text += " FINDING" if len(mine) == 1 else f" ({len(unexpected)} findings)"
+            elif unexpected:
                 text += f" (want {unexpected[0]['expected']})" if len(mine) == 1 else f" ({len(unexpected)} unexpected)"
             padded = text.ljust(column)
             if mine:
@@ -134,7 +136,11 @@ def summary(rows: Sequence[Dict[str, Any]], browsers: Sequence[str], color: bool
 
 
 def totals(rows: Sequence[Dict[str, Any]], seconds: float) -> str:
-    unexpected = [r for r in rows if not r["matched"]]
+    """One line: the cells by outcome, how many were as expected, unexpected, findings (counted apart from the
+    unexpected ones) and accepted credentialed reads, the model's agreement and the servers' load."""
+    found = [r for r in rows if r.get("finding")]
+    unexpected = [r for r in rows if not r["matched"] and not r.get("finding")]
+    accepted = sum(1 for r in rows if r.get("accepted"))
     counts: Dict[str, int] = {}
     for row in rows:
         counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
@@ -145,8 +151,11 @@ def totals(rows: Sequence[Dict[str, Any]], seconds: float) -> str:
     agrees = ("; the standard's model agrees with " + ", ".join(f"{b} {v}" for b, v in model.items())) if model else ""
     seen, answered = server_load(rows)
     load = f"; servers answered {answered} of {seen} requests" if seen else ""
+    found_text = f", {len(found)} finding{'' if len(found) == 1 else 's'}" if found else ""
+    accepted_text = f", {accepted} accepted credentialed read{'' if accepted == 1 else 's'} by attacker pages" if accepted else ""
     return (f"{len(rows)} cells ({spread}) in {seconds:.1f}s: "
-            f"{len(rows) - len(unexpected)} as expected, {len(unexpected)} unexpected{agrees}{load}")
+            f"{len(rows) - len(unexpected) - len(found)} as expected, {len(unexpected)} unexpected"
+            f"{found_text}{accepted_text}{agrees}{load}")
 
 
 def server_load(rows: Sequence[Dict[str, Any]]) -> Tuple[int, int]:
@@ -155,15 +164,33 @@ def server_load(rows: Sequence[Dict[str, Any]]) -> Tuple[int, int]:
     return len(exchanges), sum(1 for e in exchanges if e["status"] is not None)
 
 
+def findings(rows: Sequence[Dict[str, Any]], limit: int = 20) -> List[str]:
+    """The findings, apart from the other unexpected cells: what the configuration allows (once per app and rule,
+    lab/findings.py), then each cell in which an attacker page read a credentialed response."""
+    from .findings import config_findings, route_of
+
+    found = [r for r in rows if r.get("finding")]
+    if not found:
+        return []
+    lines = [f"{len(found)} finding{'' if len(found) == 1 else 's'}: attacker pages read credentialed responses"]
+    for config in config_findings(rows):
+        lines.append(clean(f"  {config.scenario}: {config.message}: {', '.join(config.routes)} ({', '.join(config.browsers)})"))
+    cells = [clean(f"  {r['browser']}: {r['scenario']} :: {r['case']}: {(r.get('request') or {}).get('page_origin', '?')}"
+                   f" read {route_of(r)} with credentials (expected {r['expected']})") for r in found]
+    return lines + cells[:limit] + ([f"  ... and {len(cells) - limit} more"] if len(cells) > limit else [])
+
+
 def mismatches(rows: Sequence[Dict[str, Any]], limit: int = 20) -> List[str]:
-    """A short explanation per unexpected cell; cells that failed for one shared reason are told once."""
+    """The findings first, then a short explanation per other unexpected cell; cells that failed for one shared
+    reason are told once."""
     lines: List[str] = []
     shared: Dict[Tuple[str, str], List[Dict[str, Any]]] = {}
-    for row in rows:
-        if not row["matched"] and row["reason"]:
+    others = [r for r in rows if not r["matched"] and not r.get("finding")]
+    for row in others:
+        if row["reason"]:
             shared.setdefault((row["browser"], row["reason"]), []).append(row)
     told = set()
-    for row in [r for r in rows if not r["matched"]]:
+    for row in others:
         group = shared.get((row["browser"], row["reason"] or ""), [])
         if len(group) > 1:
             if (row["browser"], row["reason"]) not in told:
@@ -173,7 +200,10 @@ def mismatches(rows: Sequence[Dict[str, Any]], limit: int = 20) -> List[str]:
         detail = row["reason"] or (row["console"][0] if row["console"] else row["error"]) or ""
         lines.append(clean(f"  {row['browser']}: {row['scenario']} :: {row['case']}: {row['outcome']}, expected {row['expected']}"
                            + (f" ({detail})" if detail else "")))
-    return lines[:limit] + ([f"  ... and {len(lines) - limit} more"] if len(lines) > limit else [])
+    found = findings(rows, limit)
+    if found and lines:
+        found.append(f"{len(others)} other unexpected cell{'' if len(others) == 1 else 's'}:")
+    return found + lines[:limit] + ([f"  ... and {len(lines) - limit} more"] if len(lines) > limit else [])
 
 
 def is_color(stream: Optional[TextIO]) -> bool:

@@ -48,7 +48,9 @@ def execute(args: argparse.Namespace) -> int:
         except ResultsInputError as exc:
             return refuse(clean(exc))
         chosen = pick(sorted({r["scenario"] for r in rows}))
-        rows = [r for r in rows if r["scenario"] == chosen and case_part in r["case"]]
+        rows = [r for r in rows if r["scenario"] == chosen]
+        names = set(_cases_named(case_part, sorted({r["case"] for r in rows})))
+        rows = [r for r in rows if r["case"] in names]
     else:
         args.select, args.group, args.tag = None, [], []
         scenarios = load_selected(args)
@@ -57,10 +59,11 @@ def execute(args: argparse.Namespace) -> int:
         if scenario is None:
             rows = []
         else:
-            cases = tuple(c for c in scenario.cases if case_part in c.name)
+            names = set(_cases_named(case_part, [c.name for c in scenario.cases]))
+            cases = tuple(c for c in scenario.cases if c.name in names)
             if not cases:
-                names = "\n  ".join(c.name for c in scenario.cases)
-                return refuse(clean(f"no case of {scenario.id} matches {case_part!r}; its cases:\n  {names}"))
+                listed = "\n  ".join(c.name for c in scenario.cases)
+                return refuse(clean(f"no case of {scenario.id} matches {case_part!r}; its cases:\n  {listed}"))
             results = ResultsFile(None)
             candidates = chosen_browsers(args)
             run_lab([dataclasses.replace(scenario, cases=cases)], candidates, RunOptions(10.0),
@@ -76,3 +79,14 @@ def execute(args: argparse.Namespace) -> int:
             print(clean(line))
         print()
     return EXIT_OK
+
+
+def _cases_named(wanted: str, names: List[str]) -> List[str]:
+    """The case named exactly `wanted`, else every case whose name contains it: `"GET /x from attacker"` must not
+    also run `"GET /x from attacker with credentials"`."""
+    quoted = len(wanted) > 1 and wanted[0] == wanted[-1] and wanted[0] in "\"'"  # quotes a shell left in
+    for text in (wanted, wanted[1:-1]) if quoted else (wanted,):
+        exact = [name for name in names if name == text]
+        if exact:
+            return exact
+    return [name for name in names if (wanted[1:-1] if quoted else wanted) in name]
