@@ -24,10 +24,11 @@ SESSIONS = pytest.StashKey[Sessions]()
 
 
 class CellMismatch(Exception):
-    """The browser did not do what the scenario expects; carries the measured row."""
+    """The browser did not do what the scenario expects, or an attacker page read a credentialed response (a
+    finding fails the item even when the case expects it); carries the measured row."""
 
     def __init__(self, row: ResultRow) -> None:
-        super().__init__(f"{row.outcome}, expected {row.expected}")
+        super().__init__(f"FINDING: {row.finding}" if row.finding else f"{row.outcome}, expected {row.expected}")
         self.row = row
 
 
@@ -72,12 +73,16 @@ class CaseItem(pytest.Item):
         self.user_properties += [("outcome", self.row.outcome), ("expected", self.row.expected),
                                  ("browser", sessions.launched.get(self.browser, "")),
                                  ("launches", f"{os.getpid()}/{self.browser}:{sessions.launches.get(self.browser, 0)}")]
+        if self.row.finding:
+            self.user_properties.append(("finding", self.row.finding))
+        elif self.row.accepted:
+            self.user_properties.append(("accepted", self.row.accepted))
         if not self.row.matched:
             raise CellMismatch(self.row)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Optional[str] = None) -> Any:
         if isinstance(excinfo.value, CellMismatch):
-            return "\n".join(story([excinfo.value.row.to_dict()]))
+            return "\n".join([str(excinfo.value)] + story([excinfo.value.row.to_dict()]))
         if isinstance(excinfo.value, BrowserUnavailable):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style=style)  # type: ignore[arg-type]

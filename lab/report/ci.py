@@ -23,6 +23,12 @@ def _cell_name(row: Mapping[str, Any]) -> str:
 
 
 def _message(row: Mapping[str, Any]) -> str:
+    """Why the cell fails: a finding says so first (its cell may be as the case expects), else outcome and reason."""
+    if row.get("finding"):
+        page = (row.get("request") or {}).get("page_origin") or "an attacker's page"
+        expected = (f"allowed, expected {row['expected']}" if row["expected"] != "allowed" else
+                    "the case expects it: close the hole, or say why it is fine with accepted = \"...\" in the case")
+        return f"FINDING: {row['finding']} (page {page}; {expected})"
     detail = row.get("reason") or row.get("browser_reason") or row.get("error") or ""
     return f"{row['outcome']}, expected {row['expected']}" + (f": {detail}" if detail else "")
 
@@ -43,7 +49,8 @@ def junit_xml(rows: Sequence[Mapping[str, Any]], where: Mapping[Tuple[str, str],
                                           time=f"{row.get('duration_ms', 0) / 1000:.3f}", file=file, line=str(line))
             if not row["matched"]:
                 kind = "failure" if row["outcome"] in ("allowed", "blocked") else "error"
-                ElementTree.SubElement(case, kind, message=_message(row), type=row["outcome"]).text = _message(row)
+                ElementTree.SubElement(case, kind, message=_message(row),
+                                       type="finding" if row.get("finding") else row["outcome"]).text = _message(row)
     return ElementTree.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
@@ -55,10 +62,12 @@ def _escape(text: str, property_value: bool = False) -> str:
 
 def github_annotations(rows: Sequence[Mapping[str, Any]], where: Mapping[Tuple[str, str], Location],
                        root: Path) -> List[str]:
-    """`::error file=...,line=...::` for every unexpected cell, on the line of its case."""
+    """`::error file=...,line=...::` for every unexpected cell (findings included), on the line of its case; a
+    `::notice` for an accepted credentialed read by an attacker page, so that the accepted hole stays in sight."""
     lines = []
     for row in rows:
-        if row["matched"]:
+        command = "error" if not row["matched"] else "notice" if row.get("accepted") else None
+        if command is None:
             continue
         file, line = where.get((row["scenario"], row["case"]), ("", 0))
         try:
@@ -66,6 +75,8 @@ def github_annotations(rows: Sequence[Mapping[str, Any]], where: Mapping[Tuple[s
         except ValueError:
             pass
         title = f"cors-lab {row['browser']}"
-        lines.append(f"::error file={_escape(file, True)},line={line},title={_escape(title, True)}::"
-                     + _escape(f"{row['scenario']} :: {_cell_name(row)}: {_message(row)}"))
+        text = (_message(row) if command == "error" else
+                f"accepted credentialed read by an attacker page: {row['accepted']}")
+        lines.append(f"::{command} file={_escape(file, True)},line={line},title={_escape(title, True)}::"
+                     + _escape(f"{row['scenario']} :: {_cell_name(row)}: {text}"))
     return lines

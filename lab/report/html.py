@@ -138,7 +138,7 @@ for (let at = 0; at < DATA.cells.length; at += 5) {
   const [scenario, group, name] = DATA.c[c].map(str);
   const row = {scenario, group, case: name, browser: str(b), pin: str(p), shape, duration_ms: ms,
                outcome: decode(shape, "outcome"), expected: decode(shape, "expected"), matched: decode(shape, "matched"),
-               agrees: decode(shape, "agrees")};
+               agrees: decode(shape, "agrees"), finding: decode(shape, "finding")};
   const key = scenario + "\\u0000" + name;
   if (!cells.has(key)) { cells.set(key, new Map()); cases.push({key, scenario, group: group || "(ungrouped)", name}); }
   cells.get(key).set(row.browser + "\\u0000" + row.pin, row);
@@ -189,7 +189,7 @@ function render() {
       const td = el("td", {class: "cell" + (i === 0 || columns[i][0] !== columns[i - 1][0] ? " first" : "")});
       if (row) {
         const box = el("span", {class: `box ${row.outcome}${row.matched ? "" : " unexpected"}${row.agrees === false ? " disagrees" : ""}`, role: "button", tabindex: "0",
-          title: `${row.browser} · ${row.pin}: ${row.outcome}` + (row.matched ? "" : ` (expected ${row.expected})`)}, LETTER[row.outcome] || "?");
+          title: `${row.browser} · ${row.pin}: ${row.outcome}` + (row.finding ? ` FINDING: ${row.finding}` : row.matched ? "" : ` (expected ${row.expected})`)}, LETTER[row.outcome] || "?");
         box.addEventListener("click", () => show(row, box));
         box.addEventListener("keydown", e => { if (e.key === "Enter") show(row, box); });
         td.append(box);
@@ -216,7 +216,8 @@ function show(summary, box) {
   const item = (term, value) => { if (value === null || value === undefined || value === "" ) return;
     dl.append(el("dt", {}, term), el("dd", {}, typeof value === "object" ? JSON.stringify(value) : value)); };
   item("browser", row.browser); item("pin", row.pin);
-  item("outcome", row.outcome + (row.matched ? " (as expected)" : ` (expected ${row.expected})`));
+  item("outcome", row.outcome + (row.matched || (row.finding && row.outcome === row.expected) ? " (as expected)" : ` (expected ${row.expected})`));
+  item("FINDING", row.finding); item("accepted", row.accepted);
   item("status seen by JS", row.status); item("response type", row.response_type);
   item("preflight sent", row.preflight ? "yes" : "no"); item("browser error", row.error);
   item("lab's reason", row.reason); item("headers read", Object.keys(row.read_headers || {}).length ? row.read_headers : null);

@@ -111,7 +111,9 @@ def results_table(document: Dict[str, Any], command: str) -> str:
                     text += " (preflight)"
                 unexpected = [r for r in rows if not r["matched"]]
                 cell = escape_cell(text)
-                if unexpected:
+                if any(r.get("finding") for r in unexpected):
+                    cell += " **FINDING**"  # an attacker page read a credentialed response, expected or not
+                elif unexpected:
                     cell += f" **expected {escape_cell(unexpected[0]['expected'])}**"
                 row_cells.append(cell)
             name = scenario.rsplit("/", 1)[-1]

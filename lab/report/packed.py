@@ -32,7 +32,8 @@ TOKEN = re.compile(r"([?&])cors_lab=[\w.~%-]*(&?)")
 # "x" lists of exchange indexes; the others are stored as they are.
 SHAPE = (("outcome", "s"), ("expected", "s"), ("matched", ""), ("status", ""), ("response_type", "s"), ("preflight", ""),
          ("preflights", ""), ("cookies_sent", ""), ("readable_headers", "n"), ("read_headers", "j"), ("error", "s"),
-         ("console", "l"), ("reason", "s"), ("model", "j"), ("agrees", ""), ("browser_reason", "s"), ("exchanges", "x"))
+         ("console", "l"), ("reason", "s"), ("model", "j"), ("agrees", ""), ("browser_reason", "s"), ("exchanges", "x"),
+         ("finding", "s"), ("accepted", "s"))
 CELL = ("case", "browser", "pin", "shape", "ms")  # per cell, in "cells": five numbers
 EXCHANGE = ("kind", "method", "path", "request_headers", "status", "response_headers", "failure")  # s s s l - l s
 
