@@ -24,10 +24,21 @@ class Change:
     def lines(self) -> List[str]:
         scenario, case, browser, pin = self.key
         where = f"{scenario} :: {case} [{browser}]" + (f" ({pin})" if pin else "")
-        lines = [f"CHANGED {where}: {self.old['outcome']} -> {self.new['outcome']}"]
+        lines = [f"CHANGED {where}: {self.old['outcome']} -> {self.new['outcome']}" + _finding_change(self.old, self.new)]
         lines += [f"    before: {line}" for line in evidence(self.old)]
         lines += [f"    after:  {line}" for line in evidence(self.new)]
         return lines
+
+
+def _finding_change(old: Dict[str, Any], new: Dict[str, Any]) -> str:
+    if bool(old.get("finding")) == bool(new.get("finding")):
+        return ""
+    return f" (now a FINDING: {new['finding']})" if new.get("finding") else f" (no longer a FINDING: {old['finding']})"
+
+
+def changed(old: Dict[str, Any], new: Dict[str, Any]) -> bool:
+    """The outcome differs (to or from error / timeout included), or the cell became or stopped being a finding."""
+    return old["outcome"] != new["outcome"] or bool(old.get("finding")) != bool(new.get("finding"))
 
 
 @dataclass
@@ -39,6 +50,7 @@ class Comparison:
     across: str
 
     unmeasured: List[Tuple[Key, str]] = field(default_factory=list)  # unexpected error / timeout cells, with a reason
+    findings: List[Key] = field(default_factory=list)  # NEW's cells in which an attacker page reads a credentialed response
 
     @property
     def failed(self) -> bool:
@@ -56,6 +68,10 @@ class Comparison:
             key, reason = self.unmeasured[0]
             lines.append(f"NOT MEASURED: {len(self.unmeasured)} cells are error or timeout where none was expected, so the"
                          f" comparison cannot see them; first: {key[0]} :: {key[1]} [{key[2]}]: {reason}")
+        if self.findings:
+            key = self.findings[0]
+            lines.append(f"FINDINGS in NEW: {len(self.findings)} cells in which an attacker page reads a credentialed"
+                         f" response; first: {key[0]} :: {key[1]} [{key[2]}]")
         return lines
 
 
@@ -70,9 +86,10 @@ def compare(old: Dict[str, Any], new: Dict[str, Any]) -> Comparison:
     before, after = _index(old, with_pin), _index(new, with_pin)
     common = [key for key in before if key in after]
     changes = [Change(key, before[key], after[key]) for key in sorted(common, key=lambda k: tuple(str(p) for p in k))
-               if before[key]["outcome"] != after[key]["outcome"]]
+               if changed(before[key], after[key])]
     unmeasured = [(key, str(row.get("reason") or row.get("error") or row["outcome"]))
                   for side in (before, after) for key, row in side.items()
                   if row["outcome"] in ("error", "timeout") and not row.get("matched")]
+    findings = sorted((key for key, row in after.items() if row.get("finding")), key=lambda k: tuple(str(p) for p in k))
     return Comparison(changes, len(common), sorted(k for k in before if k not in after),
-                      sorted(k for k in after if k not in before), across, unmeasured)
+                      sorted(k for k in after if k not in before), across, unmeasured, findings)
