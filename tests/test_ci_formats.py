@@ -13,8 +13,7 @@ from typing import Any, Dict
 
 import pytest
 
-from lab import scan
-from lab.report.sarif import CREDENTIALED_READ, LAB_ERROR, UNEXPECTED, sarif_log, untrusted_cases
+from lab.report.sarif import CREDENTIALED_READ, LAB_ERROR, RULES, UNEXPECTED, sarif_log, untrusted_cases
 from lab.scenario import load_file, load_scenarios
 from tests.conftest import ROOT
 
@@ -109,7 +108,7 @@ def assert_valid_sarif(log: Dict[str, Any]) -> None:
     assert log["version"] == "2.1.0" and log["$schema"] == "https://json.schemastore.org/sarif-2.1.0.json" and len(log["runs"]) == 1
     assert run["tool"]["driver"]["name"] == "cors-lab" and run["tool"]["driver"]["version"] == version("cors-lab")
     rules = run["tool"]["driver"]["rules"]
-    assert len({r["id"] for r in rules}) == len(rules) == 3
+    assert len({r["id"] for r in rules}) == len(rules) == len(RULES)
     assert all(r["shortDescription"]["text"] and r["fullDescription"]["text"] and r["help"]["text"] for r in rules)
     for result in run["results"]:
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"] and result["level"] == "error"
@@ -195,9 +194,28 @@ def test_sarif_reports_credentialed_reads_by_an_attacker_page_even_when_expected
     assert not [r for r in results if r["ruleId"] == LAB_ERROR]
 
 
+SCANNED = """title = "CORS of shop.factory:create_app(), as scanned"
+tags = ["scan"]
+
+[origins]
+app = "https://shop.example.com"
+attacker = "https://attacker.example.net"
+app_suffix = "https://shop.example.com.attacker.example.net"
+app_prefix = "https://evil-shop.example.com"
+app_http = "http://shop.example.com"
+api = "https://api.shop.example.com"
+
+[backend]
+cors = { supports_credentials = true }
+
+[[backend.routes]]
+path = "/api/items/1"
+"""
+
+
 def test_attacker_pages_of_the_built_in_security_scenarios_and_of_a_scan_file(tmp_path: Path) -> None:
     """Which cases are an attacker's: in the built-in library the controls and the app never are, every case named
-    `attacker...` is; in a scan file, exactly the cases `cors-lab scan` wrote from attacker origins or sandboxed frames."""
+    `attacker...` is; in a scan file, exactly the cases written with `attacker = true` (nothing is asked of lab.scan)."""
     library = load_scenarios([ROOT / "scenarios"])
     untrusted = untrusted_cases(library)
     security = [(s, c) for s in library if s.group == "security" for c in s.cases]
@@ -208,24 +226,34 @@ def test_attacker_pages_of_the_built_in_security_scenarios_and_of_a_scan_file(tm
         if case.name.startswith("attack") or case.sandboxed:
             assert (scenario.id, case.name) in untrusted, (scenario.id, case.name)
     assert not {key for key in untrusted if key[0].startswith(("fetch/", "flask/"))}  # not security scenarios
-    (tmp_path / "project").mkdir()
-    named = {"app": "https://shop.example.com", "dev": "http://localhost:5173"}
-    endpoints = [scan.Endpoint("/api/items/<int:item_id>", "GET", "/api/items/1"), scan.Endpoint("/api/items", "POST", "/api/items")]
+    pages = [("app", False), ("attacker", False), ("app_suffix", False), ("app_prefix", False), ("app_http", False),
+             ("attacker", True)]
+    text = SCANNED
+    for page, sandboxed in pages:
+        name = f"GET /api/items/1 from {'null' if sandboxed else page} with credentials"
+        text += (f'\n[[cases]]\nname = "{name}"\npage = "{page}"\npath = "/api/items/1"\ncredentials = "include"\n'
+                 + ("attacker = true\n" if page != "app" else "") + ("sandboxed = true\n" if sandboxed else "")
+                 + 'expect = "blocked"\n')
     file = tmp_path / "cors-scan.toml"
-    file.write_text(scan.scenario_text("shop.factory:create_app()", "project", {}, named, "https://api.shop.example.com",
-                                       endpoints, ["test"], {}))
+    file.write_text(text)
     scenario, problems = load_file(file)
     assert scenario is not None and not problems
-    written = scan.cases(named, endpoints)
-    wrote = {(scenario.id, c["name"]) for c in written if c["attacker"] or c["sandboxed"]}
-    assert wrote and untrusted_cases([scenario]) == wrote
-    # Every cell read: the security results are exactly the FINDINGs `cors-lab scan` prints for the same cells.
-    origins = {**named, **scan.attacker_origins(named)}
-    rows = [{"scenario": scenario.id, "case": c["name"], "browser": "chromium", "pin": "", "outcome": "allowed",
-             "expected": "blocked", "matched": False,
-             "request": {"page_origin": origins[c["page"]], "sandboxed": c["sandboxed"],
-                         "credentials": "include" if c["credentials"] else "same-origin"}} for c in written]
+    wrote = {(scenario.id, c.name) for c in scenario.cases if c.attacker}
+    assert len(wrote) == 5 and untrusted_cases([scenario]) == wrote
+    # Every cell read: a credentialed-read result per attacker cell, and the configuration told once per rule.
+    rows = [{"scenario": scenario.id, "case": c.name, "browser": "chromium", "pin": "", "outcome": "allowed",
+             "expected": "blocked", "matched": False, "attacker": c.attacker,
+             "finding": "an attacker page reads a credentialed response" if c.attacker else None,
+             "request": {"page": c.page, "page_origin": scenario.origins[c.page].as_written, "sandboxed": c.sandboxed,
+                         "method": "GET", "url": "https://api.shop.example.com/api/items/1?cors_lab=1-a",
+                         "credentials": "include"}} for c in scenario.cases]
     log = sarif_log(rows, {}, untrusted_cases([scenario]), tmp_path)
-    flagged = {f"chromium: {r['properties']['case']}" for r in log["runs"][0]["results"] if r["ruleId"] == CREDENTIALED_READ}
-    assert flagged and flagged == set(scan.findings(rows, list(scan.attacker_origins(named).values())))
-    assert len(log["runs"][0]["results"]) == len(rows)  # the others are unexpected outcomes, once each
+    assert_valid_sarif(log)
+    results = log["runs"][0]["results"]
+    flagged = {r["properties"]["case"] for r in results if r["ruleId"] == CREDENTIALED_READ}
+    assert flagged == {name for _, name in wrote}
+    config = [r for r in results if r["ruleId"] not in (CREDENTIALED_READ, UNEXPECTED)]
+    assert [r["ruleId"] for r in config] == [
+        "cors-lab/reflects-any-origin", "cors-lab/null-origin"]  # look-alike and http:// are told under reflects-any
+    assert [r["properties"]["routes"] for r in config] == [["GET /api/items/1"]] * 2
+    assert len(results) == len(rows) + 2  # the app's own cell is an unexpected outcome, once
