@@ -203,7 +203,8 @@ class BrowserSession:
         matched = start_failure and expected_text is not None and expected_text in reason
         expected, _ = split_expectation(scenario.expected(case, engine, backend.versions))
         return ResultRow(scenario.id, scenario.group, case.name, self.candidate.name, engine, "error",
-                         expected, matched, pin=backend.label, reason=reason)
+                         expected, matched, pin=backend.label, reason=reason, attacker=case.attacker,
+                         request={"page": case.page, "credentials": case.credentials, "sandboxed": case.sandboxed})
 
     def run(self, items: Iterable[Tuple[Scenario, Any]], rng: Optional[random.Random] = None) -> Iterable[ResultRow]:
         """Rows of every case of every (scenario, pin) item, as they are measured; cases that pause come later.
