@@ -7,7 +7,8 @@ as a module so that nothing of the lab lands on the app's `sys.path` (an app's
 `run.py` must not meet the lab's). It builds the app exactly once, the way
 `flask run` would (the project folder first on `sys.path`, `.flaskenv` and
 `.env` loaded when python-dotenv is installed), and serves it on a loopback port
-until its standard input closes (the lab stopped, or died).
+until its standard input closes (the lab stopped, or died). The app may reach
+nothing outside loopback: lookups and connections elsewhere are refused.
 
 Protocol: one JSON line on stdout, then silence.
   {"ready": true, "port": 41234, "versions": {...}, "routes": [{"rule": ..., "methods": [...], "path": ...}]}
@@ -58,6 +59,62 @@ def guarded(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes
             return [b""]
 
     return serve
+
+
+def is_loopback(host: Any) -> bool:
+    """Whether a host name or address stays on this machine (`localhost`, `*.localhost`, 127.0.0.0/8, ::1)."""
+    import ipaddress
+
+    if host is None:
+        return True
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    name = str(host).strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+OUTSIDE = "cors-lab: {} is outside loopback; the app under test may not reach it (its routes are fetched by a scan)"
+
+
+def confine_to_loopback() -> None:
+    """Refuse every name lookup and connection that would leave the machine, before it is made: a scan fetches every
+    route, and a real app's routes call payment providers, OAuth servers and mail relays. The app sees an ordinary
+    network error (its own 500, a CORS-less answer), which the lab records like any other."""
+    import socket
+
+    real_getaddrinfo, real_gethostbyname = socket.getaddrinfo, socket.gethostbyname
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not is_loopback(host):
+            raise socket.gaierror(socket.EAI_NONAME, OUTSIDE.format(host))
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def gethostbyname(host: str) -> str:
+        if not is_loopback(host):
+            raise socket.gaierror(socket.EAI_NONAME, OUTSIDE.format(host))
+        return real_gethostbyname(host)
+
+    def outside(sock: Any, address: Any) -> bool:
+        return sock.family in (socket.AF_INET, socket.AF_INET6) and not is_loopback(address[0])
+
+    def connect(self: Any, address: Any) -> None:
+        if outside(self, address):
+            raise ConnectionRefusedError(OUTSIDE.format(address[0]))
+        return real_connect(self, address)
+
+    def connect_ex(self: Any, address: Any) -> int:
+        if outside(self, address):
+            raise ConnectionRefusedError(OUTSIDE.format(address[0]))
+        return real_connect_ex(self, address)
+
+    socket.getaddrinfo, socket.gethostbyname = getaddrinfo, gethostbyname
+    socket.socket.connect, socket.socket.connect_ex = connect, connect_ex  # type: ignore[method-assign]
 
 
 def load_dotenv_files(project: str) -> None:
@@ -183,6 +240,7 @@ def main(argv: List[str]) -> int:
     request = json.loads(argv[1])
     # The app's own prints go to stderr: stdout carries the protocol line only.
     sys.stdout = sys.stderr
+    confine_to_loopback()
     try:
         app = build(request)
         if not callable(app):

@@ -332,3 +332,65 @@ def test_the_all_clear_cannot_lie(tmp_path: Path, browsers: List[Candidate]) -> 
     dying = [c for c in scenario.cases if c.path == "/die"]
     assert dying and all(c.expect == "error" for c in dying)  # never `blocked`: the host died, nothing refused
     assert "# not measured when scanned:" in scanned.read_text()
+
+
+OUTBOUND = '''
+import socket
+import urllib.request
+from flask import Flask
+from flask_cors import CORS
+
+app = Flask(__name__)
+CORS(app, expose_headers=["X-Refusal"])
+
+
+@app.get("/charge")
+def charge():
+    if socket.getaddrinfo.__module__ == "socket":  # not confined: never try (no test lets a lookup escape)
+        return "unconfined", 200, {"X-Refusal": "unconfined"}
+    try:  # a payment provider: the host refuses the lookup before any packet leaves
+        urllib.request.urlopen("http://payments.example.com/charge", timeout=2)
+    except OSError as exc:
+        said = "cors-lab" if "outside loopback" in str(exc) else "other"
+        return "refused", 200, {"X-Refusal": said}
+    return "reached", 200, {"X-Refusal": "none"}
+
+
+@app.get("/local")
+def local():  # loopback stays reachable (a database or cache on this machine)
+    socket.getaddrinfo("127.0.0.1", 80)
+    socket.getaddrinfo("localhost", 80)
+    return "ok", 200, {"X-Refusal": "none"}
+'''
+
+OUTBOUND_SCENARIO = '''
+title = "The app under test reaches nothing outside loopback"
+[origins]
+app = "https://shop.example.com"
+api = "https://api.shop.example.com"
+
+[backend]
+app = "outbound:app"
+project = "project"
+
+[[cases]]
+name = "a route that calls a payment provider"
+path = "/charge"
+read_headers = ["X-Refusal"]
+expect = "allowed"
+
+[[cases]]
+name = "a route that looks up loopback names"
+path = "/local"
+read_headers = ["X-Refusal"]
+expect = "allowed"
+'''
+
+
+def test_the_app_reaches_nothing_outside_loopback(tmp_path: Path, browsers: List[Candidate]) -> None:
+    _project(tmp_path / "project", {"outbound.py": OUTBOUND})
+    (tmp_path / "outbound.toml").write_text(OUTBOUND_SCENARIO)
+    rows = _run(tmp_path / "outbound.toml", tmp_path / "outbound.json", "--browser", "chromium")
+    said = {r["case"]: (r["status"], r["read_headers"].get("X-Refusal")) for r in rows}
+    assert said == {"a route that calls a payment provider": (200, "cors-lab"),
+                    "a route that looks up loopback names": (200, "none")}, said
