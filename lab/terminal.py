@@ -175,9 +175,15 @@ def findings(rows: Sequence[Dict[str, Any]], limit: int = 20) -> List[str]:
     lines = [f"{len(found)} finding{'' if len(found) == 1 else 's'}: attacker pages read credentialed responses"]
     for config in config_findings(rows):
         lines.append(clean(f"  {config.scenario}: {config.message}: {', '.join(config.routes)} ({', '.join(config.browsers)})"))
-    cells = [clean(f"  {r['browser']}: {r['scenario']} :: {r['case']}: {(r.get('request') or {}).get('page_origin', '?')}"
+    cells = [clean(f"  {r['browser']}: {r['scenario']} :: {r['case']}: {_reader(r.get('request') or {})}"
                    f" read {route_of(r)} with credentials (expected {r['expected']})") for r in found]
     return lines + cells[:limit] + ([f"  ... and {len(cells) - limit} more"] if len(cells) > limit else [])
+
+
+def _reader(request: Dict[str, Any]) -> str:
+    """Who read the response: the page's origin, or a sandboxed frame on it (whose requests say `Origin: null`)."""
+    page = request.get("page_origin", "?")
+    return f"a sandboxed frame (Origin: null) on {page}" if request.get("sandboxed") else page
 
 
 def mismatches(rows: Sequence[Dict[str, Any]], limit: int = 20) -> List[str]:

@@ -99,6 +99,11 @@ def execute(args: argparse.Namespace) -> int:
                                                               args.host_suffix, args.one_at_a_time), progress, backends)
     finally:
         progress.close()
+        apps = [getattr(b, "hosts", None) for b in backends]
+        if any(hosts is not None and hosts.versions() for hosts in apps):  # what each user's app really ran with
+            results.set_pins([{"label": b.label, **b.versions, "error": b.error,
+                               **({"apps": hosts.versions()} if hosts is not None and hosts.versions() else {})}
+                              for b, hosts in zip(backends, apps)])
         results.finish(complete=completed)
         for backend in backends:
             backend.close()
