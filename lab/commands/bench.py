@@ -18,6 +18,8 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
     selection_options(bench)
     bench.add_argument("--scale", metavar="N,N,...", help="instead: run generated libraries of N cases each and print how"
                        " wall time, memory, threads, fds and processes grow (for example 100,1000,10000)")
+    bench.add_argument("--app-host", action="store_true", help="instead: the same app described and as your own project"
+                       " (served by a host process of its own), in turns: what the host costs per cell")
     return bench
 
 
@@ -25,6 +27,14 @@ def execute(args: argparse.Namespace) -> int:
     """Measurements are printed as they come; only local browsers are measured."""
     from ..bench import measure
 
+    if args.app_host:
+        from ..hostbench import measure_host
+
+        print("the same app and 240 cases per engine, described (in the lab's process) and as a user's project (in its"
+              " own host process), in turns; from the last browser ready to the last cell", flush=True)
+        for turn in measure_host(local_browsers(args.browser)):
+            print(turn.line(), flush=True)
+        return EXIT_OK
     if args.scale:
         from ..scale import measure_scale
 
