@@ -22,6 +22,7 @@ from typing import Dict, List
 import pytest
 
 from lab.browsers.base import Candidate
+from lab.pins import InterpreterNotFound, find_interpreter
 from lab.scenario import load_file
 from tests.conftest import ENGINES, lab_cli
 
@@ -248,7 +249,8 @@ def test_a_module_level_app_behind_middleware_with_a_flaskenv(gateway: Path, bro
 
 @pytest.fixture(scope="module")
 def own_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project with a virtualenv of its own that has Flask and flask-cors and none of the lab's packages."""
+    """A project with a virtualenv of its own that has Flask and flask-cors and none of the lab's packages, on the
+    oldest Python the host must run on (3.9, where this machine has it)."""
     folder = tmp_path_factory.mktemp("venv-project")
     _project(folder, {"api.py": '''
         from flask import Flask
@@ -267,13 +269,17 @@ def own_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         def private():
             return "secret"
         '''})
+    try:
+        python = find_interpreter("3.9")
+    except InterpreterNotFound:
+        python = sys.executable
     uv = shutil.which("uv")
     if uv:
-        subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(folder / "env")], check=True)
+        subprocess.run([uv, "venv", "--quiet", "--python", python, str(folder / "env")], check=True)
         subprocess.run([uv, "pip", "install", "--quiet", "--python", str(folder / "env" / "bin" / "python"),
                         "flask", "flask-cors"], check=True)
     else:
-        subprocess.run([sys.executable, "-m", "venv", str(folder / "env")], check=True)
+        subprocess.run([python, "-m", "venv", str(folder / "env")], check=True)
         subprocess.run([str(folder / "env" / "bin" / "python"), "-m", "pip", "install", "--quiet", "flask", "flask-cors"],
                        check=True)
     return folder
@@ -292,6 +298,9 @@ def test_scan_with_the_projects_own_python_that_lacks_the_labs_dependencies(own_
     assert scenario is not None and not problems and scenario.backend.python == str(python)
     written = {case.name: case.expect for case in scenario.cases}
     assert written["GET /public from attacker"] == "allowed" and written["GET /private from app"] == "blocked"
+    version = subprocess.run([str(python), "-c", "import platform; print(platform.python_version())"],
+                             capture_output=True, text=True).stdout.strip()
+    assert f"the app's Python {version}," in scanned.read_text()  # the host ran on the venv's own Python
 
 
 FRAGILE = '''
@@ -394,3 +403,15 @@ def test_the_app_reaches_nothing_outside_loopback(tmp_path: Path, browsers: List
     said = {r["case"]: (r["status"], r["read_headers"].get("X-Refusal")) for r in rows}
     assert said == {"a route that calls a payment provider": (200, "cors-lab"),
                     "a route that looks up loopback names": (200, "none")}, said
+
+
+def test_a_setup_that_fails_makes_the_cells_errors_with_its_output(tmp_path: Path, browsers: List[Candidate]) -> None:
+    _project(tmp_path / "project", {"outbound.py": OUTBOUND})
+    (tmp_path / "failing.toml").write_text(OUTBOUND_SCENARIO.replace(
+        'project = "project"', 'project = "project"\nsetup = "echo no database server here >&2; exit 3"'))
+    out = tmp_path / "failing.json"
+    done = lab_cli("run", str(tmp_path / "failing.toml"), "--out", str(out), "--browser", "chromium")
+    assert done.returncode == 1, done.stdout + done.stderr
+    rows = json.loads(out.read_text())["results"]
+    assert {r["outcome"] for r in rows} == {"error"} and not any(r["matched"] for r in rows)
+    assert all("failed (exit 3): no database server here" in r["reason"] for r in rows), rows[0]["reason"]
