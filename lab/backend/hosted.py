@@ -54,16 +54,21 @@ class AppHost:
     def close(self) -> None:
         process, self.process = self.process, None
         if process is not None:
-            try:
-                if process.stdin:
-                    process.stdin.close()
-                process.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
-                process.kill()
-                process.wait(timeout=5)
+            end_host(process)
         if self.folder:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
+
+
+def end_host(process: "subprocess.Popen[str]") -> None:
+    """A host ends when its input closes (it serves until then); one that does not within 5 s is killed."""
+    try:
+        if process.stdin:
+            process.stdin.close()
+        process.wait(timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        process.kill()
+        process.wait(timeout=5)
 
 
 def app_environment(python: str, env: Mapping[str, str]) -> Dict[str, str]:

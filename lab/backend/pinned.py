@@ -23,7 +23,7 @@ from ..pins import ENVS_DIR, Pin, PinEnv, app_requirements, ensure_env
 from ..scenario.model import Backend, Scenario
 from .app import BackendBuildError, build_app
 from .forward import forwarding_app
-from .hosted import AppHostError, AppHosts
+from .hosted import AppHostError, AppHosts, end_host
 from .recorder import WSGIApp
 
 LAB_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -129,15 +129,8 @@ class PinnedBackends:
     def close(self) -> None:
         self.hosts.close()
         process, self._process = self._process, None
-        if process is None:
-            return
-        try:
-            if process.stdin:
-                process.stdin.close()
-            process.wait(timeout=5)
-        except (OSError, subprocess.TimeoutExpired):
-            process.kill()
-            process.wait(timeout=5)
+        if process is not None:
+            end_host(process)
 
 
 def start_backends(envs: List[PinEnv], timeout_s: float) -> List[PinnedBackends]:
