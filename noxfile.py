@@ -84,14 +84,27 @@ def upgrade_check(session: nox.Session) -> None:
     if "--flask" in arguments:
         index = arguments.index("--flask")
         flask = arguments[index + 1]
-        del arguments[index:index + 2]
+        del arguments[index : index + 2]
     if len(arguments) < 2:
-        session.error("usage: nox -s upgrade_check -- OLD NEW [--flask VERSION] [--python VERSION] [cors-lab run options]")
+        session.error(
+            "usage: nox -s upgrade_check -- OLD NEW [--flask VERSION] [--python VERSION] [cors-lab run options]"
+        )
     old, new, extra = arguments[0], arguments[1], arguments[2:]
     _setup(session)
     for version in (old, new):
-        session.run("cors-lab", "run", "--quiet", "--flask", flask, "--flask-cors", version,
-                    "--out", f"{REPORTS}/upgrade-{version}.json", *extra, success_codes=[0, 1])
+        session.run(
+            "cors-lab",
+            "run",
+            "--quiet",
+            "--flask",
+            flask,
+            "--flask-cors",
+            version,
+            "--out",
+            f"{REPORTS}/upgrade-{version}.json",
+            *extra,
+            success_codes=[0, 1],
+        )
     session.run("cors-lab", "diff", f"{REPORTS}/upgrade-{old}.json", f"{REPORTS}/upgrade-{new}.json")
 
 
@@ -99,6 +112,9 @@ def upgrade_check(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The test suite, in real browsers (installed first when missing)."""
     _setup(session, "[test]")
+    if not session.posargs:  # the whole suite: the tree's format and lint first (seconds), as CI runs it
+        session.run("ruff", "format", "--check", ".")
+        session.run("ruff", "check", ".")
     session.run("pytest", *(session.posargs or ["-n", "2", "-q"]))
 
 
@@ -107,12 +123,33 @@ def docs(session: nox.Session) -> None:
     """Run the default matrix and regenerate the results tables in README.md and docs/ from it; then the release
     history (pins-releases.toml) for docs/flask-cors-releases.md."""
     _setup(session)
-    session.run("cors-lab", "run", "--quiet", "--pins", "pins.toml", "--out", f"{REPORTS}/results.json", success_codes=[0, 1])
+    session.run(
+        "cors-lab", "run", "--quiet", "--pins", "pins.toml", "--out", f"{REPORTS}/results.json", success_codes=[0, 1]
+    )
     session.run("cors-lab", "report", f"{REPORTS}/results.json", "--summary", "--update", "README.md")
     session.run("cors-lab", "report", f"{REPORTS}/results.json", "--update", "docs/browser-behaviour.md")
     session.run("cors-lab", "report", f"{REPORTS}/results.json", "--claims", "docs/claims.md")
     # The release history: the flask-cors and flask groups on every release that changed something and the one before.
-    session.run("cors-lab", "run", "--quiet", "--group", "flask-cors", "--group", "flask", "--pins", "pins-releases.toml",
-                "--out", f"{REPORTS}/releases.json", success_codes=[0, 1])
-    session.run("cors-lab", "report", f"{REPORTS}/releases.json", "--releases", "docs/flask-cors-releases.md",
-                "--html", f"{REPORTS}/releases.html")
+    session.run(
+        "cors-lab",
+        "run",
+        "--quiet",
+        "--group",
+        "flask-cors",
+        "--group",
+        "flask",
+        "--pins",
+        "pins-releases.toml",
+        "--out",
+        f"{REPORTS}/releases.json",
+        success_codes=[0, 1],
+    )
+    session.run(
+        "cors-lab",
+        "report",
+        f"{REPORTS}/releases.json",
+        "--releases",
+        "docs/flask-cors-releases.md",
+        "--html",
+        f"{REPORTS}/releases.html",
+    )

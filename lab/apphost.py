@@ -54,8 +54,11 @@ def guarded(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes
         try:
             return app(environ, start_response)
         except Exception as exc:
-            start_response("500 Internal Server Error", [("Content-Type", "text/plain"),
-                                                         (APP_FAILURE_HEADER, app_failure_text(exc))], sys.exc_info())
+            start_response(
+                "500 Internal Server Error",
+                [("Content-Type", "text/plain"), (APP_FAILURE_HEADER, app_failure_text(exc))],
+                sys.exc_info(),
+            )
             return [b""]
 
     return serve
@@ -195,6 +198,7 @@ def routes(app: Any) -> List[Dict[str, Any]]:
 
 def versions() -> Dict[str, str]:
     import platform
+
     try:
         from importlib.metadata import PackageNotFoundError, version
     except ImportError:  # pragma: no cover (3.9 has it; kept for odd interpreters)

@@ -41,7 +41,9 @@ class Measurement:
 
     def lines(self) -> List[str]:
         per = lambda seconds: f"{seconds:.2f} s ({seconds / self.cases * 1000:.1f} ms/case)"  # noqa: E731
-        return [f"{self.browser}: {self.cases} cases; lab {per(self.lab_s)}, loop {per(self.loop_s)}, floor {per(self.floor_s)}"]
+        return [
+            f"{self.browser}: {self.cases} cases; lab {per(self.lab_s)}, loop {per(self.loop_s)}, floor {per(self.floor_s)}"
+        ]
 
     def ratios(self) -> str:
         return f"{self.browser}: lab/loop={self.lab_s / self.loop_s:.2f} lab/floor={self.lab_s / self.floor_s:.2f}"
@@ -68,8 +70,9 @@ def _time_lab(scenarios: Sequence[Scenario], candidate: Candidate, timeout_s: fl
 Fetches = List[Tuple[str, Dict[str, Any]]]  # (page origin, probe spec), in library order
 
 
-def _serve_library(scenarios: Sequence[Scenario], pool: OriginPool, stopping: threading.Event,
-                   timeout_s: float) -> Fetches:
+def _serve_library(
+    scenarios: Sequence[Scenario], pool: OriginPool, stopping: threading.Event, timeout_s: float
+) -> Fetches:
     """Every scenario's backend attached at once (its cases' tokens name it), and every case's fetch."""
     fetches: Fetches = []
     for number, scenario in enumerate(scenarios):
@@ -80,8 +83,10 @@ def _serve_library(scenarios: Sequence[Scenario], pool: OriginPool, stopping: th
             continue  # a backend that does not build: the lab's cells say so at once, and nothing is fetched
         key = f"b{number}"
         pool.attach(key, app)
-        fetches += [(urls[case.page], probe_spec(case, urls, f"{key}.{index}", timeout_s))
-                    for index, case in enumerate(scenario.cases)]
+        fetches += [
+            (urls[case.page], probe_spec(case, urls, f"{key}.{index}", timeout_s))
+            for index, case in enumerate(scenario.cases)
+        ]
     return fetches
 
 
@@ -90,8 +95,9 @@ def _time_plain(scenarios: Sequence[Scenario], candidate: Candidate, timeout_s: 
     launches it."""
     router = Router() if candidate.routable else None
     pool, stopping = OriginPool(router=router), threading.Event()
-    browser: Browser = candidate.launch(routing=Routing(router.address, tuple(lab_assigned_names(scenarios)))
-                                        if router is not None else None)
+    browser: Browser = candidate.launch(
+        routing=Routing(router.address, tuple(lab_assigned_names(scenarios))) if router is not None else None
+    )
     if not together:
         browser.max_pages = ALL_PAGES
     try:

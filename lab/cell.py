@@ -14,8 +14,9 @@ from .scenario.model import UNMEASURED, Case, Scenario, split_expectation
 from .standard import judge
 
 
-def classify(result: Optional[Dict[str, Any]], exchanges: Sequence[Exchange], failure: Optional[str],
-             backend_alive: bool) -> Tuple[str, Optional[str]]:
+def classify(
+    result: Optional[Dict[str, Any]], exchanges: Sequence[Exchange], failure: Optional[str], backend_alive: bool
+) -> Tuple[str, Optional[str]]:
     """Outcome and the lab's reason. The lab's own failures are `error`, never folded into `blocked`."""
     if failure is not None:
         return "error", failure
@@ -28,8 +29,10 @@ def classify(result: Optional[Dict[str, Any]], exchanges: Sequence[Exchange], fa
         return "error", "the backend server is not running"
     unanswered = [e for e in exchanges if e.status is None]
     if outcome == "blocked" and unanswered:
-        return "error", (f"the server received {unanswered[0].method} {unanswered[0].path} and closed the connection without"
-                         " answering: a network failure, not a CORS refusal")
+        return "error", (
+            f"the server received {unanswered[0].method} {unanswered[0].path} and closed the connection without"
+            " answering: a network failure, not a CORS refusal"
+        )
     rejected = invalid_response(exchanges) if outcome == "blocked" and result.get("response_type") is None else None
     if rejected:
         return "error", rejected
@@ -48,8 +51,10 @@ def invalid_response(exchanges: Sequence[Exchange]) -> Optional[str]:
         malformed = exchange.malformed()
         if malformed:
             which = "preflight response" if exchange.kind == "preflight" else "response"
-            return (f"the server's {which} to {exchange.method} {exchange.path} is not valid HTTP ({malformed}):"
-                    " the browser rejected it as a network error, not a CORS refusal")
+            return (
+                f"the server's {which} to {exchange.method} {exchange.path} is not valid HTTP ({malformed}):"
+                " the browser rejected it as a network error, not a CORS refusal"
+            )
     return None
 
 
@@ -59,17 +64,40 @@ SILENT_ENGINES = {"webkit": "WebKit over WebDriver does not report its CORS reas
 def browser_reason(console: Sequence[str], engine: str) -> str:
     """The browser's own words for a refusal: Chromium's corsErrorStatus and CORS console messages, where told; else
     whatever the console said about the case (Firefox: "Security Error: ... may not load data from ...")."""
-    said = [m for m in console if m.startswith("corsErrorStatus")] + [m for m in console if "CORS" in m and not m.startswith("corsErrorStatus")]
+    said = [m for m in console if m.startswith("corsErrorStatus")] + [
+        m for m in console if "CORS" in m and not m.startswith("corsErrorStatus")
+    ]
     return "; ".join(said or console) or SILENT_ENGINES.get(engine, "the browser gave no reason")
 
 
-def cell_row(scenario: Scenario, backend: Any, urls: Dict[str, str], browser: str, engine: str, case: Case,
-         spec: Dict[str, Any], result: Dict[str, Any], exchanges: Sequence[Exchange], outcome: str,
-         reason: Optional[str], failure: Optional[str], attempts: List[Dict[str, Any]], duration_ms: float) -> ResultRow:
+def cell_row(
+    scenario: Scenario,
+    backend: Any,
+    urls: Dict[str, str],
+    browser: str,
+    engine: str,
+    case: Case,
+    spec: Dict[str, Any],
+    result: Dict[str, Any],
+    exchanges: Sequence[Exchange],
+    outcome: str,
+    reason: Optional[str],
+    failure: Optional[str],
+    attempts: List[Dict[str, Any]],
+    duration_ms: float,
+) -> ResultRow:
     """The cell: what was measured, judged against the scenario's expectation and the standard's model."""
-    request = {"page_origin": urls[case.page], "url": spec["url"], "method": case.method, "headers": spec["headers"],
-               "credentials": case.credentials, "mode": case.mode, "redirect": case.redirect, "sandboxed": case.sandboxed,
-               "page": case.page}
+    request = {
+        "page_origin": urls[case.page],
+        "url": spec["url"],
+        "method": case.method,
+        "headers": spec["headers"],
+        "credentials": case.credentials,
+        "mode": case.mode,
+        "redirect": case.redirect,
+        "sandboxed": case.sandboxed,
+        "page": case.page,
+    }
     recorded = [e.to_dict() for e in exchanges]
     judgement = judge(request, recorded)
     expected, app_error = split_expectation(scenario.expected(case, engine, backend.versions))
@@ -77,37 +105,58 @@ def cell_row(scenario: Scenario, backend: Any, urls: Dict[str, str], browser: st
     expected_cookies = case.cookies_expected_in(engine)
     # A bare "error" is no expectation (never met), and error / timeout never meet allowed or blocked.
     never = expectation_never_met(scenario, case, engine, backend.versions)
-    matched = (never is None and outcome == expected
-               and (app_error is None or (reason is not None and failure is None and app_error in reason))
-               and (expected_cookies is None or cookies_sent == expected_cookies))
+    matched = (
+        never is None
+        and outcome == expected
+        and (app_error is None or (reason is not None and failure is None and app_error in reason))
+        and (expected_cookies is None or cookies_sent == expected_cookies)
+    )
     if never is not None:
         reason = never + (f"; {reason}" if reason else "")
     if outcome == expected and expected_cookies is not None and cookies_sent != expected_cookies:
-        reason = reason or (f"a cookie {'was' if cookies_sent else 'was not'} sent, expected it "
-                            f"{'to be' if expected_cookies else 'not to be'}")
+        reason = reason or (
+            f"a cookie {'was' if cookies_sent else 'was not'} sent, expected it "
+            f"{'to be' if expected_cookies else 'not to be'}"
+        )
     finding, accepted = credentialed_read(case, outcome)
     matched = matched and finding is None
     return ResultRow(
-        scenario=scenario.id, group=scenario.group, case=case.name,
-        browser=browser, engine=engine,
-        outcome=outcome, expected=expected, matched=matched, pin=backend.label,
-        status=result.get("status"), response_type=result.get("response_type"),
+        scenario=scenario.id,
+        group=scenario.group,
+        case=case.name,
+        browser=browser,
+        engine=engine,
+        outcome=outcome,
+        expected=expected,
+        matched=matched,
+        pin=backend.label,
+        status=result.get("status"),
+        response_type=result.get("response_type"),
         preflight=any(e.kind == "preflight" for e in exchanges),
         preflights=sum(1 for e in exchanges if e.kind == "preflight"),
-        cookies_sent=cookies_sent, expected_cookies_sent=expected_cookies,
+        cookies_sent=cookies_sent,
+        expected_cookies_sent=expected_cookies,
         attempts=attempts if case.repeat > 1 else [],
-        readable_headers=result.get("readable_headers"), read_headers=result.get("read_headers") or {},
-        error=result.get("error"), reason=reason,
-        exchanges=recorded, duration_ms=round(duration_ms, 2),
-        request=request, model=judgement.to_dict(),
+        readable_headers=result.get("readable_headers"),
+        read_headers=result.get("read_headers") or {},
+        error=result.get("error"),
+        reason=reason,
+        exchanges=recorded,
+        duration_ms=round(duration_ms, 2),
+        request=request,
+        model=judgement.to_dict(),
         agrees=judgement.prediction == outcome if outcome in ("allowed", "blocked") else None,
-        attacker=case.attacker, finding=finding, accepted=accepted,
+        attacker=case.attacker,
+        finding=finding,
+        accepted=accepted,
     )
 
 
 FINDING = "an attacker page reads a credentialed response"
-NO_EXPECTATION = ("the case has no measured expectation (`expect = \"error\"`: it could not be measured when the file"
-                  " was written): re-scan or edit it")
+NO_EXPECTATION = (
+    'the case has no measured expectation (`expect = "error"`: it could not be measured when the file'
+    " was written): re-scan or edit it"
+)
 
 
 def credentialed_read(case: Case, outcome: str) -> Tuple[Optional[str], Optional[str]]:

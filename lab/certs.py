@@ -35,19 +35,24 @@ class LocalCA:
         self._now = datetime.datetime.now(datetime.timezone.utc)
         self._ca_key = ec.generate_private_key(ec.SECP256R1())
         self._ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cors-lab run-time CA")])
-        self._ca_cert = (x509.CertificateBuilder().subject_name(self._ca_name).issuer_name(self._ca_name)
-                         .public_key(self._ca_key.public_key()).serial_number(x509.random_serial_number())
-                         .not_valid_before(self._now - datetime.timedelta(minutes=5))
-                         .not_valid_after(self._now + datetime.timedelta(days=2))
-                         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-                         .sign(self._ca_key, hashes.SHA256()))
+        self._ca_cert = (
+            x509.CertificateBuilder()
+            .subject_name(self._ca_name)
+            .issuer_name(self._ca_name)
+            .public_key(self._ca_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(self._now - datetime.timedelta(minutes=5))
+            .not_valid_after(self._now + datetime.timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .sign(self._ca_key, hashes.SHA256())
+        )
         self._contexts: Dict[str, ssl.SSLContext] = {}
         self.ca_path = self.directory / "ca.pem"
         self.ca_path.write_bytes(self._pem(self._ca_cert))
         self.cert_path, self.key_path = self._leaf("localhost", ["localhost", "*.localhost"], ["127.0.0.1"])
 
     @staticmethod
-    def _pem(certificate: "object") -> bytes:
+    def _pem(certificate: object) -> bytes:
         from cryptography.hazmat.primitives import serialization
 
         return certificate.public_bytes(serialization.Encoding.PEM)  # type: ignore[attr-defined]
@@ -61,18 +66,25 @@ class LocalCA:
         key = ec.generate_private_key(ec.SECP256R1())
         names: List[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
         names += [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
-        certificate = (x509.CertificateBuilder()
-                       .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, stem)]))
-                       .issuer_name(self._ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-                       .not_valid_before(self._now - datetime.timedelta(minutes=5))
-                       .not_valid_after(self._now + datetime.timedelta(days=2))
-                       .add_extension(x509.SubjectAlternativeName(names), critical=False)
-                       .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-                       .sign(self._ca_key, hashes.SHA256()))
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, stem)]))
+            .issuer_name(self._ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(self._now - datetime.timedelta(minutes=5))
+            .not_valid_after(self._now + datetime.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(self._ca_key, hashes.SHA256())
+        )
         cert_path, key_path = self.directory / f"{stem}.pem", self.directory / f"{stem}-key.pem"
         cert_path.write_bytes(self._pem(certificate) + self._pem(self._ca_cert))
-        key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
         return cert_path, key_path
 
     def context(self, host: str = "localhost") -> ssl.SSLContext:

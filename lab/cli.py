@@ -23,7 +23,9 @@ SUBCOMMANDS = (run, listing, report, diff, bench, explain, scan, doctor, install
 
 def build_parser() -> argparse.ArgumentParser:
     """Every subcommand's parser, each knowing the function that executes it."""
-    parser = argparse.ArgumentParser(prog="cors-lab", description="What real browsers do with a Flask API's CORS configuration.")
+    parser = argparse.ArgumentParser(
+        prog="cors-lab", description="What real browsers do with a Flask API's CORS configuration."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     for subcommand in SUBCOMMANDS:
         subcommand.add_parser(commands).set_defaults(execute=subcommand.execute)

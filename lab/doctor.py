@@ -53,7 +53,9 @@ def diagnose(candidates: Sequence[Candidate], out: TextIO) -> bool:
             if usable:
                 usable_engines.add(engine)
                 continue
-            reasons = sorted({r.reason or f"{r.case}: {r.outcome}, expected {r.expected}" for r in rows if not r.matched})
+            reasons = sorted(
+                {r.reason or f"{r.case}: {r.outcome}, expected {r.expected}" for r in rows if not r.matched}
+            )
             for reason in reasons or ["no result"]:
                 out.write(f"  problem: {reason}\n")
             out.write(f"  install: {INSTALL_HINTS[engine]}\n")

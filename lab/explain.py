@@ -9,23 +9,38 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Sequence
 
-RELEVANT_REQUEST = ("origin", "access-control-request-method", "access-control-request-headers", "cookie",
-                    "authorization", "content-type")
+RELEVANT_REQUEST = (
+    "origin",
+    "access-control-request-method",
+    "access-control-request-headers",
+    "cookie",
+    "authorization",
+    "content-type",
+)
 RELEVANT_RESPONSE = ("access-control-", "vary", "location", "set-cookie")
 
 
 def _request_line(request: Dict[str, Any]) -> str:
-    extras = [f"credentials {request.get('credentials')}", f"mode {request.get('mode')}", f"redirect {request.get('redirect')}"]
+    extras = [
+        f"credentials {request.get('credentials')}",
+        f"mode {request.get('mode')}",
+        f"redirect {request.get('redirect')}",
+    ]
     if request.get("sandboxed"):
         extras.append("from a sandboxed iframe (Origin: null)")
     headers = ", ".join(f"{k}: {v}" for k, v in (request.get("headers") or {}).items())
-    return (f"page {request.get('page_origin')} fetches {request.get('method')} {request.get('url', '').split('?cors_lab=')[0]}"
-            + (f" with {headers}" if headers else "") + f" ({'; '.join(extras)})")
+    return (
+        f"page {request.get('page_origin')} fetches {request.get('method')} {request.get('url', '').split('?cors_lab=')[0]}"
+        + (f" with {headers}" if headers else "")
+        + f" ({'; '.join(extras)})"
+    )
 
 
 def _exchange_lines(number: int, exchange: Dict[str, Any]) -> List[str]:
     status = exchange.get("status")
-    lines = [f"{number}. {exchange['kind']}: {exchange['method']} {exchange['path']} -> {status if status is not None else 'no answer'}"]
+    lines = [
+        f"{number}. {exchange['kind']}: {exchange['method']} {exchange['path']} -> {status if status is not None else 'no answer'}"
+    ]
     sent = [f"{k}: {v}" for k, v in exchange.get("request_headers", {}).items() if k.lower() in RELEVANT_REQUEST]
     got = [f"{k}: {v}" for k, v in exchange.get("response_headers", []) if k.lower().startswith(RELEVANT_RESPONSE)]
     lines.append("     server saw:  " + ("; ".join(sent) or "(no CORS-relevant headers)"))
@@ -43,8 +58,10 @@ def story(rows: Sequence[Dict[str, Any]]) -> List[str]:
         lines.append("  " + _request_line(first["request"]))
     for row in rows:
         where = row["browser"] + (f" ({row['pin']})" if row.get("pin") else "")
-        lines.append(f"  {where}: {row['outcome'].upper()} ({_verdict(row)})"
-                     + (f", status {row['status']}" if row.get("status") else ""))
+        lines.append(
+            f"  {where}: {row['outcome'].upper()} ({_verdict(row)})"
+            + (f", status {row['status']}" if row.get("status") else "")
+        )
         if row.get("finding"):
             lines.append(f"    FINDING: {row['finding']}")
         elif row.get("accepted"):
@@ -61,14 +78,16 @@ def story(rows: Sequence[Dict[str, Any]]) -> List[str]:
                 lines.append(f"    page saw:       {row['error']}")
         model = row.get("model")
         if model:
-            agreement = "" if row.get("agrees") in (True, None) else "   <-- the browser disagrees with the standard's model"
+            agreement = (
+                "" if row.get("agrees") in (True, None) else "   <-- the browser disagrees with the standard's model"
+            )
             lines.append(f"    standard says:  {model['prediction']}: {model['rule']}{agreement}")
         lines += _advice(row)
     return lines
 
 
 def _verdict(row: Dict[str, Any]) -> str:
-    """"as expected" only for an outcome its expectation names: a bare `error` is none, and a finding fails a cell
+    """ "as expected" only for an outcome its expectation names: a bare `error` is none, and a finding fails a cell
     that is otherwise as expected (said on its own line)."""
     if row["expected"] == "error" and not row["matched"] and "no measured expectation" in (row.get("reason") or ""):
         return "no measured expectation"
@@ -85,12 +104,18 @@ def _advice(row: Dict[str, Any]) -> List[str]:
     model = row.get("model") or {}
     if row["outcome"] == "blocked":
         return [f"    to allow it:     {model['fix']}"] if model.get("fix") else []
-    allowed_by = [v for e in row.get("exchanges", []) for k, v in e.get("response_headers", [])
-                  if k.lower() == "access-control-allow-origin"]
+    allowed_by = [
+        v
+        for e in row.get("exchanges", [])
+        for k, v in e.get("response_headers", [])
+        if k.lower() == "access-control-allow-origin"
+    ]
     origin = (row.get("request") or {}).get("page_origin", "this page's origin")
     said = f" (the server answered Access-Control-Allow-Origin: {allowed_by[-1]})" if allowed_by else ""
-    return [f"    to close it:     the page at {origin} should not read this{said}: list only the origins you trust in"
-            " flask-cors `origins`, and write any regex anchored and escaped (^https://app\\.example\\.com$)"]
+    return [
+        f"    to close it:     the page at {origin} should not read this{said}: list only the origins you trust in"
+        " flask-cors `origins`, and write any regex anchored and escaped (^https://app\\.example\\.com$)"
+    ]
 
 
 def agreement(rows: Sequence[Dict[str, Any]]) -> Dict[str, str]:
@@ -102,4 +127,6 @@ def agreement(rows: Sequence[Dict[str, Any]]) -> Dict[str, str]:
         tally = counts.setdefault(row["browser"], [0, 0])
         tally[0] += bool(row["agrees"])
         tally[1] += 1
-    return {browser: f"{agree}/{total} ({100 * agree / total:.1f}%)" for browser, (agree, total) in sorted(counts.items())}
+    return {
+        browser: f"{agree}/{total} ({100 * agree / total:.1f}%)" for browser, (agree, total) in sorted(counts.items())
+    }

@@ -45,24 +45,39 @@ class Rule:
 
 
 RULES: Tuple[Rule, ...] = (
-    Rule(REFLECTS_ANY, "Reflects any Origin with credentials",
-         "reflects any Origin with Access-Control-Allow-Credentials: true on {routes}",
-         "List the exact origins you trust in flask-cors `origins` (or your own hook) instead of the default '*' or a"
-         " reflected Origin; with supports_credentials=True every site on the web reads the user's data."),
-    Rule(NULL_ORIGIN, "Trusts the null origin with credentials",
-         "accepts the `null` origin with credentials on {routes}",
-         "Remove 'null' from the allowed origins: sandboxed frames, data: URLs and some redirects send Origin: null,"
-         " and any site can make one."),
-    Rule(LOOK_ALIKE, "Trusts look-alike origins with credentials",
-         "allows look-alike origins (suffix/prefix) with credentials on {routes}",
-         "Compare whole origins, or write regexes anchored at both ends with escaped dots"
-         " (^https://app\\.example\\.com$): a substring, prefix or suffix check lets attacker-registered hosts in."),
-    Rule(HTTP_ORIGIN, "Trusts the http:// twin of an https origin with credentials",
-         "accepts http:// for an https origin with credentials on {routes}",
-         "Allow only the https:// origin: a page served over plain http can be injected by anyone on the network path."),
-    Rule(ATTACKER_ORIGIN, "Trusts an attacker's origin with credentials",
-         "lets an attacker's page read credentialed responses on {routes}",
-         "List only the origins you trust; `cors-lab explain SCENARIO:CASE` shows what the server answered."),
+    Rule(
+        REFLECTS_ANY,
+        "Reflects any Origin with credentials",
+        "reflects any Origin with Access-Control-Allow-Credentials: true on {routes}",
+        "List the exact origins you trust in flask-cors `origins` (or your own hook) instead of the default '*' or a"
+        " reflected Origin; with supports_credentials=True every site on the web reads the user's data.",
+    ),
+    Rule(
+        NULL_ORIGIN,
+        "Trusts the null origin with credentials",
+        "accepts the `null` origin with credentials on {routes}",
+        "Remove 'null' from the allowed origins: sandboxed frames, data: URLs and some redirects send Origin: null,"
+        " and any site can make one.",
+    ),
+    Rule(
+        LOOK_ALIKE,
+        "Trusts look-alike origins with credentials",
+        "allows look-alike origins (suffix/prefix) with credentials on {routes}",
+        "Compare whole origins, or write regexes anchored at both ends with escaped dots"
+        " (^https://app\\.example\\.com$): a substring, prefix or suffix check lets attacker-registered hosts in.",
+    ),
+    Rule(
+        HTTP_ORIGIN,
+        "Trusts the http:// twin of an https origin with credentials",
+        "accepts http:// for an https origin with credentials on {routes}",
+        "Allow only the https:// origin: a page served over plain http can be injected by anyone on the network path.",
+    ),
+    Rule(
+        ATTACKER_ORIGIN,
+        "Trusts an attacker's origin with credentials",
+        "lets an attacker's page read credentialed responses on {routes}",
+        "List only the origins you trust; `cors-lab explain SCENARIO:CASE` shows what the server answered.",
+    ),
 )
 RULE_BY_ID: Dict[str, Rule] = {rule.id: rule for rule in RULES}
 SUBSUMED = (LOOK_ALIKE, HTTP_ORIGIN)  # told under REFLECTS_ANY where that rule holds for the same route
@@ -93,7 +108,11 @@ def _request(row: Row) -> Mapping[str, Any]:
 
 def is_credentialed_read(row: Row) -> bool:
     """The cell's attacker page read a response to a request sent with credentials "include" (accepted or not)."""
-    return bool(_get(row, "attacker")) and _get(row, "outcome") == "allowed" and _request(row).get("credentials") == "include"
+    return (
+        bool(_get(row, "attacker"))
+        and _get(row, "outcome") == "allowed"
+        and _request(row).get("credentials") == "include"
+    )
 
 
 def rule_for(row: Row) -> Optional[str]:
@@ -114,7 +133,7 @@ def rule_for(row: Row) -> Optional[str]:
 
 
 def route_of(row: Row) -> str:
-    """"METHOD /path": the request's method and its URL's path, without the query (it carries the lab's token)."""
+    """ "METHOD /path": the request's method and its URL's path, without the query (it carries the lab's token)."""
     request = _request(row)
     return f"{request.get('method') or 'GET'} {urlsplit(str(request.get('url') or '')).path or '/'}"
 
@@ -130,19 +149,31 @@ def config_findings(rows: Sequence[Row]) -> List[ConfigFinding]:
         rule = rule_for(row)
         if rule is not None:
             seen.setdefault((str(_get(row, "scenario", "")), rule), set()).add(
-                (route_of(row), str(_get(row, "browser", "")), str(_get(row, "case", ""))))
+                (route_of(row), str(_get(row, "browser", "")), str(_get(row, "case", "")))
+            )
     found = []
     for scenario in sorted({scenario for scenario, _ in seen}):
         reflected = {route for route, _, _ in seen.get((scenario, REFLECTS_ANY), set())}
         for rule in RULES:
-            shown = [cell for cell in seen.get((scenario, rule.id), set())
-                     if rule.id not in SUBSUMED or cell[0] not in reflected]
+            shown = [
+                cell
+                for cell in seen.get((scenario, rule.id), set())
+                if rule.id not in SUBSUMED or cell[0] not in reflected
+            ]
             if not shown:
                 continue
             routes = sorted({route for route, _, _ in shown})
-            found.append(ConfigFinding(rule.id, rule.title, rule.message.format(routes=_count(routes)), tuple(routes),
-                                       tuple(sorted({browser for _, browser, _ in shown})), scenario,
-                                       tuple(sorted({case for _, _, case in shown}))))
+            found.append(
+                ConfigFinding(
+                    rule.id,
+                    rule.title,
+                    rule.message.format(routes=_count(routes)),
+                    tuple(routes),
+                    tuple(sorted({browser for _, browser, _ in shown})),
+                    scenario,
+                    tuple(sorted({case for _, _, case in shown})),
+                )
+            )
     return found
 
 
@@ -151,7 +182,9 @@ def unmeasured(rows: Sequence[Row]) -> List[str]:
     about them, so nothing may be written or said as if it were."""
     outcomes: Dict[Tuple[str, str], Set[str]] = {}
     for row in rows:
-        outcomes.setdefault((str(_get(row, "scenario", "")), str(_get(row, "case", ""))), set()).add(str(_get(row, "outcome")))
+        outcomes.setdefault((str(_get(row, "scenario", "")), str(_get(row, "case", ""))), set()).add(
+            str(_get(row, "outcome"))
+        )
     return [case for (_, case), seen in outcomes.items() if not seen & set(MEASURED)]
 
 

@@ -26,5 +26,7 @@ def frontend_app(environ: Dict[str, Any], start_response: Callable[..., Any]) ->
     else:
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found"]
-    start_response("200 OK", [("Content-Type", kind), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")])
+    start_response(
+        "200 OK", [("Content-Type", kind), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")]
+    )
     return [body]

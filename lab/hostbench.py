@@ -21,7 +21,7 @@ from .run import RunOptions, Sink, run_lab
 from .scenario import load_scenarios
 
 ROUTES = 10
-APP = f'''
+APP = f"""
 from flask import Flask, jsonify
 from flask_cors import CORS
 
@@ -29,8 +29,10 @@ app = Flask(__name__)
 CORS(app, origins=["https://app.example.com"], supports_credentials=True)
 for number in range({ROUTES}):
     app.add_url_rule(f"/r{{number}}", f"r{{number}}", lambda number=number: jsonify(route=number), methods=["GET", "POST"])
-'''
-HEAD = '[origins]\napp = "https://app.example.com"\nevil = "https://evil.example.net"\napi = "https://api.example.com"\n'
+"""
+HEAD = (
+    '[origins]\napp = "https://app.example.com"\nevil = "https://evil.example.net"\napi = "https://api.example.com"\n'
+)
 
 
 def _cases() -> str:
@@ -39,9 +41,11 @@ def _cases() -> str:
         for page in ("app", "evil"):
             for credentials in (False, True):
                 for method in ("GET", "POST"):
-                    case = (f'[[cases]]\nname = "{method} /r{number} from {page}{" with credentials" if credentials else ""}"'
-                            f'\npage = "{page}"\npath = "/r{number}"\nmethod = "{method}"\n'
-                            f'expect = "{"allowed" if page == "app" else "blocked"}"\n')
+                    case = (
+                        f'[[cases]]\nname = "{method} /r{number} from {page}{" with credentials" if credentials else ""}"'
+                        f'\npage = "{page}"\npath = "/r{number}"\nmethod = "{method}"\n'
+                        f'expect = "{"allowed" if page == "app" else "blocked"}"\n'
+                    )
                     case += 'credentials = "include"\n' if credentials else ""
                     case += 'headers = { Content-Type = "application/json" }\nbody = "{}"\n' if method == "POST" else ""
                     cases.append(case)
@@ -52,10 +56,14 @@ def write_pair(folder: Path) -> Dict[str, Path]:
     """The described scenario and the same app as a user's project, with the same cases."""
     (folder / "project").mkdir(parents=True, exist_ok=True)
     (folder / "project" / "benchapp.py").write_text(APP)
-    routes = "".join(f'[[backend.routes]]\npath = "/r{n}"\nmethods = ["GET", "POST"]\nbody = "ok"\n' for n in range(ROUTES))
+    routes = "".join(
+        f'[[backend.routes]]\npath = "/r{n}"\nmethods = ["GET", "POST"]\nbody = "ok"\n' for n in range(ROUTES)
+    )
     described = folder / "described.toml"
-    described.write_text('title = "described"\n' + HEAD + '[backend]\ncors = { origins = ["https://app.example.com"],'
-                         ' supports_credentials = true }\n' + routes + "\n" + _cases())
+    described.write_text(
+        'title = "described"\n' + HEAD + '[backend]\ncors = { origins = ["https://app.example.com"],'
+        " supports_credentials = true }\n" + routes + "\n" + _cases()
+    )
     hosted = folder / "hosted.toml"
     hosted.write_text('title = "hosted"\n' + HEAD + '[backend]\napp = "benchapp:app"\nproject = "project"\n' + _cases())
     return {"described": described, "hosted": hosted}
@@ -87,17 +95,21 @@ class Turn:
     unexpected: int
 
     def line(self) -> str:
-        return (f"{self.name:<36} {self.seconds:6.2f} s  {self.seconds / self.cells * 1000:6.1f} ms a cell"
-                f"  ({self.cells} cells, {self.unexpected} unexpected)")
+        return (
+            f"{self.name:<36} {self.seconds:6.2f} s  {self.seconds / self.cells * 1000:6.1f} ms a cell"
+            f"  ({self.cells} cells, {self.unexpected} unexpected)"
+        )
 
 
 def measure_host(candidates: Sequence[Candidate], turns: int = 3) -> Iterator[Turn]:
     """Described (default and one at a time) and hosted, in turns, `turns` times each."""
     with tempfile.TemporaryDirectory(prefix="cors-lab-hostbench-") as folder:
         files = write_pair(Path(folder))
-        kinds = [("described, default scheduling", files["described"], False),
-                 ("described, one case at a time", files["described"], True),
-                 ("user's app in its host (one at a time)", files["hosted"], False)]
+        kinds = [
+            ("described, default scheduling", files["described"], False),
+            ("described, one case at a time", files["described"], True),
+            ("user's app in its host (one at a time)", files["hosted"], False),
+        ]
         for _ in range(turns):
             for name, path, alone in kinds:
                 clock = _Clock()

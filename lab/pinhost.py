@@ -50,15 +50,21 @@ def _versions() -> Dict[str, str]:
     import platform
     from importlib.metadata import version
 
-    return {"python": platform.python_version(), "flask": version("flask"), "flask-cors": version("flask-cors"),
-            "werkzeug": version("werkzeug")}
+    return {
+        "python": platform.python_version(),
+        "flask": version("flask"),
+        "flask-cors": version("flask-cors"),
+        "werkzeug": version("werkzeug"),
+    }
 
 
 def main() -> int:
     try:
         import flask  # noqa: F401  (a pin whose Flask does not import is reported, not crashed on)
+
         from .backend.app import BackendBuildError, build_app
         from .scenario import load_file
+
         versions = _versions()
     except Exception as exc:
         _reply({"ready": False, "error": f"{type(exc).__name__}: {exc}"})

@@ -39,7 +39,9 @@ class Pin:
 
     @property
     def label(self) -> str:
-        extra = (f" werkzeug {self.werkzeug}" if self.werkzeug else "") + (f" python {self.python}" if self.python else "")
+        extra = (f" werkzeug {self.werkzeug}" if self.werkzeug else "") + (
+            f" python {self.python}" if self.python else ""
+        )
         return f"flask {_shown(self.flask)} / flask-cors {_shown(self.flask_cors)}{extra}"
 
     def requirements(self) -> List[str]:
@@ -64,7 +66,7 @@ LOCAL = "path:"
 
 def _local(value: str) -> Optional[Path]:
     """The path of a local build, or None for a release."""
-    return Path(value[len(LOCAL):]) if value.startswith(LOCAL) else None
+    return Path(value[len(LOCAL) :]) if value.startswith(LOCAL) else None
 
 
 def _shown(value: str) -> str:
@@ -104,8 +106,9 @@ class PinEnv:
 
 def _check_version(value: object, where: str, problems: List[str]) -> str:
     if not isinstance(value, str) or not VERSION.fullmatch(value):
-        problems.append(f"{where}: {value!r} is not a version such as \"3.1\" or \"3.1.2\" (or {{ path = \"DIR\" }}"
-                        " for a local build)")
+        problems.append(
+            f'{where}: {value!r} is not a version such as "3.1" or "3.1.2" (or {{ path = "DIR" }} for a local build)'
+        )
         return "0"
     return value
 
@@ -115,7 +118,9 @@ def _check_package(value: object, where: str, problems: List[str], base: Path) -
     command line (a source folder, a wheel or an sdist), relative to `base`."""
     if isinstance(value, dict):
         if set(value) != {"path"} or not isinstance(value["path"], str):
-            problems.append(f"{where}: a local build is written {{ path = \"../flask-cors\" }} (a folder, a wheel or an sdist)")
+            problems.append(
+                f'{where}: a local build is written {{ path = "../flask-cors" }} (a folder, a wheel or an sdist)'
+            )
             return "0"
         value = value["path"]
         if not (base / value).exists():
@@ -132,8 +137,14 @@ def pins_from_lists(flask: Sequence[str], flask_cors: Sequence[str], python: Opt
     problems: List[str] = []
     interpreter = _check_version(python, "--python", problems) if python is not None else None
     here = Path.cwd()
-    pins = [Pin(_check_package(f, "--flask", problems, here), _check_package(c, "--flask-cors", problems, here),
-                python=interpreter) for f, c in itertools.product(flask, flask_cors)]
+    pins = [
+        Pin(
+            _check_package(f, "--flask", problems, here),
+            _check_package(c, "--flask-cors", problems, here),
+            python=interpreter,
+        )
+        for f, c in itertools.product(flask, flask_cors)
+    ]
     if problems:
         raise ScenarioError([Problem(Path("command line"), 0, p) for p in problems])
     return pins
@@ -161,13 +172,19 @@ def load_pins(path: Path, full: bool = False) -> List[Pin]:
             continue
         unknown = set(entry) - {"flask", "flask-cors", "werkzeug", "python"}
         if unknown:
-            problems.append(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; expected flask, flask-cors, werkzeug, python")
-        pins.append(Pin(
-            flask=_check_package(entry.get("flask"), f"{where} flask", problems, path.parent),
-            flask_cors=_check_package(entry.get("flask-cors"), f"{where} flask-cors", problems, path.parent),
-            werkzeug=_check_version(entry["werkzeug"], f"{where} werkzeug", problems) if "werkzeug" in entry else None,
-            python=_check_version(entry["python"], f"{where} python", problems) if "python" in entry else None,
-        ))
+            problems.append(
+                f"{where}: unknown key(s) {', '.join(sorted(unknown))}; expected flask, flask-cors, werkzeug, python"
+            )
+        pins.append(
+            Pin(
+                flask=_check_package(entry.get("flask"), f"{where} flask", problems, path.parent),
+                flask_cors=_check_package(entry.get("flask-cors"), f"{where} flask-cors", problems, path.parent),
+                werkzeug=_check_version(entry["werkzeug"], f"{where} werkzeug", problems)
+                if "werkzeug" in entry
+                else None,
+                python=_check_version(entry["python"], f"{where} python", problems) if "python" in entry else None,
+            )
+        )
     if problems:
         raise ScenarioError([Problem(path, 0, p) for p in problems])
     if full:
@@ -219,7 +236,8 @@ def find_interpreter(version: Optional[str]) -> str:
             return candidate
     raise InterpreterNotFound(
         f"no working Python {version} found (looked on PATH and in pyenv's and asdf's versions); install it, for "
-        f"example `uv python install {version}` or `pyenv install {version}`, or change the pin's python")
+        f"example `uv python install {version}` or `pyenv install {version}`, or change the pin's python"
+    )
 
 
 def app_requirements(requirements: Sequence[str], project: Path) -> List[str]:
@@ -262,13 +280,24 @@ def _ensure_env(pin: Pin, directory: Path, extra: Sequence[str]) -> PinEnv:
     except InterpreterNotFound as exc:
         return PinEnv(pin, error=f"could not install {pin.label}: {exc}")
     # The pin's versions override whatever the app's requirements say about Flask, flask-cors and Werkzeug.
-    error = install_env(directory, interpreter, pin.requirements() + ["tomli>=2; python_version < '3.11'"], extra,
-                        overrides=pin.requirements())
+    error = install_env(
+        directory,
+        interpreter,
+        pin.requirements() + ["tomli>=2; python_version < '3.11'"],
+        extra,
+        overrides=pin.requirements(),
+    )
     if error:
         return PinEnv(pin, error=f"could not install {pin.label}: {error}")
-    probe = _run([str(python), "-c", "import json, platform, importlib.metadata as m; print(json.dumps({"
-                  "'python': platform.python_version(), 'flask': m.version('flask'), "
-                  "'flask-cors': m.version('flask-cors'), 'werkzeug': m.version('werkzeug')}))"])
+    probe = _run(
+        [
+            str(python),
+            "-c",
+            "import json, platform, importlib.metadata as m; print(json.dumps({"
+            "'python': platform.python_version(), 'flask': m.version('flask'), "
+            "'flask-cors': m.version('flask-cors'), 'werkzeug': m.version('werkzeug')}))",
+        ]
+    )
     if probe.returncode != 0:
         return PinEnv(pin, error=f"installed {pin.label} but could not read its versions: {_tail(probe.stderr)}")
     versions = json.loads(probe.stdout)
@@ -280,8 +309,13 @@ def _ensure_env(pin: Pin, directory: Path, extra: Sequence[str]) -> PinEnv:
     return PinEnv(pin, str(python), versions=versions)
 
 
-def install_env(directory: Path, interpreter: str, requirements: Sequence[str], extra: Sequence[str] = (),
-                overrides: Sequence[str] = ()) -> Optional[str]:
+def install_env(
+    directory: Path,
+    interpreter: str,
+    requirements: Sequence[str],
+    extra: Sequence[str] = (),
+    overrides: Sequence[str] = (),
+) -> Optional[str]:
     """Make a fresh virtualenv at `directory` with `extra` (an app's requirements) and `requirements` on top, uv when
     installed (with `overrides` winning over what `extra` pins), venv + pip otherwise; None, or why it failed."""
     python = directory / "bin" / "python"
@@ -297,8 +331,11 @@ def install_env(directory: Path, interpreter: str, requirements: Sequence[str], 
         steps = [[uv, "venv", "--quiet", "--python", interpreter, str(directory)], command + [*requirements, *extra]]
     else:  # pip has no overrides: the app's requirements first, then the pin's versions on top
         pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        steps = ([[interpreter, "-m", "venv", str(directory)]] + ([pip + list(extra)] if extra else [])
-                 + ([pip + list(requirements)] if requirements else []))
+        steps = (
+            [[interpreter, "-m", "venv", str(directory)]]
+            + ([pip + list(extra)] if extra else [])
+            + ([pip + list(requirements)] if requirements else [])
+        )
     for step in steps:
         try:
             done = _run(step)
@@ -309,16 +346,29 @@ def install_env(directory: Path, interpreter: str, requirements: Sequence[str], 
     return None
 
 
-def choose_pins(pins_file: Optional[Path], flask: Sequence[str], flask_cors: Sequence[str], python: Optional[str],
-                full: bool = False, installed: Optional[Dict[str, str]] = None) -> List[Pin]:
+def choose_pins(
+    pins_file: Optional[Path],
+    flask: Sequence[str],
+    flask_cors: Sequence[str],
+    python: Optional[str],
+    full: bool = False,
+    installed: Optional[Dict[str, str]] = None,
+) -> List[Pin]:
     """The pins a command line asks for (a pins file, or --flask/--flask-cors lists); [] for the installed versions.
 
     `installed` fills the side not named (--flask-cors 6.0 alone keeps this Flask)."""
     if pins_file and (flask or flask_cors):
         raise ScenarioError([Problem(pins_file, 0, "use either --pins or --flask/--flask-cors, not both")])
     if python and not (flask or flask_cors):
-        raise ScenarioError([Problem(Path("command line"), 0, "--python goes with --flask/--flask-cors (a pins file says"
-                                                              " python = \"3.9\" per pin)")])
+        raise ScenarioError(
+            [
+                Problem(
+                    Path("command line"),
+                    0,
+                    '--python goes with --flask/--flask-cors (a pins file says python = "3.9" per pin)',
+                )
+            ]
+        )
     if pins_file:
         return load_pins(pins_file, full)
     if flask or flask_cors:

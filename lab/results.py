@@ -134,10 +134,13 @@ def _browser_order(info: BrowserInfo) -> tuple:
 class ResultsFile:
     """Collects rows (thread-safe) and streams them to disk when a path is given."""
 
-    def __init__(self, path: Optional[Path], argv: Optional[List[str]] = None,
-                 earlier: Optional[Dict[str, Any]] = None) -> None:
+    def __init__(
+        self, path: Optional[Path], argv: Optional[List[str]] = None, earlier: Optional[Dict[str, Any]] = None
+    ) -> None:
         self.path = path
-        self.cells: List[Dict[str, Any]] = list(earlier["results"]) if earlier else []  # resumed run's cells, then new ones
+        self.cells: List[Dict[str, Any]] = (
+            list(earlier["results"]) if earlier else []
+        )  # resumed run's cells, then new ones
         self.browsers: Dict[str, BrowserInfo] = {}
         self.pins: List[Dict[str, Any]] = []
         self.claims: List[Dict[str, Any]] = []

@@ -71,8 +71,9 @@ class Router:
         self._server = socketserver.ThreadingTCPServer((bind, 0), Handler, bind_and_activate=True)
         self._server.daemon_threads = True
         self.address = f"{bind}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="router", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="router", daemon=True
+        )
         self._thread.start()
 
     def route(self, host: str, port: int, local_port: int) -> None:
@@ -117,7 +118,11 @@ class Router:
                 return _refuse(client, target)
             headers = [line for line in lines[1:] if line and line.split(":", 1)[0].strip().lower() not in HOP_BY_HOP]
             path = (url.path or "/") + (f"?{url.query}" if url.query else "")
-            request = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{line}\r\n" for line in headers) + "Connection: close\r\n\r\n"
+            request = (
+                f"{method} {path} HTTP/1.1\r\n"
+                + "".join(f"{line}\r\n" for line in headers)
+                + "Connection: close\r\n\r\n"
+            )
             upstream = socket.create_connection((LOOPBACK, local), timeout=10)
             _splice(client, upstream, request.encode("latin-1") + rest)
         except OSError:
@@ -146,9 +151,14 @@ def _read_head(client: socket.socket) -> Optional[Tuple[bytes, bytes]]:
 
 
 def _refuse(client: socket.socket, target: str) -> None:
-    body = f"cors-lab: {target} is not an origin this run declared; the lab refused it (nothing was sent out)\n".encode()
-    client.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n"
-                   + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    body = (
+        f"cors-lab: {target} is not an origin this run declared; the lab refused it (nothing was sent out)\n".encode()
+    )
+    client.sendall(
+        b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
 
 
 def _splice(client: socket.socket, upstream: socket.socket, first: bytes) -> None:

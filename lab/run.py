@@ -8,17 +8,17 @@ after any case whose server set one. Shuffled runs therefore give the same cells
 
 from __future__ import annotations
 
+import queue
 import random
 import threading
-import queue
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 from .backend.recorder import WSGIApp
 from .browsers.base import BrowserInfo, Candidate
 from .results import ResultRow
-from .scenario.model import Scenario
 from .routing import Asked
+from .scenario.model import Scenario
 from .servers import browser_hostname
 from .session import BrowserSession, ordered, scheduled
 
@@ -40,14 +40,14 @@ class RunOptions:
 class _EngineWork:
     """The (scenario, backend) items of one browser, shared by its instances."""
 
-    def __init__(self, items: List[Tuple[Scenario, "Backends"]], instances: int) -> None:
-        self.items: "queue.Queue[Tuple[Scenario, Backends]]" = queue.Queue()
+    def __init__(self, items: List[Tuple[Scenario, Backends]], instances: int) -> None:
+        self.items: queue.Queue[Tuple[Scenario, Backends]] = queue.Queue()
         for item in items:
             self.items.put(item)
         self._lock = threading.Lock()
         self._launching = instances
 
-    def take(self) -> Optional[Tuple[Scenario, "Backends"]]:
+    def take(self) -> Optional[Tuple[Scenario, Backends]]:
         try:
             return self.items.get_nowait()
         except queue.Empty:
@@ -66,8 +66,9 @@ class Backends(Protocol):
     label: str
     versions: Dict[str, str]
 
-    def build(self, slot: str, scenario: Scenario, origins: Mapping[str, str], stopping: threading.Event) -> WSGIApp:
-        ...
+    def build(
+        self, slot: str, scenario: Scenario, origins: Mapping[str, str], stopping: threading.Event
+    ) -> WSGIApp: ...
 
 
 class Sink:
@@ -86,8 +87,9 @@ class Sink:
 class _Worker:
     """Feeds one browser session the (scenario, pin) items of its engine until none is left."""
 
-    def __init__(self, session: BrowserSession, options: RunOptions, sink: Sink, stop: threading.Event,
-                 work: _EngineWork) -> None:
+    def __init__(
+        self, session: BrowserSession, options: RunOptions, sink: Sink, stop: threading.Event, work: _EngineWork
+    ) -> None:
         self.session = session
         self.options = options
         self.sink = sink
@@ -130,12 +132,23 @@ class _Worker:
 def lab_assigned_names(scenarios: Sequence[Scenario], host_suffix: str = "localhost") -> List[str]:
     """The `*.localhost` names the lab assigns ports to: browsers reach them directly, not through the router
     (plain `localhost` is left out, so that `http://localhost:5173` written as such is routed)."""
-    return sorted({browser_hostname(o.host, host_suffix) for s in scenarios for o in s.origins.values()
-                   if o.port is None and o.host != "localhost"})
+    return sorted(
+        {
+            browser_hostname(o.host, host_suffix)
+            for s in scenarios
+            for o in s.origins.values()
+            if o.port is None and o.host != "localhost"
+        }
+    )
 
 
-def run_lab(scenarios: Sequence[Scenario], candidates: Sequence[Candidate], options: RunOptions, sink: Sink,
-            backends: Optional[Sequence[Backends]] = None) -> bool:
+def run_lab(
+    scenarios: Sequence[Scenario],
+    candidates: Sequence[Candidate],
+    options: RunOptions,
+    sink: Sink,
+    backends: Optional[Sequence[Backends]] = None,
+) -> bool:
     """Run every scenario with every backend (pin) in every browser; returns False when interrupted."""
     if backends is None:
         from .backend.pinned import LocalBackends

@@ -84,7 +84,8 @@ method = "DELETE"
 expect = "allowed"
 """
 
-SCENARIO = """title = "generated scenario {n}"
+SCENARIO = (
+    """title = "generated scenario {n}"
 tags = ["generated"]
 
 [origins]
@@ -100,7 +101,9 @@ headers = {{ X-Total = "{n}" }}
 
 [[backend.routes]]
 path = "/plain"
-""" + CASES
+"""
+    + CASES
+)
 
 
 def generate(folder: Path, cases: int) -> Path:
@@ -174,11 +177,13 @@ class ScalePoint:
     children_after: int
 
     def line(self) -> str:
-        return (f"{self.cases:>6} cases: {self.cells} cells ({self.unexpected} unexpected) in {self.wall_s:.1f} s "
-                f"= {self.wall_s / max(self.cells, 1) * 1000:.1f} ms/cell; peak memory (lab + browsers) {self.peak_mb:.0f} MB, "
-                f"lab max RSS {self.lab_max_rss_mb:.0f} MB; servers answered {self.answered} of {self.requests} requests; "
-                f"after the run: {self.threads_after} threads, "
-                f"{self.fds_after} open fds, {self.children_after} child processes")
+        return (
+            f"{self.cases:>6} cases: {self.cells} cells ({self.unexpected} unexpected) in {self.wall_s:.1f} s "
+            f"= {self.wall_s / max(self.cells, 1) * 1000:.1f} ms/cell; peak memory (lab + browsers) {self.peak_mb:.0f} MB, "
+            f"lab max RSS {self.lab_max_rss_mb:.0f} MB; servers answered {self.answered} of {self.requests} requests; "
+            f"after the run: {self.threads_after} threads, "
+            f"{self.fds_after} open fds, {self.children_after} child processes"
+        )
 
 
 def measure_scale(sizes: Sequence[int], candidates: Sequence[Candidate], options: RunOptions) -> Iterator[ScalePoint]:
@@ -191,7 +196,15 @@ def measure_scale(sizes: Sequence[int], candidates: Sequence[Candidate], options
             run_lab(scenarios, candidates, options, meter)
             wall = time.perf_counter() - started
         yield ScalePoint(
-            cases=sum(len(s.cases) for s in scenarios), cells=meter.cells, unexpected=meter.unexpected, wall_s=wall,
-            requests=meter.requests, answered=meter.answered, peak_mb=meter.peak_mb, lab_max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            threads_after=threading.active_count(), fds_after=len(os.listdir("/proc/self/fd")),
-            children_after=len(_descendants(os.getpid())))
+            cases=sum(len(s.cases) for s in scenarios),
+            cells=meter.cells,
+            unexpected=meter.unexpected,
+            wall_s=wall,
+            requests=meter.requests,
+            answered=meter.answered,
+            peak_mb=meter.peak_mb,
+            lab_max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            threads_after=threading.active_count(),
+            fds_after=len(os.listdir("/proc/self/fd")),
+            children_after=len(_descendants(os.getpid())),
+        )

@@ -16,9 +16,9 @@ from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from .backend.recorder import TOKEN_PARAM
 from .certs import LocalCA
 from .frontend import PREFIX, frontend_app
-from .backend.recorder import TOKEN_PARAM
 from .routing import Router
 from .scenario.model import Origin
 
@@ -37,7 +37,9 @@ class _QuietHandler(WSGIRequestHandler):
 class OriginServer:
     """A real threaded WSGI server bound to loopback on a free port."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], host: str = LOOPBACK, ssl_context: Optional[ssl.SSLContext] = None) -> None:
+    def __init__(
+        self, app: Callable[..., Iterable[bytes]], host: str = LOOPBACK, ssl_context: Optional[ssl.SSLContext] = None
+    ) -> None:
         self._server = make_server(host, 0, app, threaded=True, request_handler=_QuietHandler, ssl_context=ssl_context)
         self._server.daemon_threads = True
         # An app that raises is recorded in its cell (the recorder's `failure`); the server's traceback would only be noise.
@@ -45,8 +47,9 @@ class OriginServer:
         self.port: int = self._server.server_port
         # A long poll: hundreds of these servers run at once (pin hosts keep one per attached scenario), and a short
         # one woke each of them 20 times a second. stop() wakes the loop with a connection instead.
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": POLL_S},
-                                        name=f"origin-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": POLL_S}, name=f"origin-{self.port}", daemon=True
+        )
         self._thread.start()
 
     @property
@@ -70,7 +73,7 @@ def mount_key(query_string: str) -> str:
     start = query_string.find(TOKEN_PARAM + "=")
     if start < 0 or (start and query_string[start - 1] != "&"):
         return ""
-    token = query_string[start + len(TOKEN_PARAM) + 1:].split("&", 1)[0]
+    token = query_string[start + len(TOKEN_PARAM) + 1 :].split("&", 1)[0]
     return token.split(".", 1)[0] if "." in token else ""
 
 

@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional,
 from .backend import TOKEN_PARAM, BackendBuildError, Recorder
 from .backend.template import fill
 from .browsers.base import Browser, BrowserInfo, Candidate, ConsoleMessage, Page, Routing
+from .cell import SILENT_ENGINES, browser_reason, cell_row, classify
 from .results import ResultRow
 from .routing import Asked, Router
 from .scenario.model import Case, Scenario, split_expectation
 from .servers import OriginPool, origin_keys
-from .cell import SILENT_ENGINES, browser_reason, cell_row, classify
 
 if TYPE_CHECKING:
     from .run import RunOptions  # run.py builds sessions: a runtime import would be circular
@@ -165,8 +165,14 @@ class BrowserSession:
 
     `options`: timeout, bind address, host suffix, cells to skip, one_at_a_time."""
 
-    def __init__(self, candidate: Candidate, options: "RunOptions", slot: str, bypass: Sequence[str] = (),
-                 on_launch: Callable[[BrowserInfo], None] = lambda info: None) -> None:
+    def __init__(
+        self,
+        candidate: Candidate,
+        options: RunOptions,
+        slot: str,
+        bypass: Sequence[str] = (),
+        on_launch: Callable[[BrowserInfo], None] = lambda info: None,
+    ) -> None:
         self.candidate = candidate
         self.options = options
         self.slot = slot
@@ -193,7 +199,9 @@ class BrowserSession:
         self.on_launch(self.browser.info)
         return self.browser.info
 
-    def error_row(self, scenario: Scenario, case: Case, backend: Any, reason: str, start_failure: bool = False) -> ResultRow:
+    def error_row(
+        self, scenario: Scenario, case: Case, backend: Any, reason: str, start_failure: bool = False
+    ) -> ResultRow:
         """A cell the lab could not measure: the reason says why (never folded into `blocked`).
 
         It matches its expectation only when the scenario says the app must refuse to start under this pin
@@ -202,9 +210,20 @@ class BrowserSession:
         expected_text = scenario.backend.start_error_in(backend.versions)
         matched = start_failure and expected_text is not None and expected_text in reason
         expected, _ = split_expectation(scenario.expected(case, engine, backend.versions))
-        return ResultRow(scenario.id, scenario.group, case.name, self.candidate.name, engine, "error",
-                         expected, matched, pin=backend.label, reason=reason, attacker=case.attacker,
-                         request={"page": case.page, "credentials": case.credentials, "sandboxed": case.sandboxed})
+        return ResultRow(
+            scenario.id,
+            scenario.group,
+            case.name,
+            self.candidate.name,
+            engine,
+            "error",
+            expected,
+            matched,
+            pin=backend.label,
+            reason=reason,
+            attacker=case.attacker,
+            request={"page": case.page, "credentials": case.credentials, "sandboxed": case.sandboxed},
+        )
 
     def run(self, items: Iterable[Tuple[Scenario, Any]], rng: Optional[random.Random] = None) -> Iterable[ResultRow]:
         """Rows of every case of every (scenario, pin) item, as they are measured; cases that pause come later.
@@ -233,8 +252,13 @@ class BrowserSession:
                 break
             yield from self._run_alone(plan)
 
-    def measure(self, scenario: Scenario, backend: Any, cases: Optional[Sequence[Case]] = None,
-                rng: Optional[random.Random] = None) -> List[ResultRow]:
+    def measure(
+        self,
+        scenario: Scenario,
+        backend: Any,
+        cases: Optional[Sequence[Case]] = None,
+        rng: Optional[random.Random] = None,
+    ) -> List[ResultRow]:
         """Rows for `cases` (default: every case not in options.skip) of one scenario under one backend, all collected."""
         plan = self._plan(scenario, backend, cases, rng)
         rows: List[ResultRow] = []
@@ -256,13 +280,17 @@ class BrowserSession:
 
     # -- planning ---------------------------------------------------------------------------------------------------
 
-    def _plan(self, scenario: Scenario, backend: Any, cases: Optional[Sequence[Case]],
-              rng: Optional[random.Random]) -> Optional["_Plan"]:
+    def _plan(
+        self, scenario: Scenario, backend: Any, cases: Optional[Sequence[Case]], rng: Optional[random.Random]
+    ) -> Optional[_Plan]:
         """Attach the scenario and decide how its cases run; None when there is nothing to run (cases already
         measured, or error rows for a backend that did not start, which go out with the next rows)."""
         if cases is None:
-            cases = [c for c in scenario.cases
-                     if (scenario.id, c.name, self.candidate.name, backend.label) not in self.options.skip]
+            cases = [
+                c
+                for c in scenario.cases
+                if (scenario.id, c.name, self.candidate.name, backend.label) not in self.options.skip
+            ]
         if not cases:
             return None
         mounted = self._attach(scenario, backend)
@@ -274,10 +302,13 @@ class BrowserSession:
         together = not (self.options.one_at_a_time or shares_cookies(scenario))
         return _Plan(mounted, ordered(cases, rng), together)
 
-    def _window_full(self, window: List["_Plan"]) -> bool:
+    def _window_full(self, window: List[_Plan]) -> bool:
         pages = {p.mounted.urls[c.page] for p in window for c in p.cases}
-        return (len(pages) >= self._pages_kept() - 1 or sum(len(p.cases) for p in window) >= WINDOW_CASES
-                or len(window) >= WINDOW_SCENARIOS)
+        return (
+            len(pages) >= self._pages_kept() - 1
+            or sum(len(p.cases) for p in window) >= WINDOW_CASES
+            or len(window) >= WINDOW_SCENARIOS
+        )
 
     def _pages_kept(self) -> int:
         """A window needs no more page origins than the browser keeps pages (one spare for a paused case's page)."""
@@ -318,7 +349,7 @@ class BrowserSession:
 
     # -- running --------------------------------------------------------------------------------------------------
 
-    def _run_window(self, window: List["_Plan"]) -> List[ResultRow]:
+    def _run_window(self, window: List[_Plan]) -> List[ResultRow]:
         """The cases of these scenarios: those that pause are started and collected later; the others are grouped by
         page, and each page runs its group in one round trip."""
         rows: List[ResultRow] = []
@@ -329,14 +360,16 @@ class BrowserSession:
             for case in plan.cases:
                 if case not in later:
                     url = plan.mounted.urls[case.page]
-                    by_page.setdefault(url, []).append(_Flight(plan.mounted, case, self._spec(plan.mounted, case), url, 0.0))
+                    by_page.setdefault(url, []).append(
+                        _Flight(plan.mounted, case, self._spec(plan.mounted, case), url, 0.0)
+                    )
         for flights in by_page.values():
             if self.stop.is_set():
                 break
             rows += self._fly(flights)
         return rows + self._take_lost()
 
-    def _run_alone(self, plan: "_Plan") -> List[ResultRow]:
+    def _run_alone(self, plan: _Plan) -> List[ResultRow]:
         """Each case by itself, with nothing else in flight (its server may set cookies, or one at a time was asked)."""
         rows = self._collect(due_only=False)
         for case in plan.cases:
@@ -348,7 +381,9 @@ class BrowserSession:
 
     def _spec(self, mounted: _Mounted, case: Case) -> Dict[str, Any]:
         self._serial += 1
-        return probe_spec(case, mounted.urls, f"{mounted.key}.{self._serial}-{secrets.token_hex(3)}", self.options.timeout_s)
+        return probe_spec(
+            case, mounted.urls, f"{mounted.key}.{self._serial}-{secrets.token_hex(3)}", self.options.timeout_s
+        )
 
     def _busy_pages(self) -> List[str]:
         return [flight.page_url for flight in self._deferred]
@@ -415,7 +450,8 @@ class BrowserSession:
                 try:
                     longest = max(f.spec["timeout_ms"] * f.spec["repeat"] for f in flights)
                     answers = self.browser.page(page_url, keep=self._busy_pages()).results(
-                        [f.spec["token"] for f in flights], longest)
+                        [f.spec["token"] for f in flights], longest
+                    )
                 except Exception as exc:
                     if self.stop.is_set():
                         return rows
@@ -437,8 +473,9 @@ class BrowserSession:
     def _failure(exc: Exception) -> str:
         return f"browser failed during the case: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
-    def _finish(self, flight: _Flight, answer: Optional[Dict[str, Any]], failure: Optional[str],
-                elapsed_ms: float) -> ResultRow:
+    def _finish(
+        self, flight: _Flight, answer: Optional[Dict[str, Any]], failure: Optional[str], elapsed_ms: float
+    ) -> ResultRow:
         """The cell of a collected case: its attempts, what the server recorded under its token, and the verdict."""
         mounted, case, spec = flight.mounted, flight.case, flight.spec
         assert mounted.recorder is not None
@@ -451,9 +488,25 @@ class BrowserSession:
         summary = [{"outcome": a.get("outcome"), "status": a.get("status"), "error": a.get("error")} for a in attempts]
         duration = (answer or {}).get("ms", elapsed_ms)
         judged = mounted.backend if mounted.versions is None else _AppVersions(mounted.backend.label, mounted.versions)
-        row = cell_row(mounted.scenario, judged, mounted.urls, self.candidate.name, self.candidate.engine, case,
-                       spec, result or {}, exchanges, outcome, reason, failure, summary, duration)
-        if self.browser is not None and any(name.lower() == "set-cookie" for e in exchanges for name, _ in e.response_headers):
+        row = cell_row(
+            mounted.scenario,
+            judged,
+            mounted.urls,
+            self.candidate.name,
+            self.candidate.engine,
+            case,
+            spec,
+            result or {},
+            exchanges,
+            outcome,
+            reason,
+            failure,
+            summary,
+            duration,
+        )
+        if self.browser is not None and any(
+            name.lower() == "set-cookie" for e in exchanges for name, _ in e.response_headers
+        ):
             self.browser.clear_cookies(sorted(set(mounted.urls.values())))
         mounted.in_flight -= 1
         self._release(mounted)
@@ -492,8 +545,9 @@ class BrowserSession:
         if self.browser is None:
             return []
         busy = self._busy_pages()
-        return [self.browser.page(url, keep=busy) for url in dict.fromkeys(page_urls)
-                if url in self.browser.open_pages()]
+        return [
+            self.browser.page(url, keep=busy) for url in dict.fromkeys(page_urls) if url in self.browser.open_pages()
+        ]
 
     def _restart_browser(self) -> None:
         """Replace a browser that died; cases still in flight in it are lost, and say so. If it cannot come back,

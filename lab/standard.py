@@ -33,17 +33,39 @@ HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 """A header name is a token (RFC 9110 field-name)."""
 NOT_IN_A_VALUE = {"\x00": "a NUL", "\r": "a CR", "\n": "an LF"}
 """What a header value may never hold (Fetch: a header value); browsers reject a response that has one."""
-FORBIDDEN_REQUEST_HEADERS = frozenset(name.lower() for name in (
-    "Accept-Charset", "Accept-Encoding", "Access-Control-Request-Headers", "Access-Control-Request-Method",
-    "Connection", "Content-Length", "Cookie", "Cookie2", "Date", "DNT", "Expect", "Host", "Keep-Alive", "Origin",
-    "Referer", "Set-Cookie", "TE", "Trailer", "Transfer-Encoding", "Upgrade", "Via"))
+FORBIDDEN_REQUEST_HEADERS = frozenset(
+    name.lower()
+    for name in (
+        "Accept-Charset",
+        "Accept-Encoding",
+        "Access-Control-Request-Headers",
+        "Access-Control-Request-Method",
+        "Connection",
+        "Content-Length",
+        "Cookie",
+        "Cookie2",
+        "Date",
+        "DNT",
+        "Expect",
+        "Host",
+        "Keep-Alive",
+        "Origin",
+        "Referer",
+        "Set-Cookie",
+        "TE",
+        "Trailer",
+        "Transfer-Encoding",
+        "Upgrade",
+        "Via",
+    )
+)
 """Fetch's forbidden request-headers: the browser alone sets them, and fetch() silently drops them (so do names
 starting with `Proxy-` or `Sec-`, and a method-override header that names CONNECT, TRACE or TRACK)."""
 FORBIDDEN_PREFIXES = ("proxy-", "sec-")
 METHOD_OVERRIDES = frozenset({"x-http-method", "x-http-method-override", "x-method-override"})
 FORBIDDEN_METHODS = frozenset({"CONNECT", "TRACE", "TRACK"})
 _FORBIDDEN_HINTS = {
-    "cookie": " (to send a cookie, let a route set it and use credentials = \"include\")",
+    "cookie": ' (to send a cookie, let a route set it and use credentials = "include")',
     "origin": " (the browser sends the page's origin: choose the case's `page`, or sandboxed = true for null)",
 }
 
@@ -100,30 +122,42 @@ def request_header_problem(name: str, value: str) -> Optional[str]:
     A name must be a token and a value bytes without NUL, CR or LF (else fetch() throws); leading and trailing
     whitespace is trimmed; forbidden request-headers are dropped without a word."""
     if not HEADER_NAME.fullmatch(name):
-        return (f"request header name {name!r} is not an HTTP token (letters, digits and !#$%&'*+-.^_`|~ only):"
-                " fetch() throws before sending anything")
+        return (
+            f"request header name {name!r} is not an HTTP token (letters, digits and !#$%&'*+-.^_`|~ only):"
+            " fetch() throws before sending anything"
+        )
     trimmed = value.strip(HTTP_WHITESPACE)
     for char, what in NOT_IN_A_VALUE.items():
         if char in trimmed:
-            return (f"request header {name} holds {what}: a header value cannot contain NUL, CR or LF,"
-                    " so fetch() throws before sending anything")
+            return (
+                f"request header {name} holds {what}: a header value cannot contain NUL, CR or LF,"
+                " so fetch() throws before sending anything"
+            )
     wide = next((c for c in trimmed if ord(c) > 0xFF), None)
     if wide is not None:
-        return (f"request header {name} holds {wide!r} (U+{ord(wide):04X}): header values are bytes (U+0000 to U+00FF),"
-                " so fetch() throws before sending anything")
+        return (
+            f"request header {name} holds {wide!r} (U+{ord(wide):04X}): header values are bytes (U+0000 to U+00FF),"
+            " so fetch() throws before sending anything"
+        )
     if trimmed != value:
-        return (f"request header {name} = {value!r}: fetch() trims leading and trailing whitespace and sends"
-                f" {trimmed!r}; write that")
+        return (
+            f"request header {name} = {value!r}: fetch() trims leading and trailing whitespace and sends"
+            f" {trimmed!r}; write that"
+        )
     lower = name.lower()
     if lower in FORBIDDEN_REQUEST_HEADERS or lower.startswith(FORBIDDEN_PREFIXES):
-        return (f"{name} is a forbidden request header: the browser alone sets it and fetch() silently drops it,"
-                f" so it is never sent as written{_FORBIDDEN_HINTS.get(lower, '')}")
+        return (
+            f"{name} is a forbidden request header: the browser alone sets it and fetch() silently drops it,"
+            f" so it is never sent as written{_FORBIDDEN_HINTS.get(lower, '')}"
+        )
     if lower in METHOD_OVERRIDES:
         named = [m.strip(HTTP_WHITESPACE) for m in value.split(",")]
         forbidden = [m for m in named if m.upper() in FORBIDDEN_METHODS]
         if forbidden:
-            return (f"request header {name} names the forbidden method {forbidden[0]}: fetch() silently drops the"
-                    " header, so it is never sent")
+            return (
+                f"request header {name} names the forbidden method {forbidden[0]}: fetch() silently drops the"
+                " header, so it is never sent"
+            )
     return None
 
 
@@ -147,40 +181,59 @@ def cors_check(headers: Sequence[Sequence[str]], origin: str, credentialed: bool
     """The CORS check on one response; None when it passes."""
     allow_origin = _values(headers, "Access-Control-Allow-Origin")
     if not allow_origin:
-        return Judgement("blocked", f"the {what} has no Access-Control-Allow-Origin header",
-                         f"allow the page's origin {origin}: add it to flask-cors `origins` and make sure the route is"
-                         " covered (`resources`, the blueprint, or @cross_origin)")
+        return Judgement(
+            "blocked",
+            f"the {what} has no Access-Control-Allow-Origin header",
+            f"allow the page's origin {origin}: add it to flask-cors `origins` and make sure the route is"
+            " covered (`resources`, the blueprint, or @cross_origin)",
+        )
     if len(allow_origin) > 1 or "," in allow_origin[0]:
-        return Judgement("blocked", f"the {what} has several Access-Control-Allow-Origin values ({', '.join(allow_origin)})",
-                         "only one layer may set Access-Control-Allow-Origin: remove it from the proxy (add_header) or from Flask")
+        return Judgement(
+            "blocked",
+            f"the {what} has several Access-Control-Allow-Origin values ({', '.join(allow_origin)})",
+            "only one layer may set Access-Control-Allow-Origin: remove it from the proxy (add_header) or from Flask",
+        )
     value = allow_origin[0].strip()
     if value == "*":
         if credentialed:
-            return Judgement("blocked", f"the {what} allows '*', which never allows a request with credentials",
-                             "name the origin instead of '*': origins=[...] with supports_credentials=True (flask-cors then"
-                             " echoes the allowed origin), or make the request without credentials")
+            return Judgement(
+                "blocked",
+                f"the {what} allows '*', which never allows a request with credentials",
+                "name the origin instead of '*': origins=[...] with supports_credentials=True (flask-cors then"
+                " echoes the allowed origin), or make the request without credentials",
+            )
     elif value != origin:
-        return Judgement("blocked", f"the {what} allows {value!r}, not the page's origin {origin!r}",
-                         f"allow exactly {origin} (scheme, host and port must match)")
+        return Judgement(
+            "blocked",
+            f"the {what} allows {value!r}, not the page's origin {origin!r}",
+            f"allow exactly {origin} (scheme, host and port must match)",
+        )
     if credentialed:
         allow_credentials = _values(headers, "Access-Control-Allow-Credentials")
         if allow_credentials != ["true"]:
             found = ", ".join(allow_credentials) or "nothing"
-            return Judgement("blocked", f"the request has credentials but the {what}'s Access-Control-Allow-Credentials is {found}, not exactly 'true'",
-                             "set supports_credentials=True (it sends Access-Control-Allow-Credentials: true)")
+            return Judgement(
+                "blocked",
+                f"the request has credentials but the {what}'s Access-Control-Allow-Credentials is {found}, not exactly 'true'",
+                "set supports_credentials=True (it sends Access-Control-Allow-Credentials: true)",
+            )
     return None
 
 
-def _preflight_check(exchange: Dict[str, Any], origin: str, credentialed: bool, method: str,
-                     unsafe: List[str]) -> Optional[Judgement]:
+def _preflight_check(
+    exchange: Dict[str, Any], origin: str, credentialed: bool, method: str, unsafe: List[str]
+) -> Optional[Judgement]:
     headers = exchange.get("response_headers", [])
     status = exchange.get("status")
     if status is None:
         return Judgement("blocked", "the preflight got no answer", "make OPTIONS requests return promptly")
     if not 200 <= status <= 299:
-        return Judgement("blocked", f"the preflight was answered {status}, not an ok status (200-299)",
-                         "let OPTIONS succeed: keep flask-cors's automatic_options=True, do not reject OPTIONS in"
-                         " before_request or in the view, and do not raise for it")
+        return Judgement(
+            "blocked",
+            f"the preflight was answered {status}, not an ok status (200-299)",
+            "let OPTIONS succeed: keep flask-cors's automatic_options=True, do not reject OPTIONS in"
+            " before_request or in the view, and do not raise for it",
+        )
     failed = cors_check(headers, origin, credentialed, "preflight response")
     if failed:
         return failed
@@ -189,17 +242,27 @@ def _preflight_check(exchange: Dict[str, Any], origin: str, credentialed: bool, 
         why = "lists " + ", ".join(methods) if methods else "is missing"
         if "*" in methods:
             why = "is '*', which does not count when the request has credentials"
-        return Judgement("blocked", f"the preflight's Access-Control-Allow-Methods {why}: {method} is not allowed",
-                         f"add {method} to flask-cors `methods`")
+        return Judgement(
+            "blocked",
+            f"the preflight's Access-Control-Allow-Methods {why}: {method} is not allowed",
+            f"add {method} to flask-cors `methods`",
+        )
     allowed_headers = {h.lower() for h in _tokens(headers, "Access-Control-Allow-Headers")}
     for name in unsafe:
         covered = name in allowed_headers or ("*" in allowed_headers and not credentialed and name != "authorization")
         if not covered:
             why = "does not list"
             if "*" in allowed_headers:
-                why = "is '*', which does not cover" if name != "authorization" or credentialed else "is '*', which never covers"
-            return Judgement("blocked", f"the preflight's Access-Control-Allow-Headers {why} {name}",
-                             f"add {name} to flask-cors `allow_headers`")
+                why = (
+                    "is '*', which does not cover"
+                    if name != "authorization" or credentialed
+                    else "is '*', which never covers"
+                )
+            return Judgement(
+                "blocked",
+                f"the preflight's Access-Control-Allow-Headers {why} {name}",
+                f"add {name} to flask-cors `allow_headers`",
+            )
     return None
 
 
@@ -216,20 +279,31 @@ def judge(request: Dict[str, Any], exchanges: Sequence[Dict[str, Any]]) -> Judge
         malformed = malformed_header(exchange.get("response_headers", []))
         if malformed:
             what = "preflight response" if exchange["kind"] == "preflight" else "response"
-            return Judgement("error", f"the {what} is not valid HTTP ({malformed}): a network error, before any CORS check",
-                             "remove the NUL, CR or LF from the header in the app or proxy that sets it")
+            return Judgement(
+                "error",
+                f"the {what} is not valid HTTP ({malformed}): a network error, before any CORS check",
+                "remove the NUL, CR or LF from the header in the app or proxy that sets it",
+            )
     if mode == "no-cors":
         if method not in SAFELISTED_METHODS:
-            return Judgement("blocked", f"mode 'no-cors' allows only GET, HEAD and POST, not {method}: fetch() throws",
-                             "use mode 'cors'")
+            return Judgement(
+                "blocked",
+                f"mode 'no-cors' allows only GET, HEAD and POST, not {method}: fetch() throws",
+                "use mode 'cors'",
+            )
         if page_origin == target:
             return Judgement("allowed", "a same-origin request in mode 'no-cors' is readable")
-        return Judgement("blocked", "mode 'no-cors' gives an opaque response: status, headers and body stay hidden",
-                         "use mode 'cors' (the default) and allow the origin on the server")
+        return Judgement(
+            "blocked",
+            "mode 'no-cors' gives an opaque response: status, headers and body stay hidden",
+            "use mode 'cors' (the default) and allow the origin on the server",
+        )
     if mode == "same-origin" and page_origin != target:
         return Judgement("blocked", "mode 'same-origin' refuses a cross-origin URL", "use mode 'cors'")
     if not exchanges:
-        return Judgement("blocked", "the browser refused before sending anything (for example mixed content, or a forbidden method)")
+        return Judgement(
+            "blocked", "the browser refused before sending anything (for example mixed content, or a forbidden method)"
+        )
     origin, current, tainted = page_origin, target, False
     unsafe = unsafe_request_headers(headers)
     for exchange in exchanges:
@@ -243,21 +317,32 @@ def judge(request: Dict[str, Any], exchanges: Sequence[Dict[str, Any]]) -> Judge
         status = exchange.get("status")
         response_headers = exchange.get("response_headers", [])
         if status is None and exchange.get("failure"):
-            return Judgement("blocked", f"the app failed and the server sent no answer ({exchange['failure']})",
-                             "fix the app's error; a real server answers 500 without CORS headers")
+            return Judgement(
+                "blocked",
+                f"the app failed and the server sent no answer ({exchange['failure']})",
+                "fix the app's error; a real server answers 500 without CORS headers",
+            )
         if status is None:
             return Judgement("blocked", "the server never answered (a hung route)", "make the route answer")
         if cross_origin:
-            failed = cors_check(response_headers, "null" if tainted else origin, credentialed,
-                                "redirect response" if status in REDIRECT_STATUSES else "response")
+            failed = cors_check(
+                response_headers,
+                "null" if tainted else origin,
+                credentialed,
+                "redirect response" if status in REDIRECT_STATUSES else "response",
+            )
             if failed:
                 return failed
         if status in REDIRECT_STATUSES and _values(response_headers, "Location"):
             redirect = request.get("redirect", "follow")
             if redirect == "error":
-                return Judgement("blocked", "redirect mode 'error' turns any redirect into a network error", "request the final URL")
+                return Judgement(
+                    "blocked", "redirect mode 'error' turns any redirect into a network error", "request the final URL"
+                )
             if redirect == "manual":
-                return Judgement("blocked", "redirect mode 'manual' gives an opaque-redirect response", "use redirect 'follow'")
+                return Judgement(
+                    "blocked", "redirect mode 'manual' gives an opaque-redirect response", "use redirect 'follow'"
+                )
             location = _values(response_headers, "Location")[0]
             next_origin = origin_of(location) if "://" in location else current
             if next_origin != current and current != origin:
@@ -266,5 +351,9 @@ def judge(request: Dict[str, Any], exchanges: Sequence[Dict[str, Any]]) -> Judge
             if status == 303 or (status in (301, 302) and method == "POST"):
                 method, unsafe = "GET", [h for h in unsafe if h != "content-type"]
             continue
-        return Judgement("allowed", "the response passed the CORS check" if cross_origin else "a same-origin response is readable")
-    return Judgement("blocked", "no final response was recorded (the browser stopped after the preflight or a redirect)")
+        return Judgement(
+            "allowed", "the response passed the CORS check" if cross_origin else "a same-origin response is readable"
+        )
+    return Judgement(
+        "blocked", "no final response was recorded (the browser stopped after the preflight or a redirect)"
+    )

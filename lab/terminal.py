@@ -38,8 +38,9 @@ class _Style:
 class Progress(Sink):
     """Streams rows into the results file and shows progress on a terminal."""
 
-    def __init__(self, results: ResultsFile, total: int, stream: TextIO = sys.stderr, every_s: float = 5.0,
-                 judged: bool = True) -> None:
+    def __init__(
+        self, results: ResultsFile, total: int, stream: TextIO = sys.stderr, every_s: float = 5.0, judged: bool = True
+    ) -> None:
         self.results = results
         self.total = total
         self.stream = stream
@@ -58,13 +59,17 @@ class Progress(Sink):
         left = ""
         if 0 < self.done < self.total:
             left = f", about {elapsed / self.done * (self.total - self.done):.0f}s left"
-        return f"[{self.done}/{self.total}] {elapsed:5.1f}s{left}" + (f", {self.unexpected} unexpected" if self.judged else "")
+        return f"[{self.done}/{self.total}] {elapsed:5.1f}s{left}" + (
+            f", {self.unexpected} unexpected" if self.judged else ""
+        )
 
     def browser_ready(self, info: BrowserInfo) -> None:
         self.results.add_browser(info)
         with self._lock:
             self._clear()
-            self.stream.write(f"{clean(info.name)}: {clean(info.product)} {clean(info.version)} via {clean(info.driver)}\n")
+            self.stream.write(
+                f"{clean(info.name)}: {clean(info.product)} {clean(info.version)} via {clean(info.driver)}\n"
+            )
 
     def routed(self, browser: str, asked: Sequence[Asked]) -> None:
         self.results.add_routing(browser, asked)
@@ -152,10 +157,14 @@ def totals(rows: Sequence[Dict[str, Any]], seconds: float) -> str:
     seen, answered = server_load(rows)
     load = f"; servers answered {answered} of {seen} requests" if seen else ""
     found_text = f", {len(found)} finding{'' if len(found) == 1 else 's'}" if found else ""
-    accepted_text = f", {accepted} accepted credentialed read{'' if accepted == 1 else 's'} by attacker pages" if accepted else ""
-    return (f"{len(rows)} cells ({spread}) in {seconds:.1f}s: "
-            f"{len(rows) - len(unexpected) - len(found)} as expected, {len(unexpected)} unexpected"
-            f"{found_text}{accepted_text}{agrees}{load}")
+    accepted_text = (
+        f", {accepted} accepted credentialed read{'' if accepted == 1 else 's'} by attacker pages" if accepted else ""
+    )
+    return (
+        f"{len(rows)} cells ({spread}) in {seconds:.1f}s: "
+        f"{len(rows) - len(unexpected) - len(found)} as expected, {len(unexpected)} unexpected"
+        f"{found_text}{accepted_text}{agrees}{load}"
+    )
 
 
 def server_load(rows: Sequence[Dict[str, Any]]) -> Tuple[int, int]:
@@ -174,9 +183,16 @@ def findings(rows: Sequence[Dict[str, Any]], limit: int = 20) -> List[str]:
         return []
     lines = [f"{len(found)} finding{'' if len(found) == 1 else 's'}: attacker pages read credentialed responses"]
     for config in config_findings(rows):
-        lines.append(clean(f"  {config.scenario}: {config.message}: {', '.join(config.routes)} ({', '.join(config.browsers)})"))
-    cells = [clean(f"  {r['browser']}: {r['scenario']} :: {r['case']}: {_reader(r.get('request') or {})}"
-                   f" read {route_of(r)} with credentials (expected {r['expected']})") for r in found]
+        lines.append(
+            clean(f"  {config.scenario}: {config.message}: {', '.join(config.routes)} ({', '.join(config.browsers)})")
+        )
+    cells = [
+        clean(
+            f"  {r['browser']}: {r['scenario']} :: {r['case']}: {_reader(r.get('request') or {})}"
+            f" read {route_of(r)} with credentials (expected {r['expected']})"
+        )
+        for r in found
+    ]
     return lines + cells[:limit] + ([f"  ... and {len(cells) - limit} more"] if len(cells) > limit else [])
 
 
@@ -204,8 +220,12 @@ def mismatches(rows: Sequence[Dict[str, Any]], limit: int = 20) -> List[str]:
                 lines.append(clean(f"  {row['browser']}: {len(group)} cells: {row['outcome']}: {row['reason']}"))
             continue
         detail = row["reason"] or (row["console"][0] if row["console"] else row["error"]) or ""
-        lines.append(clean(f"  {row['browser']}: {row['scenario']} :: {row['case']}: {row['outcome']}, expected {row['expected']}"
-                           + (f" ({detail})" if detail else "")))
+        lines.append(
+            clean(
+                f"  {row['browser']}: {row['scenario']} :: {row['case']}: {row['outcome']}, expected {row['expected']}"
+                + (f" ({detail})" if detail else "")
+            )
+        )
     found = findings(rows, limit)
     if found and lines:
         found.append(f"{len(others)} other unexpected cell{'' if len(others) == 1 else 's'}:")

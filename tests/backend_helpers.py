@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import http.client
-import threading
 import textwrap
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
-from contextlib import contextmanager
 
 from lab.backend import Recorder, build_app
 from lab.scenario import load_file
@@ -19,8 +19,14 @@ class Served:
         self.urls = urls
         self.recorder = recorder
 
-    def request(self, method: str, path: str, origin: Optional[str] = "app", headers: Optional[Dict[str, str]] = None,
-                target: str = "api") -> Tuple[int, List[Tuple[str, str]], str]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        origin: Optional[str] = "app",
+        headers: Optional[Dict[str, str]] = None,
+        target: str = "api",
+    ) -> Tuple[int, List[Tuple[str, str]], str]:
         host_port = self.urls[target].split("://", 1)[1]
         host, port = host_port.rsplit(":", 1)
         connection = http.client.HTTPConnection("127.0.0.1", int(port), timeout=10)
@@ -34,7 +40,9 @@ class Served:
         connection.close()
         return response.status, response.getheaders(), body
 
-    def preflight(self, path: str, method: str, origin: str = "app", request_headers: str = "") -> Tuple[int, List[Tuple[str, str]], str]:
+    def preflight(
+        self, path: str, method: str, origin: str = "app", request_headers: str = ""
+    ) -> Tuple[int, List[Tuple[str, str]], str]:
         headers = {"Access-Control-Request-Method": method}
         if request_headers:
             headers["Access-Control-Request-Headers"] = request_headers

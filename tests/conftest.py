@@ -35,6 +35,7 @@ def lab_cli(*args: str) -> subprocess.CompletedProcess:
     """`cors-lab ARGS` in a separate process, from the repository root, as a user runs it."""
     return subprocess.run([sys.executable, "-m", "lab", *args], capture_output=True, text=True, timeout=900, cwd=ROOT)
 
+
 try:  # property tests: random exploration on developers' machines, the same examples every time in CI
     from hypothesis import settings as _hypothesis_settings
 
@@ -54,8 +55,9 @@ class Collect(Sink):
         self.rows.append(row)
 
 
-def run_rows(paths: Sequence[Path], candidates: Sequence[Candidate], seed: Optional[int] = None,
-             timeout: float = 2.0) -> Dict[Tuple[str, str, str], ResultRow]:
+def run_rows(
+    paths: Sequence[Path], candidates: Sequence[Candidate], seed: Optional[int] = None, timeout: float = 2.0
+) -> Dict[Tuple[str, str, str], ResultRow]:
     """Run scenarios through the real runner; cells keyed by (scenario, case, browser)."""
     sink = Collect()
     assert run_lab(load_scenarios(list(paths)), candidates, RunOptions(timeout, seed), sink)
@@ -107,7 +109,7 @@ def _stat(pid: int) -> Optional[Tuple[str, int, int, int]]:
             data = stat.read().decode(errors="replace")
     except OSError:
         return None
-    fields = data[data.rindex(")") + 2:].split()  # after the command name, which may hold spaces and parentheses
+    fields = data[data.rindex(")") + 2 :].split()  # after the command name, which may hold spaces and parentheses
     return fields[0], int(fields[1]), int(fields[2]), int(fields[19])
 
 
@@ -157,8 +159,11 @@ def _ours(me: int, session: str) -> Dict[Identity, Tuple[int, str]]:
             todo.extend(children.get(pid, []))
     marker = f"\0{SESSION_MARKER}={session}\0".encode()
     found.update(pid for pid in table if pid not in found and _carries(pid, marker))
-    return {(pid, table[pid][3]): (table[pid][1], command_line(pid))
-            for pid in found if pid != me and table[pid][0] not in ("Z", "X")}
+    return {
+        (pid, table[pid][3]): (table[pid][1], command_line(pid))
+        for pid in found
+        if pid != me and table[pid][0] not in ("Z", "X")
+    }
 
 
 def _reap_adopted_zombies(me: int) -> None:
@@ -214,7 +219,7 @@ def group_alive(pgid: int) -> bool:
     return any(group == pgid and state not in ("Z", "X") for state, _, group, _ in processes().values())
 
 
-def stop_process_group(process: "subprocess.Popen[str]", timeout_s: float = 10.0) -> None:
+def stop_process_group(process: subprocess.Popen[str], timeout_s: float = 10.0) -> None:
     """Stop a process started with start_new_session=True and everything in its group: SIGTERM, then SIGKILL."""
     for sig, wait_s in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 5.0)):
         try:
@@ -251,5 +256,8 @@ def nothing_left_behind() -> Iterator[None]:
     _reap_adopted_zombies(me)
     if left:
         lines = [f"  pid {pid} (parent {ppid}): {command}" for (pid, _), (ppid, command) in sorted(left.items())]
-        pytest.fail(f"{len(left)} process(es) started by this test session outlived it ({LEAK_GRACE_S:g} s after its "
-                    f"end), now killed; a fixture or the product must stop them:\n" + "\n".join(lines), pytrace=False)
+        pytest.fail(
+            f"{len(left)} process(es) started by this test session outlived it ({LEAK_GRACE_S:g} s after its "
+            f"end), now killed; a fixture or the product must stop them:\n" + "\n".join(lines),
+            pytrace=False,
+        )

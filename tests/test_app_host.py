@@ -26,7 +26,7 @@ from lab.pins import InterpreterNotFound, find_interpreter
 from lab.scenario import load_file
 from tests.conftest import ENGINES, lab_cli
 
-STORE = '''
+STORE = """
 import os
 from flask import Flask, jsonify
 from flask_cors import CORS
@@ -66,9 +66,9 @@ def create_app(config_name="production"):
         return jsonify(created=True), 201
 
     return app
-'''
+"""
 
-SEED = '''
+SEED = """
 from store.app import Item, create_app, db
 
 app = create_app()
@@ -76,9 +76,9 @@ with app.app_context():
     db.create_all()
     db.session.add(Item(id=1, name="kettle"))
     db.session.commit()
-'''
+"""
 
-STORE_SCENARIO = '''
+STORE_SCENARIO = """
 title = "A store with module-level SQLAlchemy state, its own pins and a database to create"
 [origins]
 app = "https://store.example.com"
@@ -111,9 +111,9 @@ name = "GET an item from another site"
 page = "other"
 path = "/api/items/1"
 expect = "blocked"
-'''
+"""
 
-GATEWAY = '''
+GATEWAY = """
 import os
 from flask import Blueprint, Flask, jsonify
 from flask_cors import CORS
@@ -141,9 +141,9 @@ def health():
 
 
 app = ProxyFix(DispatcherMiddleware(front, {"/orders-api": inner}), x_for=1)  # module-level, wrapped twice
-'''
+"""
 
-GATEWAY_SCENARIO = '''
+GATEWAY_SCENARIO = """
 title = "A module-level app behind ProxyFix and DispatcherMiddleware, configured by .flaskenv"
 [origins]
 app = "https://shop.example.com"
@@ -162,7 +162,7 @@ expect = "allowed"
 name = "GET the front app's health"
 path = "/health"
 expect = "blocked"
-'''
+"""
 
 
 def _project(folder: Path, files: Dict[str, str]) -> Path:
@@ -176,10 +176,16 @@ def _project(folder: Path, files: Dict[str, str]) -> Path:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("store")
-    _project(folder / "project", {
-        "store/__init__.py": "", "store/app.py": STORE, "seed.py": SEED,
-        # Pins the lab's own dependencies refuse (the lab needs greenlet>=3.1 through Playwright).
-        "requirements.txt": "flask==3.1.2\nflask-cors==6.0.1\nflask-sqlalchemy==3.1.1\nsqlalchemy==2.0.36\ngreenlet==3.0.3\n"})
+    _project(
+        folder / "project",
+        {
+            "store/__init__.py": "",
+            "store/app.py": STORE,
+            "seed.py": SEED,
+            # Pins the lab's own dependencies refuse (the lab needs greenlet>=3.1 through Playwright).
+            "requirements.txt": "flask==3.1.2\nflask-cors==6.0.1\nflask-sqlalchemy==3.1.1\nsqlalchemy==2.0.36\ngreenlet==3.0.3\n",
+        },
+    )
     (folder / "store.toml").write_text(STORE_SCENARIO)
     return folder / "store.toml"
 
@@ -187,8 +193,14 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("gateway")
-    _project(folder / "project", {"gateway.py": GATEWAY, ".flaskenv": "FRONTEND_URL=https://shop.example.com\n",
-                                  "requirements.txt": "flask>=3\nflask-cors>=5\npython-dotenv>=1\n"})
+    _project(
+        folder / "project",
+        {
+            "gateway.py": GATEWAY,
+            ".flaskenv": "FRONTEND_URL=https://shop.example.com\n",
+            "requirements.txt": "flask>=3\nflask-cors>=5\npython-dotenv>=1\n",
+        },
+    )
     (folder / "gateway.toml").write_text(GATEWAY_SCENARIO)
     return folder / "gateway.toml"
 
@@ -200,11 +212,13 @@ def _run(scenario: Path, out: Path, *extra: str) -> List[Dict]:
 
 
 def test_module_level_state_pinned_greenlet_and_a_setup_run_in_every_engine_at_once(
-        store: Path, browsers: List[Candidate], tmp_path: Path) -> None:
+    store: Path, browsers: List[Candidate], tmp_path: Path
+) -> None:
     rows = _run(store, tmp_path / "store.json")
     assert {r["browser"] for r in rows} == set(ENGINES) and len(rows) == 3 * len(ENGINES)
     assert all(r["matched"] and r["outcome"] in ("allowed", "blocked") for r in rows), [
-        (r["case"], r["browser"], r["outcome"], r["reason"]) for r in rows if not r["matched"]]
+        (r["case"], r["browser"], r["outcome"], r["reason"]) for r in rows if not r["matched"]
+    ]
     items = [r for r in rows if r["case"].startswith("GET an item from the store")]
     # The seeded row is there (the setup ran, in the app's environment, with {tmp}) and the factory got 'testing'.
     for row in items:
@@ -213,10 +227,26 @@ def test_module_level_state_pinned_greenlet_and_a_setup_run_in_every_engine_at_o
 
 def test_scan_writes_what_a_second_run_measures(store: Path, browsers: List[Candidate], tmp_path: Path) -> None:
     scanned = tmp_path / "store-scan.toml"
-    done = lab_cli("scan", "store.app:create_app('testing')", "--project", str(store.parent / "project"),
-                   "--origin", "https://store.example.com", "--api", "https://api.store.example.com",
-                   "--env", "FRONTEND_URL={app}", "--env", "DATABASE_URL=sqlite:///{tmp}/store.db",
-                   "--env", "SECRET_KEY={secret}", "--setup", "python seed.py", "--out", str(scanned))
+    done = lab_cli(
+        "scan",
+        "store.app:create_app('testing')",
+        "--project",
+        str(store.parent / "project"),
+        "--origin",
+        "https://store.example.com",
+        "--api",
+        "https://api.store.example.com",
+        "--env",
+        "FRONTEND_URL={app}",
+        "--env",
+        "DATABASE_URL=sqlite:///{tmp}/store.db",
+        "--env",
+        "SECRET_KEY={secret}",
+        "--setup",
+        "python seed.py",
+        "--out",
+        str(scanned),
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "NOT MEASURED" not in done.stdout and "no attacker page could read a credentialed response" in done.stdout
     scenario, problems = load_file(scanned)
@@ -228,18 +258,32 @@ def test_scan_writes_what_a_second_run_measures(store: Path, browsers: List[Cand
     again = json.loads((tmp_path / "again.json").read_text())["results"]
     assert len(again) == len(scenario.cases) * len(ENGINES)
     assert all(r["outcome"] == r["expected"] and r["matched"] for r in again), [
-        (r["case"], r["browser"], r["outcome"], r["expected"]) for r in again if not r["matched"]]
+        (r["case"], r["browser"], r["outcome"], r["expected"]) for r in again if not r["matched"]
+    ]
 
 
-def test_a_module_level_app_behind_middleware_with_a_flaskenv(gateway: Path, browsers: List[Candidate],
-                                                              tmp_path: Path) -> None:
+def test_a_module_level_app_behind_middleware_with_a_flaskenv(
+    gateway: Path, browsers: List[Candidate], tmp_path: Path
+) -> None:
     rows = _run(gateway, tmp_path / "gateway.json")
     assert len(rows) == 2 * len(ENGINES) and all(r["matched"] for r in rows), [
-        (r["case"], r["browser"], r["outcome"], r["reason"]) for r in rows if not r["matched"]]
+        (r["case"], r["browser"], r["outcome"], r["reason"]) for r in rows if not r["matched"]
+    ]
     scanned = tmp_path / "gateway-scan.toml"
-    done = lab_cli("scan", "gateway:app", "--project", str(gateway.parent / "project"), "--origin",
-                   "https://shop.example.com", "--api", "https://gateway.example.com", "--browser", "chromium",
-                   "--out", str(scanned))
+    done = lab_cli(
+        "scan",
+        "gateway:app",
+        "--project",
+        str(gateway.parent / "project"),
+        "--origin",
+        "https://shop.example.com",
+        "--api",
+        "https://gateway.example.com",
+        "--browser",
+        "chromium",
+        "--out",
+        str(scanned),
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     scenario, _ = load_file(scanned)
     assert scenario is not None
@@ -252,7 +296,10 @@ def own_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project with a virtualenv of its own that has Flask and flask-cors and none of the lab's packages, on the
     oldest Python the host must run on (3.9, where this machine has it)."""
     folder = tmp_path_factory.mktemp("venv-project")
-    _project(folder, {"api.py": '''
+    _project(
+        folder,
+        {
+            "api.py": """
         from flask import Flask
         from flask_cors import cross_origin
 
@@ -268,7 +315,9 @@ def own_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         @app.get("/private")
         def private():
             return "secret"
-        '''})
+        """
+        },
+    )
     try:
         python = find_interpreter("3.9")
     except InterpreterNotFound:
@@ -276,34 +325,63 @@ def own_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     uv = shutil.which("uv")
     if uv:
         subprocess.run([uv, "venv", "--quiet", "--python", python, str(folder / "env")], check=True)
-        subprocess.run([uv, "pip", "install", "--quiet", "--python", str(folder / "env" / "bin" / "python"),
-                        "flask", "flask-cors"], check=True)
+        subprocess.run(
+            [
+                uv,
+                "pip",
+                "install",
+                "--quiet",
+                "--python",
+                str(folder / "env" / "bin" / "python"),
+                "flask",
+                "flask-cors",
+            ],
+            check=True,
+        )
     else:
         subprocess.run([python, "-m", "venv", str(folder / "env")], check=True)
-        subprocess.run([str(folder / "env" / "bin" / "python"), "-m", "pip", "install", "--quiet", "flask", "flask-cors"],
-                       check=True)
+        subprocess.run(
+            [str(folder / "env" / "bin" / "python"), "-m", "pip", "install", "--quiet", "flask", "flask-cors"],
+            check=True,
+        )
     return folder
 
 
-def test_scan_with_the_projects_own_python_that_lacks_the_labs_dependencies(own_venv: Path, browsers: List[Candidate],
-                                                                          tmp_path: Path) -> None:
+def test_scan_with_the_projects_own_python_that_lacks_the_labs_dependencies(
+    own_venv: Path, browsers: List[Candidate], tmp_path: Path
+) -> None:
     python = own_venv / "env" / "bin" / "python"
     lacking = subprocess.run([str(python), "-c", "import playwright"], capture_output=True, text=True)
     assert lacking.returncode != 0  # the app's environment has none of the lab's packages
     scanned = tmp_path / "api-scan.toml"
-    done = lab_cli("scan", "api:app", "--project", str(own_venv), "--python", str(python), "--origin",
-                   "https://app.example.com", "--browser", "chromium", "--browser", "firefox", "--out", str(scanned))
+    done = lab_cli(
+        "scan",
+        "api:app",
+        "--project",
+        str(own_venv),
+        "--python",
+        str(python),
+        "--origin",
+        "https://app.example.com",
+        "--browser",
+        "chromium",
+        "--browser",
+        "firefox",
+        "--out",
+        str(scanned),
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     scenario, problems = load_file(scanned)
     assert scenario is not None and not problems and scenario.backend.python == str(python)
     written = {case.name: case.expect for case in scenario.cases}
     assert written["GET /public from attacker"] == "allowed" and written["GET /private from app"] == "blocked"
-    version = subprocess.run([str(python), "-c", "import platform; print(platform.python_version())"],
-                             capture_output=True, text=True).stdout.strip()
+    version = subprocess.run(
+        [str(python), "-c", "import platform; print(platform.python_version())"], capture_output=True, text=True
+    ).stdout.strip()
     assert f"the app's Python {version}," in scanned.read_text()  # the host ran on the venv's own Python
 
 
-FRAGILE = '''
+FRAGILE = """
 import os
 from flask import Flask
 from flask_cors import CORS
@@ -320,19 +398,39 @@ def a():
 @app.get("/die")
 def die():
     os._exit(3)  # the host dies mid-run: every cell after this one cannot be measured
-'''
+"""
 
 
 def test_the_all_clear_cannot_lie(tmp_path: Path, browsers: List[Candidate]) -> None:
     project = _project(tmp_path / "fragile", {"fragile.py": FRAGILE, "broken.py": "raise RuntimeError('no config')\n"})
-    refused = lab_cli("scan", "broken:app", "--project", str(project), "--origin", "https://app.example.com",
-                      "--browser", "chromium", "--out", str(tmp_path / "broken.toml"))
+    refused = lab_cli(
+        "scan",
+        "broken:app",
+        "--project",
+        str(project),
+        "--origin",
+        "https://app.example.com",
+        "--browser",
+        "chromium",
+        "--out",
+        str(tmp_path / "broken.toml"),
+    )
     assert refused.returncode == 2 and "RuntimeError: no config" in refused.stderr, refused.stdout + refused.stderr
     assert "no attacker page" not in refused.stdout and not (tmp_path / "broken.toml").exists()
 
     scanned = tmp_path / "fragile.toml"
-    done = lab_cli("scan", "fragile:app", "--project", str(project), "--origin", "https://app.example.com",
-                   "--browser", "chromium", "--out", str(scanned))
+    done = lab_cli(
+        "scan",
+        "fragile:app",
+        "--project",
+        str(project),
+        "--origin",
+        "https://app.example.com",
+        "--browser",
+        "chromium",
+        "--out",
+        str(scanned),
+    )
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     assert "no attacker page could read a credentialed response" not in done.stdout
     assert "NOT MEASURED" in done.stdout
@@ -343,7 +441,7 @@ def test_the_all_clear_cannot_lie(tmp_path: Path, browsers: List[Candidate]) -> 
     assert "# not measured when scanned:" in scanned.read_text()
 
 
-OUTBOUND = '''
+OUTBOUND = """
 import socket
 import urllib.request
 from flask import Flask
@@ -370,9 +468,9 @@ def local():  # loopback stays reachable (a database or cache on this machine)
     socket.getaddrinfo("127.0.0.1", 80)
     socket.getaddrinfo("localhost", 80)
     return "ok", 200, {"X-Refusal": "none"}
-'''
+"""
 
-OUTBOUND_SCENARIO = '''
+OUTBOUND_SCENARIO = """
 title = "The app under test reaches nothing outside loopback"
 [origins]
 app = "https://shop.example.com"
@@ -393,7 +491,7 @@ name = "a route that looks up loopback names"
 path = "/local"
 read_headers = ["X-Refusal"]
 expect = "allowed"
-'''
+"""
 
 
 def test_the_app_reaches_nothing_outside_loopback(tmp_path: Path, browsers: List[Candidate]) -> None:
@@ -401,14 +499,19 @@ def test_the_app_reaches_nothing_outside_loopback(tmp_path: Path, browsers: List
     (tmp_path / "outbound.toml").write_text(OUTBOUND_SCENARIO)
     rows = _run(tmp_path / "outbound.toml", tmp_path / "outbound.json", "--browser", "chromium")
     said = {r["case"]: (r["status"], r["read_headers"].get("X-Refusal")) for r in rows}
-    assert said == {"a route that calls a payment provider": (200, "cors-lab"),
-                    "a route that looks up loopback names": (200, "none")}, said
+    assert said == {
+        "a route that calls a payment provider": (200, "cors-lab"),
+        "a route that looks up loopback names": (200, "none"),
+    }, said
 
 
 def test_a_setup_that_fails_makes_the_cells_errors_with_its_output(tmp_path: Path, browsers: List[Candidate]) -> None:
     _project(tmp_path / "project", {"outbound.py": OUTBOUND})
-    (tmp_path / "failing.toml").write_text(OUTBOUND_SCENARIO.replace(
-        'project = "project"', 'project = "project"\nsetup = "echo no database server here >&2; exit 3"'))
+    (tmp_path / "failing.toml").write_text(
+        OUTBOUND_SCENARIO.replace(
+            'project = "project"', 'project = "project"\nsetup = "echo no database server here >&2; exit 3"'
+        )
+    )
     out = tmp_path / "failing.json"
     done = lab_cli("run", str(tmp_path / "failing.toml"), "--out", str(out), "--browser", "chromium")
     assert done.returncode == 1, done.stdout + done.stderr

@@ -15,7 +15,9 @@ CASE = '\n[[cases]]\nname = "c"\npath = "/"\nexpect = "allowed"\n'
 
 
 def test_extension_with_resources_allows_only_the_listed_origin(tmp_path: Path) -> None:
-    with serve(tmp_path, """
+    with serve(
+        tmp_path,
+        """
         title = "t"
         [origins]
         evil = "http://evil.localhost"
@@ -25,7 +27,9 @@ def test_extension_with_resources_allows_only_the_listed_origin(tmp_path: Path) 
         path = "/api/x"
         [[backend.routes]]
         path = "/other"
-    """ + CASE) as served:
+    """
+        + CASE,
+    ) as served:
         status, headers, body = served.request("GET", "/api/x?cors_lab=t1")
         assert status == 200 and body == "ok: GET /api/x"
         assert header(headers, "Access-Control-Allow-Origin") == [served.urls["app"]]
@@ -37,7 +41,9 @@ def test_extension_with_resources_allows_only_the_listed_origin(tmp_path: Path) 
 
 
 def test_decorator_overrides_and_disables(tmp_path: Path) -> None:
-    with serve(tmp_path, """
+    with serve(
+        tmp_path,
+        """
         title = "t"
         [backend]
         [[backend.routes]]
@@ -46,13 +52,17 @@ def test_decorator_overrides_and_disables(tmp_path: Path) -> None:
         [[backend.routes]]
         path = "/closed"
         cross_origin = { origins = [] }
-    """ + CASE) as served:
+    """
+        + CASE,
+    ) as served:
         assert header(served.request("GET", "/public")[1], "Access-Control-Allow-Origin") == [served.urls["app"]]
         assert header(served.request("GET", "/closed")[1], "Access-Control-Allow-Origin") == []
 
 
 def test_blueprints_nested_and_prefixed(tmp_path: Path) -> None:
-    with serve(tmp_path, """
+    with serve(
+        tmp_path,
+        """
         title = "t"
         [backend]
         [[backend.blueprints]]
@@ -67,7 +77,9 @@ def test_blueprints_nested_and_prefixed(tmp_path: Path) -> None:
         url_prefix = "/users"
         [[backend.blueprints.routes]]
         path = "/list"
-    """ + CASE) as served:
+    """
+        + CASE,
+    ) as served:
         status, headers, _ = served.request("GET", "/v1/ping")
         assert status == 200 and header(headers, "Access-Control-Allow-Origin") == [served.urls["app"]]
         status, _, body = served.request("GET", "/v1/users/list")
@@ -75,7 +87,8 @@ def test_blueprints_nested_and_prefixed(tmp_path: Path) -> None:
 
 
 def test_order_controls_when_the_extension_is_applied(tmp_path: Path) -> None:
-    text = """
+    text = (
+        """
         title = "t"
         [backend]
         cors = { origins = "{app}" }
@@ -83,14 +96,18 @@ def test_order_controls_when_the_extension_is_applied(tmp_path: Path) -> None:
         [[backend.routes]]
         path = "/x"
         cross_origin = { origins = "*", send_wildcard = true }
-    """ + CASE
+    """
+        + CASE
+    )
     for order in ('["cors", "hooks", "routes", "blueprints"]', '["routes", "hooks", "blueprints", "cors"]'):
         with serve(tmp_path, text.replace("ORDER", order)) as served:
             assert header(served.request("GET", "/x")[1], "Access-Control-Allow-Origin") == ["*"]
 
 
 def test_config_keys_are_read_by_the_extension(tmp_path: Path) -> None:
-    with serve(tmp_path, """
+    with serve(
+        tmp_path,
+        """
         title = "t"
         [origins]
         evil = "http://evil.localhost"
@@ -100,7 +117,9 @@ def test_config_keys_are_read_by_the_extension(tmp_path: Path) -> None:
         [[backend.routes]]
         path = "/x"
         headers = { X-Total = "3" }
-    """ + CASE) as served:
+    """
+        + CASE,
+    ) as served:
         _, headers, _ = served.request("GET", "/x")
         assert header(headers, "Access-Control-Allow-Origin") == [served.urls["app"]]
         assert header(headers, "Access-Control-Expose-Headers") == ["X-Total"]
@@ -108,7 +127,9 @@ def test_config_keys_are_read_by_the_extension(tmp_path: Path) -> None:
 
 
 def test_manual_hooks_reflect_allowlisted_origins_and_answer_options(tmp_path: Path) -> None:
-    with serve(tmp_path, """
+    with serve(
+        tmp_path,
+        """
         title = "t"
         [origins]
         evil = "http://evil.localhost"
@@ -124,7 +145,9 @@ def test_manual_hooks_reflect_allowlisted_origins_and_answer_options(tmp_path: P
         [[backend.routes]]
         path = "/x"
         methods = ["GET", "PUT"]
-    """ + CASE) as served:
+    """
+        + CASE,
+    ) as served:
         _, headers, _ = served.request("GET", "/x")
         assert header(headers, "Access-Control-Allow-Origin") == [served.urls["app"]]
         assert header(headers, "Vary") == ["Origin"]
@@ -136,7 +159,9 @@ def test_manual_hooks_reflect_allowlisted_origins_and_answer_options(tmp_path: P
 
 
 def test_raw_routes_send_exactly_their_headers_and_proxy_adds_more(tmp_path: Path) -> None:
-    with serve(tmp_path, """
+    with serve(
+        tmp_path,
+        """
         title = "t"
         [backend]
         proxy_headers = [["Access-Control-Allow-Origin", "*"]]
@@ -145,7 +170,9 @@ def test_raw_routes_send_exactly_their_headers_and_proxy_adds_more(tmp_path: Pat
         raw = true
         headers = [["Access-Control-Allow-Origin", "{request_origin}"], ["Access-Control-Allow-Origin", "{app}"]]
         preflight = { status = 204, headers = [["Access-Control-Allow-Methods", "PUT"]] }
-    """ + CASE) as served:
+    """
+        + CASE,
+    ) as served:
         _, headers, _ = served.request("GET", "/raw")
         assert header(headers, "Access-Control-Allow-Origin") == [served.urls["app"]] * 2 + ["*"]
         status, headers, _ = served.preflight("/raw", "PUT")
@@ -153,7 +180,9 @@ def test_raw_routes_send_exactly_their_headers_and_proxy_adds_more(tmp_path: Pat
 
 
 def test_actions_raise_abort_redirect_and_error_handlers(tmp_path: Path) -> None:
-    with serve(tmp_path, """
+    with serve(
+        tmp_path,
+        """
         title = "t"
         [backend]
         cors = {}
@@ -172,7 +201,9 @@ def test_actions_raise_abort_redirect_and_error_handlers(tmp_path: Path) -> None
         [[backend.error_handlers]]
         code = 410
         body = "custom gone"
-    """ + CASE) as served:
+    """
+        + CASE,
+    ) as served:
         assert served.request("GET", "/boom")[0] == 500
         status, _, body = served.request("GET", "/gone")
         assert (status, body) == (410, "custom gone")
@@ -218,8 +249,9 @@ def test_backends_are_built_one_at_a_time(tmp_path: Path, monkeypatch: pytest.Mo
 
     def build() -> None:
         start.wait()
-        built.append(build_app(scenario, {"app": "http://app.localhost:1", "api": "http://api.localhost:2"},
-                               threading.Event()))
+        built.append(
+            build_app(scenario, {"app": "http://app.localhost:1", "api": "http://api.localhost:2"}, threading.Event())
+        )
 
     workers = [threading.Thread(target=build) for _ in range(4)]
     for worker in workers:

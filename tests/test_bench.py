@@ -16,8 +16,12 @@ pytestmark = pytest.mark.browser
 
 
 def test_bench_measures_https_sandboxed_and_real_origin_scenarios(browsers: list) -> None:
-    files = [E2E / "https-cookies.toml", E2E / "null-origin.toml", E2E / "preflight-cache.toml",
-             ROOT / "scenarios" / "real-origins" / "production-and-dev-origins.toml"]
+    files = [
+        E2E / "https-cookies.toml",
+        E2E / "null-origin.toml",
+        E2E / "preflight-cache.toml",
+        ROOT / "scenarios" / "real-origins" / "production-and-dev-origins.toml",
+    ]
     done = lab_cli("bench", *map(str, files), "--browser", "chromium", "--browser", "webkit")
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.strip().splitlines()

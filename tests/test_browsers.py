@@ -14,8 +14,8 @@ import pytest
 
 from lab import cli
 from lab.browsers import webdriver
-from lab.browsers.discovery import find_browsers, minibrowser, remote_candidate
 from lab.browsers.base import BrowserUnavailable
+from lab.browsers.discovery import find_browsers, minibrowser, remote_candidate
 from lab.commands import common
 from tests import conftest
 from tests.conftest import E2E, ROOT, run_rows, stop_process_group
@@ -40,9 +40,26 @@ def webkitgtk_endpoint(browsers: list):
 def test_a_remote_webdriver_endpoint_runs_the_same_cases(webkitgtk_endpoint: str, tmp_path: Path) -> None:
     out = tmp_path / "remote.json"
     capabilities = json.dumps({"webkitgtk:browserOptions": {"binary": minibrowser(), "args": ["--automation"]}})
-    done = subprocess.run([sys.executable, "-m", "lab", "run", str(E2E / "basics.toml"), "--browser", "MiniBrowser",
-                           "--webdriver", f"MiniBrowser={webkitgtk_endpoint}", "--webdriver-capabilities", capabilities,
-                           "--out", str(out)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lab",
+            "run",
+            str(E2E / "basics.toml"),
+            "--browser",
+            "MiniBrowser",
+            "--webdriver",
+            f"MiniBrowser={webkitgtk_endpoint}",
+            "--webdriver-capabilities",
+            capabilities,
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     document = json.loads(out.read_text())
     assert document["browsers"][0]["engine"] == "webkit"
@@ -51,7 +68,10 @@ def test_a_remote_webdriver_endpoint_runs_the_same_cases(webkitgtk_endpoint: str
 
 
 def test_bad_webdriver_specs_are_bad_input() -> None:
-    for spec, message in [("safari", "expected NAME=URL"), ("netscape=http://127.0.0.1:1", "unknown browser 'netscape'")]:
+    for spec, message in [
+        ("safari", "expected NAME=URL"),
+        ("netscape=http://127.0.0.1:1", "unknown browser 'netscape'"),
+    ]:
         with pytest.raises(BrowserUnavailable, match=message):
             remote_candidate(spec)
 
@@ -82,8 +102,9 @@ def test_doctor_reports_every_engine_usable(browsers: list, capsys: pytest.Captu
     assert "driven:  webdriver (WebKitWebDriver)" in out
 
 
-def test_a_requested_browser_that_is_missing_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch,
-                                                                     capsys: pytest.CaptureFixture) -> None:
+def test_a_requested_browser_that_is_missing_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     found = [c for c in find_browsers() if c.engine != "webkit"]
     monkeypatch.setattr(common, "find_browsers", lambda *_: found)
     assert cli.main(["run", str(E2E / "basics.toml"), "--browser", "webkit"]) == 2
@@ -93,11 +114,13 @@ def test_a_requested_browser_that_is_missing_says_how_to_install_it(monkeypatch:
     assert "webkit: MISSING" in capsys.readouterr().out
 
 
-def test_playwright_is_asked_for_its_builds_only_when_some_are_installed(tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_playwright_is_asked_for_its_builds_only_when_some_are_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Asking Playwright where its builds are starts its node driver: not when its browsers folder holds none."""
-    from lab.browsers import discovery
     import playwright.sync_api
+
+    from lab.browsers import discovery
 
     asked: List[str] = []
     real = playwright.sync_api.sync_playwright
@@ -127,9 +150,13 @@ def playwright_server(browsers: list):
     # `python -m playwright` runs the node server as its child: terminating the python process alone orphaned a server
     # that launches any executable a client asks for. The server gets a session (process group) of its own, and the
     # whole group is stopped, whatever happens in between.
-    server = subprocess.Popen([sys.executable, "-m", "playwright", "run-server", "--host", "127.0.0.1", "--port", str(port),
-                               "--unsafe"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              start_new_session=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "playwright", "run-server", "--host", "127.0.0.1", "--port", str(port), "--unsafe"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         line = server.stdout.readline()
         assert "Listening on" in line, line
@@ -144,23 +171,58 @@ def test_a_playwright_server_runs_the_same_cases(playwright_server: str, browser
     if chromium.system_binary:
         remote += ["--connect-executable", f"chromium={chromium.executable}"]
     out = tmp_path / "remote.json"
-    done = subprocess.run([sys.executable, "-m", "lab", "run", str(E2E / "basics.toml"), "--browser", "remote-chromium",
-                           *remote, "--out", str(out)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lab",
+            "run",
+            str(E2E / "basics.toml"),
+            "--browser",
+            "remote-chromium",
+            *remote,
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     document = json.loads(out.read_text())
     assert document["browsers"][0]["name"] == "remote-chromium"
     assert document["browsers"][0]["driver"] == f"playwright server {playwright_server}"
     assert {r["outcome"] for r in document["results"]} == {"allowed", "blocked"}
     assert all(r["matched"] for r in document["results"])
-    doctor = subprocess.run([sys.executable, "-m", "lab", "doctor", *remote], capture_output=True, text=True, timeout=120)
+    doctor = subprocess.run(
+        [sys.executable, "-m", "lab", "doctor", *remote], capture_output=True, text=True, timeout=120
+    )
     assert "chromium: usable" in doctor.stdout and "chromium (remote-chromium): usable" in doctor.stdout, doctor.stdout
     written = tmp_path / "written.json"  # origins as production writes them, through the lab's routing
-    done = subprocess.run([sys.executable, "-m", "lab", "run", str(ROOT / "scenarios" / "real-origins" / "production-and-dev-origins.toml"),
-                           "--browser", "remote-chromium", *remote, "--out", str(written)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lab",
+            "run",
+            str(ROOT / "scenarios" / "real-origins" / "production-and-dev-origins.toml"),
+            "--browser",
+            "remote-chromium",
+            *remote,
+            "--out",
+            str(written),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     rows = json.loads(written.read_text())["results"]
-    assert {r["request"]["page_origin"] for r in rows} == {"https://app.example.com", "http://localhost:5173",
-                                                           "https://app.example.com.evil-cdn.net"}
+    assert {r["request"]["page_origin"] for r in rows} == {
+        "https://app.example.com",
+        "http://localhost:5173",
+        "https://app.example.com.evil-cdn.net",
+    }
     assert all(e["request_headers"]["Host"] == "api.example.com" for r in rows for e in r["exchanges"])
 
 
@@ -176,11 +238,26 @@ def test_an_unreachable_playwright_server_is_an_error_cell() -> None:
 
 def test_origins_under_other_names_and_addresses(browsers: list, tmp_path: Path) -> None:
     """--bind and --host-suffix, as for a browser on another machine: the names resolve only through the rule given."""
-    base = [sys.executable, "-m", "lab", "run", str(E2E / "basics.toml"), "--browser", "chromium",
-            "--bind", "127.0.0.2", "--host-suffix", "lab.test"]
+    base = [
+        sys.executable,
+        "-m",
+        "lab",
+        "run",
+        str(E2E / "basics.toml"),
+        "--browser",
+        "chromium",
+        "--bind",
+        "127.0.0.2",
+        "--host-suffix",
+        "lab.test",
+    ]
     out = tmp_path / "topology.json"
-    mapped = subprocess.run(base + ["--browser-arg", "chromium=--host-resolver-rules=MAP *.lab.test 127.0.0.2",
-                                    "--out", str(out)], capture_output=True, text=True, timeout=120)
+    mapped = subprocess.run(
+        base + ["--browser-arg", "chromium=--host-resolver-rules=MAP *.lab.test 127.0.0.2", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert mapped.returncode == 0, mapped.stdout + mapped.stderr
     rows = json.loads(out.read_text())["results"]
     hosts = {e["request_headers"]["Host"].rsplit(":", 1)[0] for r in rows for e in r["exchanges"]}
@@ -188,14 +265,20 @@ def test_origins_under_other_names_and_addresses(browsers: list, tmp_path: Path)
     assert hosts == {"api.lab.test"} and origins == {"http://app.lab.test", "http://evil.lab.test"}
     unresolved = subprocess.run(base, capture_output=True, text=True, timeout=120)
     assert unresolved.returncode == 1 and "ERR_NAME_NOT_RESOLVED" in unresolved.stdout
-    wrong_address = subprocess.run(base + ["--browser-arg", "chromium=--host-resolver-rules=MAP *.lab.test 127.0.0.1"],
-                                   capture_output=True, text=True, timeout=120)
-    assert wrong_address.returncode == 1 and "ERR_CONNECTION_REFUSED" in wrong_address.stdout, "servers listen on 127.0.0.2 only"
+    wrong_address = subprocess.run(
+        base + ["--browser-arg", "chromium=--host-resolver-rules=MAP *.lab.test 127.0.0.1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert wrong_address.returncode == 1 and "ERR_CONNECTION_REFUSED" in wrong_address.stdout, (
+        "servers listen on 127.0.0.2 only"
+    )
     bad = subprocess.run(base[:-4] + ["--bind", "not-an-address"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--bind 'not-an-address' is not an IP address" in bad.stderr
 
 
-INNER_TEST = '''
+INNER_TEST = """
 import ctypes, os, subprocess
 
 def test_leaves_a_process_behind():
@@ -204,11 +287,12 @@ def test_leaves_a_process_behind():
     # sh exits at once: the sleep is an orphan, in a session of its own, as the playwright server was
     subprocess.run(["sh", "-c", "sleep {seconds} >/dev/null 2>&1 & echo $! > {pidfile}"], stdin=subprocess.DEVNULL,
                    start_new_session=True, env={env}, check=True)
-'''
+"""
 
 
-@pytest.mark.parametrize("case", ["orphan", "orphan with a scrubbed environment", "orphan outside the tree",
-                                  "exits within the grace period"])
+@pytest.mark.parametrize(
+    "case", ["orphan", "orphan with a scrubbed environment", "orphan outside the tree", "exits within the grace period"]
+)
 def test_a_session_fails_when_a_process_it_started_outlives_it(case: str, tmp_path: Path) -> None:
     """The conftest's check, in a pytest of its own: a leftover fails that session and is killed, whether it is found
     as a descendant (subreaper) or by its environment (the session marker) only; a late exit is no leak."""
@@ -216,13 +300,24 @@ def test_a_session_fails_when_a_process_it_started_outlives_it(case: str, tmp_pa
         pytest.skip("the check reads /proc")
     pidfile = tmp_path / "sleep.pid"
     leaks = case != "exits within the grace period"
-    (tmp_path / "test_inner.py").write_text(INNER_TEST.format(
-        outside=case == "orphan outside the tree", seconds=60 if leaks else 0.3, pidfile=pidfile,
-        env='{"PATH": os.environ["PATH"]}' if case == "orphan with a scrubbed environment" else "None"))
+    (tmp_path / "test_inner.py").write_text(
+        INNER_TEST.format(
+            outside=case == "orphan outside the tree",
+            seconds=60 if leaks else 0.3,
+            pidfile=pidfile,
+            env='{"PATH": os.environ["PATH"]}' if case == "orphan with a scrubbed environment" else "None",
+        )
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env.update(PYTHONPATH=str(ROOT), CORS_LAB_LEAK_GRACE_S="2")
-    inner = subprocess.run([sys.executable, "-m", "pytest", "-p", "tests.conftest", "-p", "no:cacheprovider", "-q",
-                            "test_inner.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    inner = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "tests.conftest", "-p", "no:cacheprovider", "-q", "test_inner.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     pid = int(pidfile.read_text())
     try:
         state = conftest._stat(pid)

@@ -27,8 +27,12 @@ def _steps(job: str) -> list:
 
 
 def test_the_workflow_is_valid_for_github() -> None:
-    done = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows",
-                           str(WORKFLOW)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -37,8 +41,14 @@ def test_the_matrix_is_one_lab_pin_session_per_pin(tmp_path: Path) -> None:
     script = next(step["run"] for step in _steps("pins") if step.get("id") == "list")
     output = tmp_path / "github-output"
     bin_dir = str(Path(sys.executable).parent)
-    done = subprocess.run(["bash", "-e", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "GITHUB_OUTPUT": str(output), "PATH": bin_dir + os.pathsep + os.environ["PATH"]})
+    done = subprocess.run(
+        ["bash", "-e", "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "GITHUB_OUTPUT": str(output), "PATH": bin_dir + os.pathsep + os.environ["PATH"]},
+    )
     assert done.returncode == 0, done.stderr
     name, _, value = output.read_text().strip().partition("=")
     assert name == "sessions"

@@ -20,10 +20,20 @@ pytestmark = pytest.mark.browser
 
 def _observed(path: Path) -> Dict[Tuple[str, str, str], Tuple[Any, ...]]:
     rows = json.loads(path.read_text())["results"]
-    return {(r["scenario"], r["case"], r["browser"]): (
-        r["outcome"], r["status"], r["response_type"], r["preflights"], r["cookies_sent"], r["matched"],
-        tuple(a["outcome"] for a in r["attempts"]), tuple(sorted((r["read_headers"] or {}).items())),
-        tuple(sorted(r["readable_headers"] or {}))) for r in rows}
+    return {
+        (r["scenario"], r["case"], r["browser"]): (
+            r["outcome"],
+            r["status"],
+            r["response_type"],
+            r["preflights"],
+            r["cookies_sent"],
+            r["matched"],
+            tuple(a["outcome"] for a in r["attempts"]),
+            tuple(sorted((r["read_headers"] or {}).items())),
+            tuple(sorted(r["readable_headers"] or {})),
+        )
+        for r in rows
+    }
 
 
 def test_concurrency_changes_no_cell_of_the_library(browsers: list, tmp_path: Path) -> None:

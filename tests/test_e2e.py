@@ -12,10 +12,10 @@ from typing import Dict, Tuple
 
 import pytest
 
-from lab.browsers import playwright as playwright_driver
-from lab.browsers import webdriver as webdriver_driver
 from lab.browsers import bidi as bidi_driver
 from lab.browsers import cdp as cdp_driver
+from lab.browsers import playwright as playwright_driver
+from lab.browsers import webdriver as webdriver_driver
 from lab.results import ResultRow
 from lab.scenario import load_scenarios
 from tests.conftest import E2E, ENGINES, run_rows
@@ -110,9 +110,17 @@ def test_a_sandboxed_iframe_fetches_with_the_null_origin(e2e_cells: Cells, engin
 
 
 def _observed(cells: Cells) -> Dict[Tuple[str, str, str], tuple]:
-    return {key: (r.outcome, r.status, r.preflight, sorted(r.readable_headers or {}), r.read_headers,
-                  [(e["kind"], e["request_headers"].get("Cookie")) for e in r.exchanges])
-            for key, r in cells.items()}
+    return {
+        key: (
+            r.outcome,
+            r.status,
+            r.preflight,
+            sorted(r.readable_headers or {}),
+            r.read_headers,
+            [(e["kind"], e["request_headers"].get("Cookie")) for e in r.exchanges],
+        )
+        for key, r in cells.items()
+    }
 
 
 def test_shuffled_runs_give_identical_cells(browsers: list, e2e_cells: Cells) -> None:
@@ -133,8 +141,9 @@ def test_several_instances_per_browser_measure_every_cell_once(browsers: list, e
     assert _observed({key: row for key, row in zip(keys, sink.rows)}) == _observed(e2e_cells)
 
 
-def test_cookies_set_by_one_case_never_reach_another(browsers: list, e2e_cells: Cells,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cookies_set_by_one_case_never_reach_another(
+    browsers: list, e2e_cells: Cells, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for engine in ENGINES:
         row = e2e_cells[("e2e/isolation", "same-origin fetch that must not carry it", engine)]
         assert all("Cookie" not in e["request_headers"] for e in row.exchanges)
@@ -165,25 +174,47 @@ def test_cli_run_writes_the_results_file(browsers: list, tmp_path: Path) -> None
     assert set(document["environment"]) >= {"python", "flask", "flask-cors", "werkzeug", "playwright"}
     assert document["browsers"][0]["engine"] == "chromium" and document["browsers"][0]["version"]
     row = document["results"][0]
-    assert set(row) >= {"scenario", "case", "browser", "outcome", "expected", "status", "preflight", "error", "exchanges"}
+    assert set(row) >= {
+        "scenario",
+        "case",
+        "browser",
+        "outcome",
+        "expected",
+        "status",
+        "preflight",
+        "error",
+        "exchanges",
+    }
     assert not list(tmp_path.glob("*.partial.jsonl"))
 
 
 def test_cli_exit_1_on_mismatch_and_2_on_unknown_browser(browsers: list, tmp_path: Path) -> None:
     wrong = tmp_path / "wrong.toml"
-    wrong.write_text((E2E / "basics.toml").read_text().replace('name = "simple GET from another origin"\npage = "evil"\npath = "/data"\nexpect = "blocked"',
-                                                               'name = "simple GET from another origin"\npage = "evil"\npath = "/data"\nexpect = "allowed"'))
+    wrong.write_text(
+        (E2E / "basics.toml")
+        .read_text()
+        .replace(
+            'name = "simple GET from another origin"\npage = "evil"\npath = "/data"\nexpect = "blocked"',
+            'name = "simple GET from another origin"\npage = "evil"\npath = "/data"\nexpect = "allowed"',
+        )
+    )
     done = _cli("run", str(wrong), "--browser", "firefox")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "blocked (want allowed)" in done.stdout
     unknown = _cli("run", str(wrong), "--browser", "safari")
-    assert unknown.returncode == 2 and "unknown browser 'safari'" in unknown.stderr and "Traceback" not in unknown.stderr
+    assert (
+        unknown.returncode == 2 and "unknown browser 'safari'" in unknown.stderr and "Traceback" not in unknown.stderr
+    )
 
 
 def test_ctrl_c_keeps_every_measured_cell(browsers: list, tmp_path: Path) -> None:
     out = tmp_path / "interrupted.json"
-    process = subprocess.Popen([sys.executable, "-m", "lab", "run", str(E2E), "--browser", "chromium",
-                                "--timeout", "60", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lab", "run", str(E2E), "--browser", "chromium", "--timeout", "60", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     partial = out.with_name(out.name + ".partial.jsonl")
     deadline = time.time() + 60
     while time.time() < deadline and (not partial.exists() or '"row"' not in partial.read_text()):
@@ -201,13 +232,34 @@ def test_ctrl_c_keeps_every_measured_cell(browsers: list, tmp_path: Path) -> Non
 
 
 def test_two_runs_at_once_do_not_collide(browsers: list, tmp_path: Path) -> None:
-    runs = [subprocess.Popen([sys.executable, "-m", "lab", "run", str(E2E / "basics.toml"), "--browser", "chromium",
-                              "--out", str(tmp_path / f"run{i}.json")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for i in range(2)]
+    runs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "lab",
+                "run",
+                str(E2E / "basics.toml"),
+                "--browser",
+                "chromium",
+                "--out",
+                str(tmp_path / f"run{i}.json"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
     outputs = [run.communicate(timeout=120) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
-    ports = [{row["exchanges"][0]["request_headers"]["Host"] for row in json.loads((tmp_path / f"run{i}.json").read_text())["results"]}
-             for i in range(2)]
+    ports = [
+        {
+            row["exchanges"][0]["request_headers"]["Host"]
+            for row in json.loads((tmp_path / f"run{i}.json").read_text())["results"]
+        }
+        for i in range(2)
+    ]
     assert not ports[0] & ports[1], "each run must serve its origins on ports of its own"
 
 
@@ -227,12 +279,16 @@ def test_every_cell_carries_the_standards_reason_and_the_model_agrees(e2e_cells:
 
 
 def test_explain_tells_the_story_of_a_case(browsers: list, tmp_path: Path) -> None:
-    done = _cli("explain", "e2e/basics:header not in allow_headers", str(E2E), "--browser", "chromium", "--browser", "firefox")
+    done = _cli(
+        "explain", "e2e/basics:header not in allow_headers", str(E2E), "--browser", "chromium", "--browser", "firefox"
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert "1. preflight: OPTIONS /data -> 200" in out and "Access-Control-Request-Headers: x-not-allowed" in out
     assert "standard says:  blocked: the preflight's Access-Control-Allow-Headers does not list x-not-allowed" in out
-    assert "to allow it" not in out and "to close it" not in out  # refused as the scenario expects: no advice to open it
+    assert (
+        "to allow it" not in out and "to close it" not in out
+    )  # refused as the scenario expects: no advice to open it
     assert "is not allowed by Access-Control-Allow-Headers in preflight response" in out
     assert "(Reason: header \u2018x-not-allowed\u2019 is not allowed according to header" in out  # Firefox's own words
     results = tmp_path / "r.json"
@@ -246,16 +302,22 @@ def test_explain_tells_the_story_of_a_case(browsers: list, tmp_path: Path) -> No
 def test_resume_completes_a_killed_run_without_redoing_or_duplicating_cells(browsers: list, tmp_path: Path) -> None:
     out = tmp_path / "resumed.json"
     partial = out.with_name(out.name + ".partial.jsonl")
-    process = subprocess.Popen([sys.executable, "-m", "lab", "run", str(E2E), "--browser", "chromium", "--timeout", "60",
-                                "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lab", "run", str(E2E), "--browser", "chromium", "--timeout", "60", "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 60
     while time.time() < deadline and (not partial.exists() or partial.read_text().count('"row"') < 2):
         time.sleep(0.1)
     process.kill()  # SIGKILL: no chance to write the final file; only the stream survives
     process.wait(timeout=30)
     assert not out.exists() and partial.exists()
-    before = {(r["row"]["scenario"], r["row"]["case"]): r["row"] for r in map(json.loads, partial.read_text().splitlines())
-              if "row" in r}
+    before = {
+        (r["row"]["scenario"], r["row"]["case"]): r["row"]
+        for r in map(json.loads, partial.read_text().splitlines())
+        if "row" in r
+    }
     done = _cli("run", str(E2E), "--browser", "chromium", "--timeout", "2", "--out", str(out), "--resume")
     assert done.returncode == 1, done.stderr  # the fault scenarios' cells are error / timeout by design
     assert f"resuming {out}: {len(before)} cells kept" in done.stderr
@@ -277,15 +339,20 @@ def _cmdline(pid: int) -> str:
 
 
 @pytest.mark.parametrize("engine, binary", [("chromium", "chrom"), ("firefox", "firefox")])
-def test_a_browser_killed_mid_run_is_an_error_cell_and_the_run_goes_on(engine: str, binary: str, browsers: list,
-                                                                      tmp_path: Path) -> None:
+def test_a_browser_killed_mid_run_is_an_error_cell_and_the_run_goes_on(
+    engine: str, binary: str, browsers: list, tmp_path: Path
+) -> None:
     import os
 
     from lab.scale import _descendants
 
     out = tmp_path / "killed.json"
-    process = subprocess.Popen([sys.executable, "-m", "lab", "run", str(E2E), "--browser", engine, "--timeout", "20",
-                                "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lab", "run", str(E2E), "--browser", engine, "--timeout", "20", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     # The first window of cases runs e2e/faults, whose first case hangs for 20 s: kill the browser while it waits.
     deadline = time.time() + 60
     while time.time() < deadline and not any(binary in _cmdline(pid) for pid in _descendants(process.pid)):
@@ -303,15 +370,21 @@ def test_a_browser_killed_mid_run_is_an_error_cell_and_the_run_goes_on(engine: s
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 1, stdout + stderr
     rows = {(r["scenario"], r["case"]): r for r in json.loads(out.read_text())["results"]}
-    hit = [r for r in rows.values() if r["outcome"] == "error" and "browser failed during the case" in (r["reason"] or "")]
+    hit = [
+        r for r in rows.values() if r["outcome"] == "error" and "browser failed during the case" in (r["reason"] or "")
+    ]
     # The cases in flight together in the killed browser are errors that say so (the hung one among them).
-    assert ("e2e/faults", "hung route") in {(r["scenario"], r["case"]) for r in hit}, [(r["case"], r["reason"]) for r in rows.values() if r["outcome"] == "error"]
+    assert ("e2e/faults", "hung route") in {(r["scenario"], r["case"]) for r in hit}, [
+        (r["case"], r["reason"]) for r in rows.values() if r["outcome"] == "error"
+    ]
     assert rows[("e2e/isolation", "preflighted PUT one")]["outcome"] == "allowed", "the restarted browser ran the rest"
     assert len(rows) == sum(len(s.cases) for s in load_scenarios([E2E]))
     assert stderr.count(f"{engine}: {engine[0].upper()}") == 2, "launched once, then restarted once"
 
 
-def test_an_origin_server_that_cannot_start_fails_only_its_scenario(browsers: list, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_origin_server_that_cannot_start_fails_only_its_scenario(
+    browsers: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import errno
 
     from lab import servers

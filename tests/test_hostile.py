@@ -34,7 +34,9 @@ def test_hostile_values_are_escaped_in_terminal_markdown_and_html(browsers: list
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(**launch_options("chromium", chromium.executable if chromium.system_binary else None))
+        browser = playwright.chromium.launch(
+            **launch_options("chromium", chromium.executable if chromium.system_binary else None)
+        )
         tab = browser.new_page()
         tab.goto(page.as_uri())
         for box in range(tab.locator("td.cell .box").count()):
@@ -42,7 +44,10 @@ def test_hostile_values_are_escaped_in_terminal_markdown_and_html(browsers: list
         tab.locator("td.cell .box.allowed").first.click()
         details = tab.locator("#details").inner_text()
         assert "<script>window.__pwned=1</script>" in details and "<i>x</i>" in details
-        assert tab.evaluate("window.__pwned") is None and tab.locator("#details script, #details img, #details i").count() == 0
+        assert (
+            tab.evaluate("window.__pwned") is None
+            and tab.locator("#details script, #details img, #details i").count() == 0
+        )
         browser.close()
 
 
@@ -52,8 +57,13 @@ def test_environment_secrets_never_reach_results_or_reports(browsers: list, tmp_
     secret = "s3cr3t-token-7f1e9a"
     results = tmp_path / "r.json"
     environment = dict(os.environ, CORS_LAB_TEST_SECRET=secret, AWS_SECRET_ACCESS_KEY=secret)
-    done = subprocess.run([sys.executable, "-m", "lab", "run", str(HOSTILE), "--browser", "chromium", "--out", str(results)],
-                          capture_output=True, text=True, timeout=300, env=environment)
+    done = subprocess.run(
+        [sys.executable, "-m", "lab", "run", str(HOSTILE), "--browser", "chromium", "--out", str(results)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environment,
+    )
     assert done.returncode == 0, done.stderr
     report = tmp_path / "r.html"
     assert lab_cli("report", str(results), "--html", str(report), "--markdown", str(tmp_path / "r.md")).returncode == 0

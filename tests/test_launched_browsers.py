@@ -38,8 +38,9 @@ def _launched_by_the_lab(browsers: List[Candidate], engine: str) -> Candidate:
 
 
 @pytest.mark.parametrize("engine", sorted(OWN_DRIVERS))
-def test_closing_a_browser_ends_every_process_and_removes_its_profile(engine: str, browsers: List[Candidate],
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_closing_a_browser_ends_every_process_and_removes_its_profile(
+    engine: str, browsers: List[Candidate], monkeypatch: pytest.MonkeyPatch
+) -> None:
     started: List[process.BrowserProcess] = instances_made(monkeypatch, process.BrowserProcess)
     # Each signal to the browser's group goes out while its parent is unreaped: a reaped parent's pid (the group's id)
     # can be given to another process, and a group signal would then kill a stranger's group.
@@ -47,7 +48,9 @@ def test_closing_a_browser_ends_every_process_and_removes_its_profile(engine: st
     real_killpg = os.killpg
 
     def killpg(pgid: int, sig: int) -> None:
-        unreaped_at_signal.append(all(p.process.returncode is None for p in started if p.process and p.process.pid == pgid))
+        unreaped_at_signal.append(
+            all(p.process.returncode is None for p in started if p.process and p.process.pid == pgid)
+        )
         real_killpg(pgid, sig)
 
     monkeypatch.setattr(process.os, "killpg", killpg)
@@ -113,8 +116,13 @@ sys.stdin.read()  # until the test kills this process
 @pytest.mark.parametrize("engine", sorted(OWN_DRIVERS))
 def test_a_browser_does_not_outlive_a_lab_killed_with_sigkill(engine: str, browsers: List[Candidate]) -> None:
     _launched_by_the_lab(browsers, engine)
-    lab = subprocess.Popen([sys.executable, "-c", LAB_THAT_LAUNCHES, engine], stdin=subprocess.PIPE,
-                           stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent)
+    lab = subprocess.Popen(
+        [sys.executable, "-c", LAB_THAT_LAUNCHES, engine],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
     group = 0
     try:
         assert lab.stdout is not None
@@ -155,8 +163,18 @@ def test_a_crashed_chromium_page_fails_its_call_at_once(browsers: List[Candidate
     try:
         page = browser.page(lab_page)
         assert isinstance(page, CDPPage)
-        spec = {"url": f"{lab_page}/data", "method": "GET", "headers": {}, "body": None, "credentials": "omit",
-                "mode": "cors", "redirect": "follow", "read_headers": [], "sandboxed": False, "timeout_ms": 1000}
+        spec = {
+            "url": f"{lab_page}/data",
+            "method": "GET",
+            "headers": {},
+            "body": None,
+            "credentials": "omit",
+            "mode": "cors",
+            "redirect": "follow",
+            "read_headers": [],
+            "sandboxed": False,
+            "timeout_ms": 1000,
+        }
         assert page.probe(spec)["outcome"] == "allowed"  # the page works before its renderer crashes
         browser.connection.send("Page.crash", {}, session=page.session)
         with pytest.raises(ProtocolError) as raised:
@@ -166,8 +184,9 @@ def test_a_crashed_chromium_page_fails_its_call_at_once(browsers: List[Candidate
         browser.close()
 
 
-def test_later_launches_start_from_firefoxs_startup_files_and_nothing_else(browsers: List[Candidate], tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_later_launches_start_from_firefoxs_startup_files_and_nothing_else(
+    browsers: List[Candidate], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     candidate = _launched_by_the_lab(browsers, "firefox")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     seen_at_start: List[List[str]] = []

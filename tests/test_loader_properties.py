@@ -15,7 +15,9 @@ from lab.scenario import load_file
 
 LIBRARY = Path(__file__).parent.parent / "scenarios"
 SAMPLES = [p.read_text(encoding="utf-8") for p in sorted(LIBRARY.rglob("*.toml"))[::9]]
-TOML_VALUES = st.sampled_from(['1', '"x"', 'true', '[]', '{}', '[1, "a"]', '{ a = 1 }', '"{nowhere}"', '-3', '"*"', '""'])
+TOML_VALUES = st.sampled_from(
+    ["1", '"x"', "true", "[]", "{}", '[1, "a"]', "{ a = 1 }", '"{nowhere}"', "-3", '"*"', '""']
+)
 
 
 def _check(text: str) -> None:
@@ -52,7 +54,11 @@ def mutated(draw: st.DrawFn) -> str:
         elif action == "revalue" and "=" in line:
             lines[index] = line.split("=", 1)[0] + "= " + draw(TOML_VALUES)
         elif action == "rekey" and "=" in line:
-            lines[index] = draw(st.sampled_from(["nmae", "expect", "origins", "x-y", "methods", "page"])) + " =" + line.split("=", 1)[1]
+            lines[index] = (
+                draw(st.sampled_from(["nmae", "expect", "origins", "x-y", "methods", "page"]))
+                + " ="
+                + line.split("=", 1)[1]
+            )
         elif action == "truncate":
             lines[index] = line[: draw(st.integers(0, len(line)))]
     return "\n".join(lines) + "\n"
@@ -65,7 +71,11 @@ def test_mutated_library_files_never_raise(text: str) -> None:
 
 
 def test_every_bad_file_in_a_folder_is_named_in_one_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    bad = {"a.toml": "title = [", "b.toml": 'title = "t"\n[backend]\n', "c.toml": SAMPLES[0].replace("expect =", "expect = 1 #", 1)}
+    bad = {
+        "a.toml": "title = [",
+        "b.toml": 'title = "t"\n[backend]\n',
+        "c.toml": SAMPLES[0].replace("expect =", "expect = 1 #", 1),
+    }
     for name, text in bad.items():
         (tmp_path / name).write_text(text)
     (tmp_path / "good.toml").write_text(SAMPLES[0])

@@ -13,8 +13,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 
 from lab.backend import Exchange
-from lab.results import ResultRow
 from lab.cell import classify
+from lab.results import ResultRow
 from tests.conftest import ENGINES, run_rows
 
 MALFORMED = """\
@@ -88,7 +88,7 @@ def malformed_cells(browsers: list, tmp_path_factory: pytest.TempPathFactory) ->
     folder = tmp_path_factory.mktemp("malformed")
     (folder / "malformed.toml").write_text(MALFORMED, encoding="utf-8")
     cells: Dict[str, Cells] = {engine: {} for engine in ENGINES}
-    for (_, case, browser), row in run_rows([folder / "malformed.toml"], browsers).items():
+    for (_, case, _browser), row in run_rows([folder / "malformed.toml"], browsers).items():
         cells[row.engine][case] = row
     return cells
 
@@ -100,7 +100,9 @@ def test_a_nul_in_a_response_header_is_an_error_not_blocked(malformed_cells: Dic
         row = malformed_cells[engine][case]
         assert ["X-Bad", "a\x00b"] in row.exchanges[0]["response_headers"], "the NUL went out as written"
         assert row.outcome == "error", (case, row.outcome, row.reason, row.console)
-        assert row.reason == ("the server's response to GET /nul is not valid HTTP (header X-Bad holds a NUL): " + NOT_CORS)
+        assert row.reason == (
+            "the server's response to GET /nul is not valid HTTP (header X-Bad holds a NUL): " + NOT_CORS
+        )
         assert not row.matched and row.browser_reason is None
         assert row.model["prediction"] == "error" and "not valid HTTP (header X-Bad holds a NUL)" in row.model["rule"]
         if engine == "chromium":  # the browser's own word: an invalid response, and no CORS message at all
@@ -109,7 +111,9 @@ def test_a_nul_in_a_response_header_is_an_error_not_blocked(malformed_cells: Dic
     preflight = malformed_cells[engine]["NUL in the preflight response"]
     assert [e["kind"] for e in preflight.exchanges] == ["preflight"], "the actual request was never sent"
     assert preflight.outcome == "error" and preflight.reason == (
-        "the server's preflight response to OPTIONS /preflight-nul is not valid HTTP (header X-Bad holds a NUL): " + NOT_CORS)
+        "the server's preflight response to OPTIONS /preflight-nul is not valid HTTP (header X-Bad holds a NUL): "
+        + NOT_CORS
+    )
     assert preflight.model["prediction"] == "error"
 
 
@@ -130,21 +134,25 @@ def test_a_genuine_cors_refusal_next_to_it_stays_blocked(malformed_cells: Dict[s
 
 
 def _exchange(kind: str, headers: List[Tuple[str, str]], status: Optional[int] = 200) -> Exchange:
-    return Exchange(kind, "OPTIONS" if kind == "preflight" else "GET", "/x", {"Origin": "http://app.localhost"},
-                    status, headers)
+    return Exchange(
+        kind, "OPTIONS" if kind == "preflight" else "GET", "/x", {"Origin": "http://app.localhost"}, status, headers
+    )
 
 
 def _threw(error: str = "TypeError: Failed to fetch") -> Dict[str, Any]:
     return {"outcome": "blocked", "status": None, "response_type": None, "error": error}
 
 
-@pytest.mark.parametrize("headers, outcome", [
-    ([("X-Bad", "a\x00b")], "error"),
-    ([("X-Bad", "a\rb")], "error"),
-    ([("X-B\x00ad", "v")], "error"),
-    ([("X-Bad", "a\x01b"), ("X Spaced", "v"), ("X-Esc", "\x1b[31m")], "blocked"),
-    ([("Access-Control-Allow-Origin", "http://other.localhost")], "blocked"),
-])
+@pytest.mark.parametrize(
+    "headers, outcome",
+    [
+        ([("X-Bad", "a\x00b")], "error"),
+        ([("X-Bad", "a\rb")], "error"),
+        ([("X-B\x00ad", "v")], "error"),
+        ([("X-Bad", "a\x01b"), ("X Spaced", "v"), ("X-Esc", "\x1b[31m")], "blocked"),
+        ([("Access-Control-Allow-Origin", "http://other.localhost")], "blocked"),
+    ],
+)
 def test_classify_reads_the_recorded_response(headers: List[Tuple[str, str]], outcome: str) -> None:
     found, reason = classify(_threw(), [_exchange("request", headers)], None, True)
     assert found == outcome
@@ -156,7 +164,8 @@ def test_classify_names_the_preflight_and_leaves_other_outcomes_alone() -> None:
     outcome, reason = classify(_threw(), [_exchange("preflight", bad)], None, True)
     assert outcome == "error" and reason.startswith("the server's preflight response to OPTIONS /x is not valid HTTP")
     # A browser that read it anyway (allowed), or handed the page an opaque response (no-cors), did not reject it.
-    assert classify({"outcome": "allowed", "status": 200, "response_type": "cors"}, [_exchange("request", bad)], None, True) \
-        == ("allowed", None)
+    assert classify(
+        {"outcome": "allowed", "status": 200, "response_type": "cors"}, [_exchange("request", bad)], None, True
+    ) == ("allowed", None)
     opaque = {"outcome": "blocked", "status": 0, "response_type": "opaque", "error": "opaque response (opaque)"}
     assert classify(opaque, [_exchange("request", bad)], None, True) == ("blocked", None)

@@ -13,14 +13,21 @@ from lab.scenario.versions import holds, problem
 
 def test_pins_file_and_its_full_cross_product(tmp_path: Path) -> None:
     path = tmp_path / "pins.toml"
-    path.write_text('[[pin]]\nflask = "2.2"\nflask-cors = "3.0.10"\n\n[[pin]]\nflask = "3.1.2"\nflask-cors = "6.0"\n'
-                    'werkzeug = "3.1.3"\n')
+    path.write_text(
+        '[[pin]]\nflask = "2.2"\nflask-cors = "3.0.10"\n\n[[pin]]\nflask = "3.1.2"\nflask-cors = "6.0"\n'
+        'werkzeug = "3.1.3"\n'
+    )
     pins = load_pins(path)
     assert pins == [Pin("2.2", "3.0.10"), Pin("3.1.2", "6.0", werkzeug="3.1.3")]
     assert pins[0].requirements() == ["flask==2.2.*", "flask-cors==3.0.10", "werkzeug==2.2.*"]
     assert pins[1].requirements() == ["flask==3.1.2", "flask-cors==6.0.*", "werkzeug==3.1.3"]
     full = load_pins(path, full=True)
-    assert {(p.flask, p.flask_cors) for p in full} == {("2.2", "3.0.10"), ("2.2", "6.0"), ("3.1.2", "3.0.10"), ("3.1.2", "6.0")}
+    assert {(p.flask, p.flask_cors) for p in full} == {
+        ("2.2", "3.0.10"),
+        ("2.2", "6.0"),
+        ("3.1.2", "3.0.10"),
+        ("3.1.2", "6.0"),
+    }
 
 
 def test_bad_pins_are_bad_input(tmp_path: Path) -> None:
@@ -49,8 +56,10 @@ def test_version_conditions() -> None:
 
 def test_expect_by_version_is_validated_and_resolved(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
-    base = ('title = "t"\n[backend]\n[[backend.routes]]\npath = "/x"\n[[cases]]\nname = "c"\npath = "/x"\n'
-            'expect = "blocked"\nexpect_by_version = { "CONDITION" = "allowed" }\n')
+    base = (
+        'title = "t"\n[backend]\n[[backend.routes]]\npath = "/x"\n[[cases]]\nname = "c"\npath = "/x"\n'
+        'expect = "blocked"\nexpect_by_version = { "CONDITION" = "allowed" }\n'
+    )
     path.write_text(base.replace("CONDITION", "flask-cors<6"))
     scenario, problems = load_file(path)
     assert scenario is not None and not problems

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any, Callable, Dict, Iterable, Iterator, List
 
@@ -47,9 +46,21 @@ def slow_page() -> Iterator[str]:
 
 
 def test_a_sandboxed_case_called_before_the_body_exists_still_runs(browsers: List[Candidate], slow_page: str) -> None:
-    spec = {"token": "t1", "url": f"{slow_page}/data?cors_lab=t1", "method": "GET", "headers": {}, "body": None,
-            "credentials": "omit", "mode": "cors", "redirect": "follow", "read_headers": [], "sandboxed": True,
-            "timeout_ms": 10000, "repeat": 1, "pause_ms": 0}
+    spec = {
+        "token": "t1",
+        "url": f"{slow_page}/data?cors_lab=t1",
+        "method": "GET",
+        "headers": {},
+        "body": None,
+        "credentials": "omit",
+        "mode": "cors",
+        "redirect": "follow",
+        "read_headers": [],
+        "sandboxed": True,
+        "timeout_ms": 10000,
+        "repeat": 1,
+        "pause_ms": 0,
+    }
     for candidate in browsers:
         browser = candidate.launch()
         try:

@@ -58,8 +58,13 @@ expect = "allowed"
 
 def pytest_in(folder: Path, *args: str) -> subprocess.CompletedProcess:
     """`pytest ARGS` run in `folder`, as a user runs it in their project."""
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=folder,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def cells_in(report: Path) -> List[ElementTree.Element]:
@@ -69,14 +74,18 @@ def cells_in(report: Path) -> List[ElementTree.Element]:
 def test_a_scenario_file_is_a_test_per_case_and_browser(tmp_path: Path) -> None:
     """The issue's example: three cases, one wrongly expected, two browsers, two xdist workers."""
     (tmp_path / "cors_api.toml").write_text(API)
-    done = pytest_in(tmp_path, "cors_api.toml", "--browser", "chromium", "--browser", "firefox", "-n", "2",
-                     "--junitxml", "r.xml")
+    done = pytest_in(
+        tmp_path, "cors_api.toml", "--browser", "chromium", "--browser", "firefox", "-n", "2", "--junitxml", "r.xml"
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 1, output
     assert "2 failed, 4 passed" in output, output
     names = sorted(case.get("name") for case in cells_in(tmp_path / "r.xml"))
-    assert names == sorted(f"{case}[{browser}]" for case in ("vite dev server reads", "production frontend reads",
-                                                            "another site reads") for browser in ("chromium", "firefox"))
+    assert names == sorted(
+        f"{case}[{browser}]"
+        for case in ("vite dev server reads", "production frontend reads", "another site reads")
+        for browser in ("chromium", "firefox")
+    )
     failed = sorted(c.get("name") for c in cells_in(tmp_path / "r.xml") if c.find("failure") is not None)
     assert failed == ["another site reads[chromium]", "another site reads[firefox]"]
     # The failure tells the case's story, as `cors-lab explain` does.
@@ -84,8 +93,9 @@ def test_a_scenario_file_is_a_test_per_case_and_browser(tmp_path: Path) -> None:
     assert "server saw:  Origin: https://evil.example.net" in output
     assert "standard says:  blocked: the response has no Access-Control-Allow-Origin header" in output
     # Each worker launched each browser once, however many of its tests it measured.
-    launches = Counter(p.get("value") for c in cells_in(tmp_path / "r.xml") for p in c.iter("property")
-                       if p.get("name") == "launches")
+    launches = Counter(
+        p.get("value") for c in cells_in(tmp_path / "r.xml") for p in c.iter("property") if p.get("name") == "launches"
+    )
     assert launches and all(value.endswith(":1") for value in launches), launches
     assert len({value.split("/")[0] for value in launches}) == 2  # both workers measured cells
 
@@ -107,7 +117,7 @@ def test_a_broken_scenario_file_is_a_collection_error_at_its_line(tmp_path: Path
     assert f"{tmp_path / 'test_broken.toml'}:13: route path 'items' must start with '/'" in done.stdout, done.stdout
 
 
-FIXTURE_TESTS = '''
+FIXTURE_TESTS = """
 from flask import Flask
 from flask_cors import CORS
 
@@ -137,7 +147,7 @@ def test_another_site_is_refused(cors_lab):
 def test_a_scenario_file_from_python(cors_lab):
     rows = cors_lab.run("cors_api.toml", case="vite dev server reads")
     assert [(r.case, r.outcome) for r in rows] == [("vite dev server reads", "allowed")]
-'''
+"""
 
 
 def test_the_cors_lab_fixture_checks_an_app_object_in_each_browser(tmp_path: Path) -> None:
@@ -153,8 +163,21 @@ def test_pins_are_a_parameter(tmp_path: Path) -> None:
     """`--flask-cors` twice: each case in each browser under each release, expectations per release."""
     source = (ROOT / "scenarios" / "flask-cors" / "resource-path-case.toml").read_text()
     (tmp_path / "cors_paths.toml").write_text(source)
-    done = pytest_in(tmp_path, "cors_paths.toml", "--browser", "chromium", "--flask", "3.1", "--flask-cors", "5.0.1",
-                     "--flask-cors", "6.0", "--cors-lab-envs", str(tmp_path / "envs"), "-v")
+    done = pytest_in(
+        tmp_path,
+        "cors_paths.toml",
+        "--browser",
+        "chromium",
+        "--flask",
+        "3.1",
+        "--flask-cors",
+        "5.0.1",
+        "--flask-cors",
+        "6.0",
+        "--cors-lab-envs",
+        str(tmp_path / "envs"),
+        "-v",
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "[chromium-flask3.1-flask-cors5.0.1] PASSED" in done.stdout
     assert "[chromium-flask3.1-flask-cors6.0] PASSED" in done.stdout

@@ -23,7 +23,6 @@ ENGINES = ("chromium", "firefox", "webkit")
 PAIRS = (("2.1.3", "3.0.0"), ("6.0.3", "6.0.5"))
 
 
-
 def test_python_39_is_found_past_an_inactive_pyenv_shim() -> None:
     """`python = "3.9"` must work where `python3.9` on PATH is a pyenv shim that fails unless 3.9 is active."""
     shim = shutil.which("python3.9")
@@ -31,8 +30,9 @@ def test_python_39_is_found_past_an_inactive_pyenv_shim() -> None:
         broken = subprocess.run([shim, "--version"], capture_output=True, text=True)
         print(f"python3.9 on PATH is a pyenv shim; running it exits {broken.returncode}")
     found = find_interpreter("3.9")
-    version = subprocess.run([found, "-c", "import platform; print(platform.python_version())"],
-                             capture_output=True, text=True, check=True).stdout.strip()
+    version = subprocess.run(
+        [found, "-c", "import platform; print(platform.python_version())"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert version.startswith("3.9."), (found, version)
 
 
@@ -49,10 +49,20 @@ def test_a_pin_environment_comes_with_bytecode(tmp_path: Path) -> None:
     (lab_package / "__pycache__" / f"pinhost.{sys.implementation.cache_tag}.pyc").unlink(missing_ok=True)
     env = ensure_env(Pin("3.1", "6.0"), tmp_path / "envs")  # no python named: this interpreter's version
     assert env.error is None and env.python is not None, env.error
-    tag = subprocess.run([env.python, "-c", "import sys; print(sys.implementation.cache_tag)"],
-                         capture_output=True, text=True, check=True).stdout.strip()
-    flask = Path(subprocess.run([env.python, "-c", "import flask, os; print(os.path.dirname(flask.__file__))"],
-                                capture_output=True, text=True, check=True).stdout.strip())
+    tag = subprocess.run(
+        [env.python, "-c", "import sys; print(sys.implementation.cache_tag)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    flask = Path(
+        subprocess.run(
+            [env.python, "-c", "import flask, os; print(os.path.dirname(flask.__file__))"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     assert list((flask / "__pycache__").glob(f"app.{tag}.pyc"))
     assert list((lab_package / "__pycache__").glob(f"pinhost.{tag}.pyc"))
 
@@ -69,7 +79,9 @@ def test_the_catalog_names_real_scenarios_and_every_versioned_scenario_is_in_it(
     for scenario in library.values():
         versioned = scenario.backend.start_error or any(c.expect_by_version for c in scenario.cases)
         if scenario.group in ("flask-cors", "flask") and versioned:
-            assert scenario.id in cited, f"{scenario.id} has version-dependent expectations but no entry in lab/changes.toml"
+            assert scenario.id in cited, (
+                f"{scenario.id} has version-dependent expectations but no entry in lab/changes.toml"
+            )
             assert scenario.source, scenario.id
     crossed = [c.version for c in between(changes, "flask-cors", "5.0.1", "6.0.1")]
     assert crossed and set(crossed) == {"6.0.0", "6.0.1"}
@@ -80,17 +92,34 @@ def history(browsers: list, tmp_path_factory: pytest.TempPathFactory) -> Dict[st
     """The flask-cors group on 2.1.3 -> 3.0.0 (Flask 2.2, Python 3.9) and 6.0.3 -> 6.0.5 (Flask 3.1), every engine."""
     folder = tmp_path_factory.mktemp("history")
     pins = folder / "pins.toml"
-    pins.write_text('[[pin]]\nflask = "2.2"\nflask-cors = "2.1.3"\npython = "3.9"\n\n'
-                    '[[pin]]\nflask = "2.2"\nflask-cors = "3.0.0"\npython = "3.9"\n\n'
-                    '[[pin]]\nflask = "3.1"\nflask-cors = "6.0.3"\n\n[[pin]]\nflask = "3.1"\nflask-cors = "6.0.5"\n')
+    pins.write_text(
+        '[[pin]]\nflask = "2.2"\nflask-cors = "2.1.3"\npython = "3.9"\n\n'
+        '[[pin]]\nflask = "2.2"\nflask-cors = "3.0.0"\npython = "3.9"\n\n'
+        '[[pin]]\nflask = "3.1"\nflask-cors = "6.0.3"\n\n[[pin]]\nflask = "3.1"\nflask-cors = "6.0.5"\n'
+    )
     out = folder / "history.json"
-    done = lab_cli("run", "--group", "flask-cors", "--pins", str(pins), "--envs", str(folder / "envs"), "--out", str(out))
+    done = lab_cli(
+        "run", "--group", "flask-cors", "--pins", str(pins), "--envs", str(folder / "envs"), "--out", str(out)
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]  # every cell as its version expects
     singles = {}
     for version in ("6.0.3", "6.0.5"):
         singles[version] = folder / f"single-{version}.json"
-        again = lab_cli("run", "--group", "flask-cors", "--flask", "3.1", "--flask-cors", version, "--browser", "chromium",
-                     "--envs", str(folder / "envs"), "--out", str(singles[version]))
+        again = lab_cli(
+            "run",
+            "--group",
+            "flask-cors",
+            "--flask",
+            "3.1",
+            "--flask-cors",
+            version,
+            "--browser",
+            "chromium",
+            "--envs",
+            str(folder / "envs"),
+            "--out",
+            str(singles[version]),
+        )
         assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     return {"run": out, "folder": folder, **singles}
 
@@ -120,12 +149,18 @@ def test_each_release_pair_changes_cells_in_every_engine_and_each_change_is_cite
         assert {key[2] for key in changed} == set(ENGINES), (old, new, changed)
         known = between(changes, "flask-cors", old, new)
         explained = {sid for change in known for sid in change.scenarios}
-        for scenario, case, browser in changed:
+        for scenario, _case, _browser in changed:
             assert scenario in explained, f"{scenario} changed between {old} and {new} with no known change citing it"
-    crash = _by_pin(document, "3.0.0")[("flask-cors/invalid-origin-regex-first", "GET from the app, listed after the bad pattern", "firefox")]
-    assert crash["outcome"] == "error" and crash["matched"] and "nothing to repeat" in crash["reason"]  # the app's own error
+    crash = _by_pin(document, "3.0.0")[
+        ("flask-cors/invalid-origin-regex-first", "GET from the app, listed after the bad pattern", "firefox")
+    ]
+    assert (
+        crash["outcome"] == "error" and crash["matched"] and "nothing to repeat" in crash["reason"]
+    )  # the app's own error
     assert _by_pin(document, "2.1.3")[crash["scenario"], crash["case"], "firefox"]["outcome"] == "allowed"
-    startup = _by_pin(document, "6.0.5")[("flask-cors/invalid-origin-regex", "GET from the app, listed before the bad pattern", "webkit")]
+    startup = _by_pin(document, "6.0.5")[
+        ("flask-cors/invalid-origin-regex", "GET from the app, listed before the bad pattern", "webkit")
+    ]
     assert startup["outcome"] == "error" and startup["matched"] and "Invalid regular expression" in startup["reason"]
 
 
@@ -134,12 +169,18 @@ def test_the_releases_page_and_the_html_view_of_consecutive_pins(history: Dict[s
     done = lab_cli("report", str(history["run"]), "--releases", str(page), "--html", str(html))
     assert done.returncode == 0, done.stderr
     text = page.read_text(encoding="utf-8")
-    row = next(line for line in text.splitlines() if line.startswith("| flask-cors 3.0.0 |") and "look-alike host" in line)
+    row = next(
+        line for line in text.splitlines() if line.startswith("| flask-cors 3.0.0 |") and "look-alike host" in line
+    )
     assert row.count("allowed → blocked") == 3 and "2.1.3 → 3.0.0" in row and "#165" in row
-    row = next(line for line in text.splitlines() if line.startswith("| flask-cors 6.0.5 |") and "invalid-origin-regex" in line)
+    row = next(
+        line for line in text.splitlines() if line.startswith("| flask-cors 6.0.5 |") and "invalid-origin-regex" in line
+    )
     assert row.count("allowed → error") == 3
     assert "## Changes no browser can observe" in text and "CVE-2024-6221" in text
-    data = json.loads(re.search(r'<script type="application/json" id="data">(.*?)</script>', html.read_text(), re.S).group(1))
+    data = json.loads(
+        re.search(r'<script type="application/json" id="data">(.*?)</script>', html.read_text(), re.S).group(1)
+    )
     steps = {(s["old"], s["new"]): s for s in data["pinSteps"]}
     step = steps[("flask 2.2 / flask-cors 2.1.3 python 3.9", "flask 2.2 / flask-cors 3.0.0 python 3.9")]
     assert {c["browser"] for c in step["cells"]} == set(ENGINES)
@@ -154,16 +195,23 @@ def test_the_upgrade_check_lists_the_known_changes_and_which_showed_up(history: 
     done = lab_cli("diff", str(history["6.0.3"]), str(history["6.0.5"]))
     assert done.returncode == 1, done.stdout + done.stderr
     lines: List[str] = done.stdout.splitlines()
-    assert any(line.startswith("CHANGED flask-cors/invalid-origin-regex") and "allowed -> error" in line for line in lines)
+    assert any(
+        line.startswith("CHANGED flask-cors/invalid-origin-regex") and "allowed -> error" in line for line in lines
+    )
     assert "Known changes between flask-cors 6.0.3 and 6.0.5 (2 in lab/changes.toml):" in lines
-    assert "    showed up: 2 changed cell(s) in flask-cors/invalid-origin-regex, flask-cors/invalid-origin-regex-first" in lines
+    assert (
+        "    showed up: 2 changed cell(s) in flask-cors/invalid-origin-regex, flask-cors/invalid-origin-regex-first"
+        in lines
+    )
     assert any(line.startswith("    not observable in a browser: Typing") for line in lines)
 
 
 def test_an_expected_app_error_needs_its_text(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
-    base = ('title = "t"\n[backend]\n[[backend.routes]]\npath = "/x"\n[[cases]]\nname = "c"\npath = "/x"\n'
-            'expect = "allowed"\nexpect_by_version = { "flask-cors<6" = "VALUE" }\n')
+    base = (
+        'title = "t"\n[backend]\n[[backend.routes]]\npath = "/x"\n[[cases]]\nname = "c"\npath = "/x"\n'
+        'expect = "allowed"\nexpect_by_version = { "flask-cors<6" = "VALUE" }\n'
+    )
     path.write_text(base.replace("VALUE", "error: nothing to repeat"))
     scenario, problems = load_file(path)
     assert scenario is not None and not problems
@@ -176,8 +224,10 @@ def test_an_expected_app_error_needs_its_text(tmp_path: Path) -> None:
 
 def test_start_error_is_validated(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
-    path.write_text('title = "t"\n[backend]\nstart_error = { "flask-cors about 6" = "x", "flask<9" = "" }\n'
-                    '[[backend.routes]]\npath = "/x"\n[[cases]]\nname = "c"\npath = "/x"\nexpect = "allowed"\n')
+    path.write_text(
+        'title = "t"\n[backend]\nstart_error = { "flask-cors about 6" = "x", "flask<9" = "" }\n'
+        '[[backend.routes]]\npath = "/x"\n[[cases]]\nname = "c"\npath = "/x"\nexpect = "allowed"\n'
+    )
     scenario, problems = load_file(path)
     assert scenario is None and [p.line for p in problems] == [3, 3]
     assert "not a version condition" in problems[0].message and "piece of the expected error" in problems[1].message
@@ -187,7 +237,7 @@ def test_start_error_matches_only_a_real_start_failure_with_its_text(browsers: l
     """`resources = 5` makes CORS(app) raise in every flask-cors release: expected with the right text it matches;
     with another text, or on an app that starts, the cells are mismatches."""
     chromium = [c for c in browsers if c.name == "chromium"]
-    body = ('[[backend.routes]]\npath = "/x"\n[[cases]]\nname = "c"\npath = "/x"\nexpect = "allowed"\n')
+    body = '[[backend.routes]]\npath = "/x"\n[[cases]]\nname = "c"\npath = "/x"\nexpect = "allowed"\n'
     files = {
         "right": 'title = "t"\n[backend]\ncors = { resources = 5 }\nstart_error = { "flask>=0" = "Unexpected value" }\n',
         "wrong": 'title = "t"\n[backend]\ncors = { resources = 5 }\nstart_error = { "flask>=0" = "Invalid regular" }\n',

@@ -17,7 +17,9 @@ from lab.servers import OriginServer
 
 
 def _echo(environ: dict, start_response) -> List[bytes]:  # type: ignore[no-untyped-def]
-    body = f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}?{environ['QUERY_STRING']} host={environ.get('HTTP_HOST')}"
+    body = (
+        f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}?{environ['QUERY_STRING']} host={environ.get('HTTP_HOST')}"
+    )
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body.encode()]
 
@@ -61,8 +63,11 @@ def test_a_connect_to_a_declared_name_is_tunnelled_to_the_labs_server(routed: Tu
 
 def test_plain_http_keeps_the_host_and_sends_the_path_in_origin_form(routed: Tuple[Router, OriginServer]) -> None:
     router, _ = routed
-    answer = _exchange(router, b"GET http://app.example.com:8080/page?a=b HTTP/1.1\r\nHost: app.example.com:8080\r\n"
-                               b"Proxy-Connection: keep-alive\r\n\r\n")
+    answer = _exchange(
+        router,
+        b"GET http://app.example.com:8080/page?a=b HTTP/1.1\r\nHost: app.example.com:8080\r\n"
+        b"Proxy-Connection: keep-alive\r\n\r\n",
+    )
     assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"GET /page?a=b host=app.example.com:8080")
     assert router.asked() == [Asked("app.example.com", 8080, "GET", True)]
 
@@ -70,9 +75,15 @@ def test_plain_http_keeps_the_host_and_sends_the_path_in_origin_form(routed: Tup
 def test_an_undeclared_name_or_port_gets_the_labs_refusal_and_is_recorded(routed: Tuple[Router, OriginServer]) -> None:
     router, _ = routed
     for request, host, port, method in (
-            (b"CONNECT undeclared.example.net:443 HTTP/1.1\r\n\r\n", "undeclared.example.net", 443, "CONNECT"),
-            (b"CONNECT api.example.com:8443 HTTP/1.1\r\n\r\n", "api.example.com", 8443, "CONNECT"),
-            (b"GET http://nowhere.example.org/ HTTP/1.1\r\nHost: nowhere.example.org\r\n\r\n", "nowhere.example.org", 80, "GET")):
+        (b"CONNECT undeclared.example.net:443 HTTP/1.1\r\n\r\n", "undeclared.example.net", 443, "CONNECT"),
+        (b"CONNECT api.example.com:8443 HTTP/1.1\r\n\r\n", "api.example.com", 8443, "CONNECT"),
+        (
+            b"GET http://nowhere.example.org/ HTTP/1.1\r\nHost: nowhere.example.org\r\n\r\n",
+            "nowhere.example.org",
+            80,
+            "GET",
+        ),
+    ):
         answer = _exchange(router, request)
         assert answer.startswith(b"HTTP/1.1 403") and b"the lab refused it (nothing was sent out)" in answer
         assert router.asked()[-1] == Asked(host, port, method, False)

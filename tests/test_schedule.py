@@ -15,12 +15,19 @@ CASE = '[[cases]]\nname = "{name}"\npath = "/data"\n{extra}expect = "allowed"\n'
 
 
 def _scenario(folder: Path, name: str, origins: str, pages: List[str], pause: bool = False) -> Scenario:
-    cases = "".join(CASE.format(name=f"case {i}", extra=(f'page = "{page}"\n' if page else "")
-                                + ('repeat = 2\npause_ms = 1000\n' if pause and i == 0 else ""))
-                    for i, page in enumerate(pages))
+    cases = "".join(
+        CASE.format(
+            name=f"case {i}",
+            extra=(f'page = "{page}"\n' if page else "")
+            + ("repeat = 2\npause_ms = 1000\n" if pause and i == 0 else ""),
+        )
+        for i, page in enumerate(pages)
+    )
     path = folder / f"{name}.toml"
-    path.write_text(f'title = "{name}"\n\n[origins]\n{origins}\n[backend]\ncors = {{ origins = "*" }}\n\n'
-                    '[[backend.routes]]\npath = "/data"\n\n' + cases)
+    path.write_text(
+        f'title = "{name}"\n\n[origins]\n{origins}\n[backend]\ncors = {{ origins = "*" }}\n\n'
+        '[[backend.routes]]\npath = "/data"\n\n' + cases
+    )
     scenario, problems = load_file(path)
     assert scenario is not None and not problems, problems
     return scenario
@@ -38,8 +45,12 @@ def test_scenarios_that_name_one_origin_differently_share_its_server(tmp_path: P
 
 
 def test_one_host_named_twice_in_a_scenario_is_two_origins(tmp_path: Path) -> None:
-    twice = _scenario(tmp_path, "twice", 'evil = "http://evil.localhost"\nevil2 = "http://evil.localhost"\n'
-                                         'secure = "https://evil.localhost"\n', ["evil", "evil2"])
+    twice = _scenario(
+        tmp_path,
+        "twice",
+        'evil = "http://evil.localhost"\nevil2 = "http://evil.localhost"\nsecure = "https://evil.localhost"\n',
+        ["evil", "evil2"],
+    )
     keys = origin_keys(twice.origins)
     assert len({keys["evil"], keys["evil2"], keys["secure"]}) == 3
     pool = OriginPool()
@@ -57,8 +68,16 @@ def test_paused_scenarios_first_then_groups_of_page_origins_in_the_given_order(t
     paused = _scenario(tmp_path, "paused", 'evil = "http://evil.localhost"\n', ["evil"], pause=True)
     given = [on_app[0], on_evil[0], on_app[1], on_both, paused, on_evil[1], on_app[2], on_evil[2]]
     order = [s.id for s, _ in scheduled([(s, None) for s in given])]
-    assert order == [paused.id, on_app[0].id, on_app[1].id, on_app[2].id, on_both.id,
-                     on_evil[0].id, on_evil[1].id, on_evil[2].id]
+    assert order == [
+        paused.id,
+        on_app[0].id,
+        on_app[1].id,
+        on_app[2].id,
+        on_both.id,
+        on_evil[0].id,
+        on_evil[1].id,
+        on_evil[2].id,
+    ]
     # A shuffled run still changes both orders: the groups' (by first appearance) and the scenarios' within them.
     shuffled = given[:]
     random.Random(7).shuffle(shuffled)

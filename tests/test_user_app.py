@@ -13,7 +13,7 @@ from lab.browsers.base import Candidate
 from lab.scenario import load_file
 from tests.conftest import ENGINES, lab_cli
 
-APP = '''
+APP = """
 import os
 from flask import Blueprint, Flask, jsonify
 from flask_cors import CORS
@@ -43,9 +43,9 @@ def create_app(name="shop"):
 
     CORS(app, resources={r"/api/*": {"origins": [frontend, "http://localhost:5173"]}}, supports_credentials=True)
     return app
-'''
+"""
 
-SCENARIO = '''
+SCENARIO = """
 title = "My shop's API, as it really is"
 [origins]
 app = "https://shop.example.com"
@@ -86,7 +86,7 @@ name = "GET /API/legacy from the shop"
 path = "/API/legacy"
 expect = "blocked"
 expect_by_version = { "flask-cors<6" = "allowed" }
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -105,10 +105,17 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_an_app_backend_cannot_be_mixed_with_a_described_one(shop: Path, tmp_path: Path) -> None:
     scenario, problems = load_file(shop)
     assert scenario is not None and not problems and scenario.backend.app is not None
-    assert (scenario.backend.app.module, scenario.backend.app.attribute, scenario.backend.app.args) == ("shop.factory", "create_app", ("shop",))
+    assert (scenario.backend.app.module, scenario.backend.app.attribute, scenario.backend.app.args) == (
+        "shop.factory",
+        "create_app",
+        ("shop",),
+    )
     bad = tmp_path / "bad.toml"
-    bad.write_text(SCENARIO.replace('env = { FRONTEND_URL = "{app}" }', 'env = { FRONTEND_URL = "{app}" }\ncors = {}')
-                   .replace("create_app('shop')", "create_app(os.environ)").replace('project = "project"', 'project = "nowhere"'))
+    bad.write_text(
+        SCENARIO.replace('env = { FRONTEND_URL = "{app}" }', 'env = { FRONTEND_URL = "{app}" }\ncors = {}')
+        .replace("create_app('shop')", "create_app(os.environ)")
+        .replace('project = "project"', 'project = "nowhere"')
+    )
     _, problems = load_file(bad)
     messages = " | ".join(p.message for p in problems)
     assert "`cors` describes a backend, but `app` names your own application" in messages
@@ -128,15 +135,30 @@ def test_the_app_as_it_is_in_every_engine(shop: Path, browsers: List[Candidate],
             assert exchange["request_headers"]["Host"] == "api.shop.example.com"
     explained = lab_cli("explain", f"{shop}:look-alike", "--results", str(out))  # a file path works as an id does
     assert explained.returncode == 0, explained.stderr
-    assert "page https://shop.example.com.evil.net fetches GET https://api.shop.example.com/api/items/1" in explained.stdout
+    assert (
+        "page https://shop.example.com.evil.net fetches GET https://api.shop.example.com/api/items/1"
+        in explained.stdout
+    )
 
 
 def test_the_upgrade_check_names_the_apps_route(shop: Path, browsers: List[Candidate], tmp_path: Path) -> None:
     runs: Dict[str, Path] = {}
     for version in ("5.0.1", "6.0"):
         runs[version] = tmp_path / f"shop-{version}.json"
-        done = lab_cli("run", str(shop), "--flask", "3.1", "--flask-cors", version, "--browser", "chromium",
-                       "--envs", str(tmp_path / "envs"), "--out", str(runs[version]))
+        done = lab_cli(
+            "run",
+            str(shop),
+            "--flask",
+            "3.1",
+            "--flask-cors",
+            version,
+            "--browser",
+            "chromium",
+            "--envs",
+            str(tmp_path / "envs"),
+            "--out",
+            str(runs[version]),
+        )
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     versions = {v: json.loads(path.read_text())["pins"][0]["flask-cors"] for v, path in runs.items()}
     assert versions["5.0.1"] == "5.0.1" and versions["6.0"].startswith("6.0.")  # the pin wins over requirements.txt
@@ -147,24 +169,58 @@ def test_the_upgrade_check_names_the_apps_route(shop: Path, browsers: List[Candi
     assert "after:  request GET /API/legacy -> 200 [no CORS headers]" in diff.stdout
 
 
-def test_an_app_that_cannot_be_installed_is_an_error_for_its_pin(shop: Path, browsers: List[Candidate], tmp_path: Path) -> None:
+def test_an_app_that_cannot_be_installed_is_an_error_for_its_pin(
+    shop: Path, browsers: List[Candidate], tmp_path: Path
+) -> None:
     broken = shop.parent / "broken-cors.toml"
-    broken.write_text(SCENARIO.replace('env = { FRONTEND_URL = "{app}" }',
-                                       'env = { FRONTEND_URL = "{app}" }\nrequirements = ["no-such-package-cors-lab-test==1.0"]'))
+    broken.write_text(
+        SCENARIO.replace(
+            'env = { FRONTEND_URL = "{app}" }',
+            'env = { FRONTEND_URL = "{app}" }\nrequirements = ["no-such-package-cors-lab-test==1.0"]',
+        )
+    )
     out = tmp_path / "broken.json"
-    done = lab_cli("run", str(broken), "--flask", "3.1", "--flask-cors", "6.0", "--browser", "chromium",
-                   "--envs", str(tmp_path / "envs"), "--out", str(out))
+    done = lab_cli(
+        "run",
+        str(broken),
+        "--flask",
+        "3.1",
+        "--flask-cors",
+        "6.0",
+        "--browser",
+        "chromium",
+        "--envs",
+        str(tmp_path / "envs"),
+        "--out",
+        str(out),
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     rows = json.loads(out.read_text())["results"]
-    assert {r["outcome"] for r in rows} == {"error"} and all("no-such-package-cors-lab-test" in r["reason"] for r in rows)
+    assert {r["outcome"] for r in rows} == {"error"} and all(
+        "no-such-package-cors-lab-test" in r["reason"] for r in rows
+    )
 
 
-def test_scan_writes_a_file_that_reruns_and_its_upgrade_check_names_the_route(shop: Path, browsers: List[Candidate],
-                                                                               tmp_path: Path) -> None:
+def test_scan_writes_a_file_that_reruns_and_its_upgrade_check_names_the_route(
+    shop: Path, browsers: List[Candidate], tmp_path: Path
+) -> None:
     scanned = tmp_path / "shop-scan.toml"
-    done = lab_cli("scan", "shop.factory:create_app()", "--project", str(shop.parent / "project"),
-                   "--origin", "https://shop.example.com", "--origin", "dev=http://localhost:5173",
-                   "--api", "https://api.shop.example.com", "--env", "FRONTEND_URL={app}", "--out", str(scanned))
+    done = lab_cli(
+        "scan",
+        "shop.factory:create_app()",
+        "--project",
+        str(shop.parent / "project"),
+        "--origin",
+        "https://shop.example.com",
+        "--origin",
+        "dev=http://localhost:5173",
+        "--api",
+        "https://api.shop.example.com",
+        "--env",
+        "FRONTEND_URL={app}",
+        "--out",
+        str(scanned),
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "wrote" in done.stdout and "42 cases" in done.stdout
     assert "no attacker page could read a credentialed response" in done.stdout
@@ -180,8 +236,18 @@ def test_scan_writes_a_file_that_reruns_and_its_upgrade_check_names_the_route(sh
     runs = {}
     for version in ("5.0.1", "6.0"):
         runs[version] = tmp_path / f"scan-{version}.json"
-        lab_cli("run", str(scanned), "--flask", "3.1", "--flask-cors", version,
-                "--envs", str(tmp_path / "envs"), "--out", str(runs[version]))
+        lab_cli(
+            "run",
+            str(scanned),
+            "--flask",
+            "3.1",
+            "--flask-cors",
+            version,
+            "--envs",
+            str(tmp_path / "envs"),
+            "--out",
+            str(runs[version]),
+        )
     diff = lab_cli("diff", str(runs["5.0.1"]), str(runs["6.0"]))
     assert diff.returncode == 1, diff.stdout + diff.stderr
     changed = [line for line in diff.stdout.splitlines() if line.startswith("CHANGED")]

@@ -39,7 +39,9 @@ def _add_route(target: Any, route: Route, origins: Mapping[str, str], stopping: 
     target.add_url_rule(route.path, endpoint=f"route_{index}", view_func=view, methods=methods, **options)
 
 
-def _build_blueprints(backend: Backend, origins: Mapping[str, str], stopping: threading.Event) -> Dict[str, flask.Blueprint]:
+def _build_blueprints(
+    backend: Backend, origins: Mapping[str, str], stopping: threading.Event
+) -> Dict[str, flask.Blueprint]:
     """Create every blueprint with its routes and CORS, and nest children into parents."""
     made: Dict[str, flask.Blueprint] = {}
     for bp in backend.blueprints:
@@ -101,8 +103,9 @@ def _build(backend: Backend, origins: Mapping[str, str], stopping: threading.Eve
         "cors": lambda: _apply_cors(app, backend, origins),
         "hooks": lambda: [install_hook(app, hook, origins) for hook in backend.hooks],
         "routes": lambda: [_add_route(app, r, origins, stopping, i) for i, r in enumerate(backend.routes)],
-        "blueprints": lambda: [app.register_blueprint(blueprints[bp.name], **_prefix(bp))
-                               for bp in backend.blueprints if bp.parent is None],
+        "blueprints": lambda: [
+            app.register_blueprint(blueprints[bp.name], **_prefix(bp)) for bp in backend.blueprints if bp.parent is None
+        ],
     }
     for step in backend.order:
         steps[step]()

@@ -21,7 +21,7 @@ from typing import Optional, Sequence
 
 from filelock import FileLock
 
-from ..pins import ENVS_DIR, app_requirements, find_interpreter, install_env, InterpreterNotFound
+from ..pins import ENVS_DIR, InterpreterNotFound, app_requirements, find_interpreter, install_env
 
 
 class AppEnvError(Exception):
@@ -45,8 +45,9 @@ def project_venv(project: Path) -> Optional[str]:
     return None
 
 
-def app_interpreter(project: Path, python: Optional[str], requirements: Sequence[str],
-                    envs: Path = ENVS_DIR) -> AppInterpreter:
+def app_interpreter(
+    project: Path, python: Optional[str], requirements: Sequence[str], envs: Path = ENVS_DIR
+) -> AppInterpreter:
     """The interpreter that runs the app (see the module's docstring for the order)."""
     if python:
         return AppInterpreter(_usable(python), "python = " + python)

@@ -36,5 +36,3 @@ def forwarding_app(port: int, timeout_s: float) -> WSGIApp:
         return [data]
 
     return forward
-
-

@@ -21,10 +21,12 @@ def _origin_allowed(hook: Hook, origins: Mapping[str, str]) -> bool:
 def install_hook(app: Flask, hook: Hook, origins: Mapping[str, str]) -> None:
     """Register one manual hook on the app, in the order the scenario lists them."""
     if hook.when == "after_request":
+
         def after(response: Response) -> Response:
             if _origin_allowed(hook, origins):
                 set_headers(response, hook.headers, origins)
             return response
+
         app.after_request(after)
         return
 
@@ -38,11 +40,12 @@ def install_hook(app: Flask, hook: Hook, origins: Mapping[str, str]) -> None:
         if _origin_allowed(hook, origins):
             set_headers(response, hook.headers, origins)
         return response
+
     app.before_request(before)
 
 
 def install_error_handler(app: Flask, handler: ErrorHandler, origins: Mapping[str, str]) -> None:
     def handle(_: Exception) -> Response:
         return answer_response(handler.answer, origins)
-    app.register_error_handler(handler.code, handle)
 
+    app.register_error_handler(handler.code, handle)

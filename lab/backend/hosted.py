@@ -48,7 +48,7 @@ class AppHost:
     versions: Dict[str, str] = field(default_factory=dict)
     routes: List[Dict[str, Any]] = field(default_factory=list)
     error: Optional[str] = None
-    process: Optional["subprocess.Popen[str]"] = None
+    process: Optional[subprocess.Popen[str]] = None
     folder: Optional[str] = None  # the `{tmp}` folder, removed at close
 
     def close(self) -> None:
@@ -60,7 +60,7 @@ class AppHost:
             self.folder = None
 
 
-def end_host(process: "subprocess.Popen[str]") -> None:
+def end_host(process: subprocess.Popen[str]) -> None:
     """A host ends when its input closes (it serves until then); one that does not within 5 s is killed."""
     try:
         if process.stdin:
@@ -95,8 +95,16 @@ def start_host(python: str, backend: Backend, project: Path, env: Mapping[str, s
     environment = app_environment(python, {name: fill(value, generated) for name, value in env.items()})
     if backend.setup:
         try:
-            done = subprocess.run(backend.setup, shell=True, cwd=project, env=environment, capture_output=True,
-                                  text=True, timeout=SETUP_TIMEOUT_S, stdin=subprocess.DEVNULL)
+            done = subprocess.run(
+                backend.setup,
+                shell=True,
+                cwd=project,
+                env=environment,
+                capture_output=True,
+                text=True,
+                timeout=SETUP_TIMEOUT_S,
+                stdin=subprocess.DEVNULL,
+            )
         except subprocess.TimeoutExpired:
             host.error = f"setup `{backend.setup}` did not finish in {SETUP_TIMEOUT_S:.0f} s"
             return host
@@ -104,13 +112,26 @@ def start_host(python: str, backend: Backend, project: Path, env: Mapping[str, s
             host.error = f"setup `{backend.setup}` failed (exit {done.returncode}): {_tail(done.stderr + done.stdout)}"
             return host
     target = backend.app
-    request = {"project": str(project), "module": target.module, "attribute": target.attribute, "call": target.call,
-               "args": list(target.args), "kwargs": dict(target.kwargs)}
+    request = {
+        "project": str(project),
+        "module": target.module,
+        "attribute": target.attribute,
+        "call": target.call,
+        "args": list(target.args),
+        "kwargs": dict(target.kwargs),
+    }
     stderr = tempfile.TemporaryFile(mode="w+")
     try:
-        host.process = subprocess.Popen([python, "-c", HOST_SOURCE.read_text(encoding="utf-8"), json.dumps(request)],
-                                        cwd=project, env=environment, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=stderr, text=True, start_new_session=True)
+        host.process = subprocess.Popen(
+            [python, "-c", HOST_SOURCE.read_text(encoding="utf-8"), json.dumps(request)],
+            cwd=project,
+            env=environment,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            start_new_session=True,
+        )
     except OSError as exc:
         host.error = f"cannot run {python}: {exc}"
         return host
@@ -120,8 +141,13 @@ def start_host(python: str, backend: Backend, project: Path, env: Mapping[str, s
     answer = json.loads(line) if line.strip().startswith("{") else None
     if answer is None or not answer.get("ready"):
         stderr.seek(0)
-        said = answer["error"] if answer else (f"its host ended: {_tail(stderr.read())}" if ready
-                                               else f"it did not start in {START_TIMEOUT_S:.0f} s")
+        said = (
+            answer["error"]
+            if answer
+            else (
+                f"its host ended: {_tail(stderr.read())}" if ready else f"it did not start in {START_TIMEOUT_S:.0f} s"
+            )
+        )
         host.error = f"{target.text} (from {project}, with {python}): {said}"
         host.close()
         host.folder = None
@@ -148,8 +174,13 @@ class AppHosts:
         assert backend.app is not None
         project = (backend.project or Path.cwd()).resolve()
         env = {name: fill(value, origins) for name, value in backend.env.items()}
-        key: HostKey = (backend.python or "", str(project), backend.app.text, tuple(sorted(env.items())),
-                        backend.setup or "")
+        key: HostKey = (
+            backend.python or "",
+            str(project),
+            backend.app.text,
+            tuple(sorted(env.items())),
+            backend.setup or "",
+        )
         with self._lock:
             starting = self._starting.setdefault(key, threading.Lock())
         with starting:

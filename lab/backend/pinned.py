@@ -41,11 +41,15 @@ class LocalBackends:
     its own environment (`python` names its interpreter, as `--python` does; else see lab/backend/appenv.py)."""
 
     def __init__(self, python: Optional[str] = None, envs: Path = ENVS_DIR, timeout_s: float = 30.0) -> None:
-        from importlib.metadata import version
         import platform
+        from importlib.metadata import version
 
-        self.versions = {"python": platform.python_version(), "flask": version("flask"),
-                         "flask-cors": version("flask-cors"), "werkzeug": version("werkzeug")}
+        self.versions = {
+            "python": platform.python_version(),
+            "flask": version("flask"),
+            "flask-cors": version("flask-cors"),
+            "werkzeug": version("werkzeug"),
+        }
         self.label = f"flask {self.versions['flask']} / flask-cors {self.versions['flask-cors']}"
         self.error: Optional[str] = None
         self.python = python
@@ -83,9 +87,15 @@ class PinnedBackends:
             return
         self._stderr = tempfile.TemporaryFile(mode="w+")
         self._process = subprocess.Popen(
-            [env.python, "-m", "lab.pinhost"], cwd=str(LAB_ROOT),
+            [env.python, "-m", "lab.pinhost"],
+            cwd=str(LAB_ROOT),
             env=dict(os.environ, PYTHONPATH=str(LAB_ROOT), PYTHONDONTWRITEBYTECODE="1"),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True, bufsize=1)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+            bufsize=1,
+        )
         ready = self._read(60)
         if not ready or not ready.get("ready"):
             reason = ready.get("error") if ready else f"its host process ended: {self._stderr_tail()}"
@@ -120,8 +130,15 @@ class PinnedBackends:
             raise BackendBuildError(self.error)
         if scenario.backend.app is not None:
             return _hosted(self.hosts, scenario, origins)
-        answer = self._ask({"op": "mount", "slot": slot, "path": str(scenario.path.resolve()),
-                            "scenario_id": scenario.id, "origins": dict(origins)})
+        answer = self._ask(
+            {
+                "op": "mount",
+                "slot": slot,
+                "path": str(scenario.path.resolve()),
+                "scenario_id": scenario.id,
+                "origins": dict(origins),
+            }
+        )
         if not answer.get("ok"):
             raise BackendBuildError(answer.get("error", "unknown error"))
         return forwarding_app(int(answer["port"]), self.timeout_s)
@@ -148,20 +165,31 @@ def start_backends(envs: List[PinEnv], timeout_s: float) -> List[PinnedBackends]
     return [b for b in started if b is not None]
 
 
-def prepare_backends(pins: Sequence[Pin], scenarios: Sequence[Scenario], envs: Path, timeout_s: float,
-                     say: Callable[[str], None]) -> List[PinnedBackends]:
+def prepare_backends(
+    pins: Sequence[Pin], scenarios: Sequence[Scenario], envs: Path, timeout_s: float, say: Callable[[str], None]
+) -> List[PinnedBackends]:
     """Make every pin's environment (in parallel, reused when unchanged) and start its host process. The apps under
     test (`[backend] app`) bring their own requirements into every pin's environment."""
     from concurrent.futures import ThreadPoolExecutor
 
-    extra = sorted({requirement for s in scenarios if s.backend.app is not None
-                    for requirement in app_requirements(s.backend.requirements, s.backend.project or Path.cwd())})
-    say(f"preparing {len(pins)} pin environment(s) in {envs} ..."
-        + (f" (with the apps' requirements: {', '.join(extra)})" if extra else ""))
+    extra = sorted(
+        {
+            requirement
+            for s in scenarios
+            if s.backend.app is not None
+            for requirement in app_requirements(s.backend.requirements, s.backend.project or Path.cwd())
+        }
+    )
+    say(
+        f"preparing {len(pins)} pin environment(s) in {envs} ..."
+        + (f" (with the apps' requirements: {', '.join(extra)})" if extra else "")
+    )
     with ThreadPoolExecutor(max_workers=4) as pool:
         made = list(pool.map(lambda pin: ensure_env(pin, envs, extra), pins))
     backends = start_backends(made, timeout_s)
     for backend in backends:
-        state = f"error: {backend.error}" if backend.error else ", ".join(f"{k} {v}" for k, v in backend.versions.items())
+        state = (
+            f"error: {backend.error}" if backend.error else ", ".join(f"{k} {v}" for k, v in backend.versions.items())
+        )
         say(f"  {backend.label}: {state}")
     return backends

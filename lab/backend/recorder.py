@@ -46,9 +46,15 @@ class Exchange:
 
     def to_dict(self) -> Dict[str, Any]:
         # By hand: asdict's recursive copy was the largest share of the lab's own CPU per cell.
-        return {"kind": self.kind, "method": self.method, "path": self.path, "request_headers": dict(self.request_headers),
-                "status": self.status, "response_headers": [list(pair) for pair in self.response_headers],
-                "failure": self.failure}
+        return {
+            "kind": self.kind,
+            "method": self.method,
+            "path": self.path,
+            "request_headers": dict(self.request_headers),
+            "status": self.status,
+            "response_headers": [list(pair) for pair in self.response_headers],
+            "failure": self.failure,
+        }
 
 
 def request_headers(environ: Dict[str, Any]) -> Dict[str, str]:
@@ -104,7 +110,11 @@ class Recorder:
             _drop(environ)
             raise
         if environ.get(RESET_KEY):
-            exchange.status, exchange.response_headers, exchange.failure = None, [], f"connection reset: {environ[RESET_KEY]}"
+            exchange.status, exchange.response_headers, exchange.failure = (
+                None,
+                [],
+                f"connection reset: {environ[RESET_KEY]}",
+            )
             _drop(environ)
             return []
         return result

@@ -15,11 +15,13 @@ def fill(value: Any, origins: Mapping[str, str], request_origin: str = "") -> An
     flask-cors accepts one for `max_age` and the seeds use it.
     """
     if isinstance(value, str):
+
         def replace(match: Any) -> str:
             name = match.group(1)
             if name == REQUEST_ORIGIN:
                 return request_origin
             return origins.get(name, match.group(0))
+
         return PLACEHOLDER.sub(replace, value)
     if isinstance(value, dict):
         if set(value) == {"timedelta"} and isinstance(value["timedelta"], dict):

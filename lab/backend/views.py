@@ -54,7 +54,9 @@ def make_view(route: Route, origins: Mapping[str, str], stopping: threading.Even
         if route.action == "redirect":
             target = _redirect_target(route, origins)
             if route.raw:
-                return answer_response(Answer(route.redirect_status, "", route.headers + (("Location", target),)), origins, raw=True)
+                return answer_response(
+                    Answer(route.redirect_status, "", route.headers + (("Location", target),)), origins, raw=True
+                )
             response = redirect(target, code=route.redirect_status)
             set_headers(response, route.headers, origins, replace=False)  # CORS headers on the 3xx itself
             return response

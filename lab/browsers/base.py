@@ -7,8 +7,8 @@ runner never knows how a browser is driven.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass
 from collections import OrderedDict
+from dataclasses import asdict, dataclass
 from typing import Any, Callable, Collection, Dict, List, Sequence, Tuple
 
 
@@ -72,7 +72,7 @@ class Browser(ABC):
     Firefox about 0.67 s of CPU, a navigation 0.17 s (measured here), and the library needs 23 page origins."""
 
     def __init__(self) -> None:
-        self._open_pages: "OrderedDict[str, Page]" = OrderedDict()  # origin -> page, least recently used first
+        self._open_pages: OrderedDict[str, Page] = OrderedDict()  # origin -> page, least recently used first
 
     def page(self, origin_url: str, keep: Collection[str] = ()) -> Page:
         """The page for an origin: kept from earlier use, else a new one, else the least recently used page that is

@@ -31,41 +31,62 @@ class BiDiPage(FunctionPage):
 
     calls = {"probe": _PROBE, "start": _START, "results": _RESULTS, "run": _RUN}
 
-    def __init__(self, browser: "BiDiBrowser", context: str) -> None:
+    def __init__(self, browser: BiDiBrowser, context: str) -> None:
         super().__init__(browser.messages)
         self._browser = browser
         self.context = context
 
     def _call(self, function: str, argument: Any, timeout_ms: int) -> Any:
-        result = self._browser.connection.command("script.callFunction", {
-            "functionDeclaration": function, "arguments": [{"type": "string", "value": json.dumps(argument)}],
-            "target": {"context": self.context}, "awaitPromise": True, "resultOwnership": "none"},
-            timeout_s=timeout_ms / 1000 + SLACK_S)
+        result = self._browser.connection.command(
+            "script.callFunction",
+            {
+                "functionDeclaration": function,
+                "arguments": [{"type": "string", "value": json.dumps(argument)}],
+                "target": {"context": self.context},
+                "awaitPromise": True,
+                "resultOwnership": "none",
+            },
+            timeout_s=timeout_ms / 1000 + SLACK_S,
+        )
         if result.get("type") == "exception":
             details = result.get("exceptionDetails") or {}
             raise ProtocolError(f"the page threw: {details.get('text', 'an exception')}")
         return (result.get("result") or {}).get("value")
 
     def _round_trip(self) -> None:
-        self._browser.connection.command("script.evaluate", {
-            "expression": "0", "target": {"context": self.context}, "awaitPromise": False})
+        self._browser.connection.command(
+            "script.evaluate", {"expression": "0", "target": {"context": self.context}, "awaitPromise": False}
+        )
 
 
 class BiDiBrowser(Browser):
     """A browser behind a BiDi WebSocket, with one tab per origin kept open for the run. `stop` ends whatever
     runs the browser (its process) once the session is over; `clean_exit` says whether to close it first."""
 
-    def __init__(self, url: str, info: Callable[[Dict[str, Any]], BrowserInfo], stop: Callable[[], None],
-                 clean_exit: Callable[[], bool] = lambda: True) -> None:
+    def __init__(
+        self,
+        url: str,
+        info: Callable[[Dict[str, Any]], BrowserInfo],
+        stop: Callable[[], None],
+        clean_exit: Callable[[], bool] = lambda: True,
+    ) -> None:
         super().__init__()
         self._stop = stop
         self._clean_exit = clean_exit
         self.messages = BrowserMessages()
         self.connection = JsonSocket(url, self._on_event)
         try:
-            session = self.connection.command("session.new", {"capabilities": {"alwaysMatch": {
-                "acceptInsecureCerts": True,  # the lab's run-time CA (lab/certs.py)
-                "unhandledPromptBehavior": {"default": "ignore"}}}})
+            session = self.connection.command(
+                "session.new",
+                {
+                    "capabilities": {
+                        "alwaysMatch": {
+                            "acceptInsecureCerts": True,  # the lab's run-time CA (lab/certs.py)
+                            "unhandledPromptBehavior": {"default": "ignore"},
+                        }
+                    }
+                },
+            )
             self.info = info(session.get("capabilities") or {})
             self.connection.command("session.subscribe", {"events": ["log.entryAdded"]})
             tabs = self.connection.command("browsingContext.getTree", {"maxDepth": 0}).get("contexts") or []
@@ -80,8 +101,9 @@ class BiDiBrowser(Browser):
         frames = (params.get("stackTrace") or {}).get("callFrames") or [{}]
         # Firefox's CORS refusals arrive as `javascript` entries (errors of the page, not console calls).
         level = params.get("level", "info") if params.get("type") == "console" else "error"
-        self.messages.add(ConsoleMessage("warning" if level == "warn" else level, params.get("text") or "",
-                                           frames[0].get("url", "")))
+        self.messages.add(
+            ConsoleMessage("warning" if level == "warn" else level, params.get("text") or "", frames[0].get("url", ""))
+        )
 
     def _open(self, origin_url: str) -> Page:
         context, self._spare = self._spare, None
@@ -94,8 +116,9 @@ class BiDiBrowser(Browser):
     def _navigate(self, page: Page, origin_url: str) -> None:
         assert isinstance(page, BiDiPage)
         # `interactive`: the new document exists, so the next call cannot land in the one it replaces.
-        self.connection.command("browsingContext.navigate",
-                                {"context": page.context, "url": origin_url + PAGE_PATH, "wait": "interactive"})
+        self.connection.command(
+            "browsingContext.navigate", {"context": page.context, "url": origin_url + PAGE_PATH, "wait": "interactive"}
+        )
 
     def clear_cookies(self, origin_urls: Sequence[str]) -> None:
         self.connection.command("storage.deleteCookies", {})

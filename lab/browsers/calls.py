@@ -19,8 +19,10 @@ PROBE_CALL = "async spec => { " + READY + " return window.corsLabProbe(spec); }"
 START_CALL = "async specs => { " + READY + " return window.corsLabStart(specs); }"
 # Results come back as one JSON string: the protocols serialise a string far more cheaply than nested objects.
 RESULTS_CALL = "async tokens => { " + READY + " return JSON.stringify(await window.corsLabResults(tokens)); }"
-RUN_CALL = ("async specs => { " + READY + " window.corsLabStart(specs);"
-            " return JSON.stringify(await window.corsLabResults(specs.map(s => s.token))); }")
+RUN_CALL = (
+    "async specs => { " + READY + " window.corsLabStart(specs);"
+    " return JSON.stringify(await window.corsLabResults(specs.map(s => s.token))); }"
+)
 
 
 def longest_ms(specs: Sequence[Dict[str, Any]]) -> int:

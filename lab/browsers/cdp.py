@@ -42,7 +42,7 @@ class CDPPage(FunctionPage):
 
     calls = {"probe": PROBE_CALL, "start": START_CALL, "results": RESULTS_CALL, "run": RUN_CALL}
 
-    def __init__(self, browser: "CDPBrowser", session: str) -> None:
+    def __init__(self, browser: CDPBrowser, session: str) -> None:
         super().__init__(browser.messages)
         self._browser = browser
         self.session = session
@@ -50,9 +50,12 @@ class CDPPage(FunctionPage):
 
     def _call(self, call: str, argument: Any, timeout_ms: int) -> Any:
         # The argument is written into the expression as a literal (JSON is JavaScript): one evaluate, no handles.
-        answer = self._browser.connection.command("Runtime.evaluate", {
-            "expression": f"({call})({json.dumps(argument)})", "awaitPromise": True, "returnByValue": True},
-            timeout_s=timeout_ms / 1000 + SLACK_S, session=self.session)
+        answer = self._browser.connection.command(
+            "Runtime.evaluate",
+            {"expression": f"({call})({json.dumps(argument)})", "awaitPromise": True, "returnByValue": True},
+            timeout_s=timeout_ms / 1000 + SLACK_S,
+            session=self.session,
+        )
         if "exceptionDetails" in answer:
             details = answer["exceptionDetails"]
             said = (details.get("exception") or {}).get("description") or details.get("text") or "an exception"
@@ -114,8 +117,11 @@ class CDPBrowser(Browser):
         page = self._pages_by_session[session] = CDPPage(self, session)
         for enable in ("Page.enable", *_TARGET_DOMAINS):
             self.connection.command(enable, {}, session=session)
-        self.connection.command("Target.setAutoAttach", {"autoAttach": True, "waitForDebuggerOnStart": False,
-                                                         "flatten": True}, session=session)
+        self.connection.command(
+            "Target.setAutoAttach",
+            {"autoAttach": True, "waitForDebuggerOnStart": False, "flatten": True},
+            session=session,
+        )
         self._navigate(page, origin_url)
         return page
 

@@ -22,13 +22,32 @@ LISTENING = re.compile(r"DevTools listening on (ws://\S+)")
 # partitioning, how CORS redirects restart), except HTTPS-Upgrades, so that a scenario's http:// page origin is
 # loaded as written (Firefox's HTTPS-First is off for the same reason).
 QUIET_SWITCHES = (
-    "--headless", "--no-sandbox", "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-breakpad", "--disable-client-side-phishing-detection",
-    "--disable-default-apps", "--disable-extensions", "--disable-field-trial-config", "--disable-hang-monitor",
-    "--disable-prompt-on-repost", "--disable-search-engine-choice-screen", "--metrics-recording-only",
-    "--no-service-autorun", "--password-store=basic", "--use-mock-keychain", "--disable-dev-shm-usage",
-    "--mute-audio", "--hide-scrollbars", "--disable-background-timer-throttling",
-    "--disable-backgrounding-occluded-windows", "--disable-renderer-backgrounding", "--disable-features=HttpsUpgrades",
+    "--headless",
+    "--no-sandbox",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-breakpad",
+    "--disable-client-side-phishing-detection",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--disable-field-trial-config",
+    "--disable-hang-monitor",
+    "--disable-prompt-on-repost",
+    "--disable-search-engine-choice-screen",
+    "--metrics-recording-only",
+    "--no-service-autorun",
+    "--password-store=basic",
+    "--use-mock-keychain",
+    "--disable-dev-shm-usage",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows",
+    "--disable-renderer-backgrounding",
+    "--disable-features=HttpsUpgrades",
 )
 
 
@@ -36,26 +55,37 @@ def routing_switches(routing: Routing) -> List[str]:
     """Every request through the lab's router, except the lab-assigned names it reaches directly. `<-loopback>`
     first: Chromium sends loopback names through the proxy once it is in the list, and a later rule wins, so the
     names after it go direct."""
-    return [f"--proxy-server=http://{routing.proxy}",
-            "--proxy-bypass-list=" + ";".join(["<-loopback>", *routing.bypass])]
+    return [
+        f"--proxy-server=http://{routing.proxy}",
+        "--proxy-bypass-list=" + ";".join(["<-loopback>", *routing.bypass]),
+    ]
 
 
-def launch_chromium(executable: str, driver: str, args: Sequence[str] = (), routing: Optional[Routing] = None) -> CDPBrowser:
+def launch_chromium(
+    executable: str, driver: str, args: Sequence[str] = (), routing: Optional[Routing] = None
+) -> CDPBrowser:
     """Stock Chromium with a fresh profile, the lab's routing, and a CDP connection to its browser endpoint."""
     chromium = BrowserProcess("cors-lab-chromium-", LISTENING)
     switches = [*QUIET_SWITCHES, *(routing_switches(routing) if routing is not None else []), *args]
     try:
-        chromium.start([executable, *switches, "--remote-debugging-port=0", f"--user-data-dir={chromium.profile}",
-                        "about:blank"])
+        chromium.start(
+            [executable, *switches, "--remote-debugging-port=0", f"--user-data-dir={chromium.profile}", "about:blank"]
+        )
     except OSError as exc:
         raise BrowserUnavailable(f"Chromium ({executable}) cannot be started: {exc}") from exc
     url = chromium.listening_url(f"Chromium ({executable})", "DevTools")
 
     def info(version: Dict[str, Any]) -> BrowserInfo:
         product = str(version.get("product", ""))  # "Chrome/156.0.7805.0" (Chromium says Chrome here too)
-        return BrowserInfo(name="chromium", engine="chromium",
-                           product="Google Chrome" if "chrome" in os.path.basename(executable) else "Chromium",
-                           version=product.split("/", 1)[-1] or "unknown", driver=driver, executable=executable)
+        return BrowserInfo(
+            name="chromium",
+            engine="chromium",
+            product="Google Chrome" if "chrome" in os.path.basename(executable) else "Chromium",
+            version=product.split("/", 1)[-1] or "unknown",
+            driver=driver,
+            executable=executable,
+        )
+
     try:
         return CDPBrowser(url, info, chromium.stop)
     except ProtocolError as exc:

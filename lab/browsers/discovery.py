@@ -32,10 +32,18 @@ INSTALL_HINTS: Dict[str, str] = {
     "chromium": "python -m playwright install chromium   (no download access? apt-get install chromium)",
     "firefox": "python -m playwright install firefox   (no download access? apt-get install firefox-esr)",
     "webkit": "python -m playwright install webkit   (no download access? apt-get install webkit2gtk-driver xvfb;"
-              " on macOS: safaridriver --enable)",
+    " on macOS: safaridriver --enable)",
 }
-REMOTE_ENGINES = {"safari": "webkit", "webkit": "webkit", "minibrowser": "webkit", "chrome": "chromium",
-                  "chromium": "chromium", "msedge": "chromium", "microsoftedge": "chromium", "firefox": "firefox"}
+REMOTE_ENGINES = {
+    "safari": "webkit",
+    "webkit": "webkit",
+    "minibrowser": "webkit",
+    "chrome": "chromium",
+    "chromium": "chromium",
+    "msedge": "chromium",
+    "microsoftedge": "chromium",
+    "firefox": "firefox",
+}
 
 
 def playwright_browsers_folder() -> str:
@@ -92,11 +100,14 @@ def minibrowser() -> Optional[str]:
     return None
 
 
-def _playwright_launcher(engine: str, executable: Optional[str], driver: str, args: Sequence[str] = ()) -> Callable[..., Browser]:
+def _playwright_launcher(
+    engine: str, executable: Optional[str], driver: str, args: Sequence[str] = ()
+) -> Callable[..., Browser]:
     def launch(routing: Optional[Routing] = None) -> Browser:
         from .playwright import PlaywrightBrowser
 
         return PlaywrightBrowser(engine, executable, driver, args=args, routing=routing)
+
     return launch
 
 
@@ -105,6 +116,7 @@ def _firefox_launcher(executable: str, driver: str, args: Sequence[str] = ()) ->
         from .firefox import launch_firefox
 
         return launch_firefox(executable, driver, args, routing)
+
     return launch
 
 
@@ -113,6 +125,7 @@ def _chromium_launcher(executable: str, driver: str, args: Sequence[str] = ()) -
         from .chromium import launch_chromium
 
         return launch_chromium(executable, driver, args, routing)
+
     return launch
 
 
@@ -125,8 +138,14 @@ def _webkitgtk_launcher(webdriver: str, binary: str) -> Callable[..., Browser]:
         if routing is not None:  # WebKitGTK takes its proxy from the environment MiniBrowser inherits from the driver
             proxy = f"http://{routing.proxy}"
             bypass = ",".join(("127.0.0.1", *routing.bypass))  # 127.0.0.1: the driver's own connection to MiniBrowser
-            env.update(http_proxy=proxy, https_proxy=proxy, HTTP_PROXY=proxy, HTTPS_PROXY=proxy, no_proxy=bypass,
-                       NO_PROXY=bypass)
+            env.update(
+                http_proxy=proxy,
+                https_proxy=proxy,
+                HTTP_PROXY=proxy,
+                HTTPS_PROXY=proxy,
+                no_proxy=bypass,
+                NO_PROXY=bypass,
+            )
         if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
             display, env["DISPLAY"] = start_virtual_display()
             helpers.append(display)
@@ -137,10 +156,22 @@ def _webkitgtk_launcher(webdriver: str, binary: str) -> Callable[..., Browser]:
                 helper.stop()
             raise
         helpers.append(driver)
-        capabilities = {"browserName": "MiniBrowser", "acceptInsecureCerts": True,  # the lab's run-time CA
-                        "webkitgtk:browserOptions": {"binary": binary, "args": ["--automation"]}}
-        return WebDriverBrowser(endpoint, capabilities, "webkit", "webkit", "WebKitGTK MiniBrowser",
-                                "webdriver (WebKitWebDriver)", binary, helpers)
+        capabilities = {
+            "browserName": "MiniBrowser",
+            "acceptInsecureCerts": True,  # the lab's run-time CA
+            "webkitgtk:browserOptions": {"binary": binary, "args": ["--automation"]},
+        }
+        return WebDriverBrowser(
+            endpoint,
+            capabilities,
+            "webkit",
+            "webkit",
+            "WebKitGTK MiniBrowser",
+            "webdriver (WebKitWebDriver)",
+            binary,
+            helpers,
+        )
+
     return launch
 
 
@@ -149,8 +180,17 @@ def _safaridriver_launcher(safaridriver: str) -> Callable[..., Browser]:
         from .webdriver import WebDriverBrowser, start_local_driver
 
         driver, endpoint = start_local_driver([safaridriver])
-        return WebDriverBrowser(endpoint, {"browserName": "safari"}, "webkit", "webkit", "Safari",
-                                "webdriver (safaridriver)", safaridriver, [driver])
+        return WebDriverBrowser(
+            endpoint,
+            {"browserName": "safari"},
+            "webkit",
+            "webkit",
+            "Safari",
+            "webdriver (safaridriver)",
+            safaridriver,
+            [driver],
+        )
+
     return launch
 
 
@@ -166,13 +206,16 @@ def remote_candidate(spec: str, extra_capabilities: Optional[Dict[str, Any]] = N
         raise BrowserUnavailable(f"--webdriver {spec!r}: expected NAME=URL, for example safari=http://127.0.0.1:4444")
     engine = REMOTE_ENGINES.get(name.lower())
     if engine is None:
-        raise BrowserUnavailable(f"--webdriver {spec!r}: unknown browser {name!r}; expected one of: {', '.join(REMOTE_ENGINES)}")
+        raise BrowserUnavailable(
+            f"--webdriver {spec!r}: unknown browser {name!r}; expected one of: {', '.join(REMOTE_ENGINES)}"
+        )
     capabilities = {"browserName": name, **(extra_capabilities or {})}
 
     def launch(routing: Optional[Routing] = None) -> Browser:
         from .webdriver import WebDriverBrowser
 
         return WebDriverBrowser(url, capabilities, name, engine, f"{name} (remote)", f"webdriver (remote {url})", url)
+
     return Candidate(name, engine, url, f"webdriver (remote {url})", launch)
 
 
@@ -184,7 +227,9 @@ def playwright_server_candidate(spec: str, executables: Dict[str, str]) -> Candi
     """
     engine, separator, url = spec.partition("=")
     if not separator or engine not in KNOWN or not url.startswith(("ws://", "wss://")):
-        raise BrowserUnavailable(f"--connect {spec!r}: expected ENGINE=ws://HOST:PORT/ with ENGINE one of {', '.join(KNOWN)}")
+        raise BrowserUnavailable(
+            f"--connect {spec!r}: expected ENGINE=ws://HOST:PORT/ with ENGINE one of {', '.join(KNOWN)}"
+        )
     name, executable = f"remote-{engine}", executables.get(engine)
     driver = f"playwright server {url}"
 
@@ -192,6 +237,7 @@ def playwright_server_candidate(spec: str, executables: Dict[str, str]) -> Candi
         from .playwright import PlaywrightBrowser
 
         return PlaywrightBrowser(engine, executable, driver, connect=url, name=name, routing=routing)
+
     # A server on this machine launches its browser with the lab's routing (the launch options travel with the
     # connection); one elsewhere cannot reach the lab's router on 127.0.0.1.
     on_this_machine = urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
@@ -219,16 +265,41 @@ def find_browsers(extra_args: Optional[Dict[str, Sequence[str]]] = None) -> List
     for engine in KNOWN:
         if engine in bundled:
             driver = "playwright (Playwright's build)"
-            candidates.append(Candidate(engine, engine, bundled[engine], driver,
-                                        _playwright_launcher(engine, None, driver, extra_args.get(engine, ())), routable=True))
+            candidates.append(
+                Candidate(
+                    engine,
+                    engine,
+                    bundled[engine],
+                    driver,
+                    _playwright_launcher(engine, None, driver, extra_args.get(engine, ())),
+                    routable=True,
+                )
+            )
         elif engine == "webkit":
             webdriver, binary, safari = shutil.which("WebKitWebDriver"), minibrowser(), shutil.which("safaridriver")
             if webdriver and binary:
-                candidates.append(Candidate("webkit", "webkit", binary, "webdriver (WebKitWebDriver)",
-                                            _webkitgtk_launcher(webdriver, binary), system_binary=True, routable=True))
+                candidates.append(
+                    Candidate(
+                        "webkit",
+                        "webkit",
+                        binary,
+                        "webdriver (WebKitWebDriver)",
+                        _webkitgtk_launcher(webdriver, binary),
+                        system_binary=True,
+                        routable=True,
+                    )
+                )
             elif safari:
-                candidates.append(Candidate("webkit", "webkit", safari, "webdriver (safaridriver)",
-                                            _safaridriver_launcher(safari), system_binary=True))
+                candidates.append(
+                    Candidate(
+                        "webkit",
+                        "webkit",
+                        safari,
+                        "webdriver (safaridriver)",
+                        _safaridriver_launcher(safari),
+                        system_binary=True,
+                    )
+                )
         else:
             system = _system_binary(engine)
             if system:
@@ -239,7 +310,9 @@ def find_browsers(extra_args: Optional[Dict[str, Sequence[str]]] = None) -> List
                 else:
                     driver = "devtools protocol (system binary)"
                     launcher = _chromium_launcher(system, driver, args)
-                candidates.append(Candidate(engine, engine, system, driver, launcher, system_binary=True, routable=True))
+                candidates.append(
+                    Candidate(engine, engine, system, driver, launcher, system_binary=True, routable=True)
+                )
     return candidates
 
 
@@ -256,7 +329,9 @@ def select_browsers(requested: Sequence[str], found: Sequence[Candidate]) -> Lis
         if name in by_name:
             selected.append(by_name[name])
         elif name in KNOWN:
-            raise BrowserUnavailable(f"browser {name!r} was not found on this machine. Install it: {INSTALL_HINTS[name]}")
+            raise BrowserUnavailable(
+                f"browser {name!r} was not found on this machine. Install it: {INSTALL_HINTS[name]}"
+            )
         else:
             known = ", ".join(list(KNOWN) + [n for n in by_name if n not in KNOWN])
             raise BrowserUnavailable(f"unknown browser {name!r}; expected one of: {known}")

@@ -27,8 +27,11 @@ def startup_cache(executable: str) -> Optional[Path]:
     """Where this Firefox's startup files are kept between runs (per user, per build of Firefox)."""
     try:
         real = os.path.realpath(executable)
-        stamps = [f"{path}:{os.stat(path).st_mtime_ns}" for path in (real, os.path.join(os.path.dirname(real), "omni.ja"))
-                  if os.path.exists(path)]
+        stamps = [
+            f"{path}:{os.stat(path).st_mtime_ns}"
+            for path in (real, os.path.join(os.path.dirname(real), "omni.ja"))
+            if os.path.exists(path)
+        ]
     except OSError:
         return None
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
@@ -82,11 +85,17 @@ def routing_prefs(routing: Routing) -> Dict[str, Any]:
     """Every request through the lab's router, except the lab-assigned names it reaches directly. No failover and
     no bypass: Firefox's own services must not retry around a refusal."""
     host, port = routing.proxy.rsplit(":", 1)
-    return {"network.proxy.type": 1, "network.proxy.http": host, "network.proxy.http_port": int(port),
-            "network.proxy.ssl": host, "network.proxy.ssl_port": int(port),
-            "network.proxy.no_proxies_on": ", ".join(routing.bypass),
-            "network.proxy.allow_hijacking_localhost": True, "network.proxy.failover_direct": False,
-            "network.proxy.allow_bypass": False}
+    return {
+        "network.proxy.type": 1,
+        "network.proxy.http": host,
+        "network.proxy.http_port": int(port),
+        "network.proxy.ssl": host,
+        "network.proxy.ssl_port": int(port),
+        "network.proxy.no_proxies_on": ", ".join(routing.bypass),
+        "network.proxy.allow_hijacking_localhost": True,
+        "network.proxy.failover_direct": False,
+        "network.proxy.allow_bypass": False,
+    }
 
 
 class _FirefoxProcess(BrowserProcess):
@@ -101,11 +110,15 @@ class _FirefoxProcess(BrowserProcess):
             except OSError:
                 pass  # an unreadable cache only makes this launch slower: Firefox rebuilds what is missing
         with open(os.path.join(self.profile, "user.js"), "w", encoding="utf-8") as user_js:
-            user_js.writelines(f"user_pref({json.dumps(name)}, {json.dumps(value)});\n" for name, value in prefs.items())
-        self.start([executable, "--headless", "--remote-debugging-port=0", "--profile", self.profile, *args],
-                   {**os.environ, "MOZ_CRASHREPORTER_DISABLE": "1"})
+            user_js.writelines(
+                f"user_pref({json.dumps(name)}, {json.dumps(value)});\n" for name, value in prefs.items()
+            )
+        self.start(
+            [executable, "--headless", "--remote-debugging-port=0", "--profile", self.profile, *args],
+            {**os.environ, "MOZ_CRASHREPORTER_DISABLE": "1"},
+        )
 
-    def url_from(self, found: "re.Match[str]") -> str:
+    def url_from(self, found: re.Match[str]) -> str:
         return found.group(1) + "/session"
 
     def wants_clean_exit(self) -> bool:
@@ -136,7 +149,9 @@ class _FirefoxProcess(BrowserProcess):
                 shutil.rmtree(staging, ignore_errors=True)
 
 
-def launch_firefox(executable: str, driver: str, args: Sequence[str] = (), routing: Optional[Routing] = None) -> BiDiBrowser:
+def launch_firefox(
+    executable: str, driver: str, args: Sequence[str] = (), routing: Optional[Routing] = None
+) -> BiDiBrowser:
     """Stock Firefox (`firefox`, `firefox-esr`) with a fresh quiet profile, the lab's routing, and a BiDi session."""
     prefs = {**QUIET_PROFILE, **(routing_prefs(routing) if routing is not None else {})}
     try:
@@ -147,8 +162,15 @@ def launch_firefox(executable: str, driver: str, args: Sequence[str] = (), routi
 
     def info(capabilities: Dict[str, Any]) -> BrowserInfo:
         product = "Firefox ESR" if "esr" in os.path.basename(executable) else "Firefox"
-        return BrowserInfo(name="firefox", engine="firefox", product=product,
-                           version=str(capabilities.get("browserVersion", "unknown")), driver=driver, executable=executable)
+        return BrowserInfo(
+            name="firefox",
+            engine="firefox",
+            product=product,
+            version=str(capabilities.get("browserVersion", "unknown")),
+            driver=driver,
+            executable=executable,
+        )
+
     try:
         return BiDiBrowser(url, info, firefox.stop, clean_exit=firefox.wants_clean_exit)
     except ProtocolError as exc:

@@ -7,10 +7,10 @@ import subprocess
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..frontend import PAGE_PATH
+from .base import Browser, BrowserInfo, BrowserUnavailable, ConsoleMessage, Page, Routing
+from .calls import PROBE_CALL, RESULTS_CALL, RUN_CALL, START_CALL
 from .cdp import cors_issue_message
 from .firefox import routing_prefs
-from .calls import PROBE_CALL, RESULTS_CALL, RUN_CALL, START_CALL
-from .base import Browser, BrowserInfo, BrowserUnavailable, ConsoleMessage, Page, Routing
 
 PRODUCTS = {"chromium": "Chromium", "firefox": "Firefox", "webkit": "WebKit"}
 
@@ -39,9 +39,11 @@ def undrivable_message(engine: str, executable: Optional[str], error: str) -> st
     what = system_version(executable) if executable else f"Playwright's {engine} build"
     message = f"Playwright {_playwright_version()} cannot drive {what} ({executable or engine}): {first_line}"
     if engine == "firefox" and executable and "Protocol error" in error:
-        message += (". Stock Firefox is driven over WebDriver BiDi, and this Playwright speaks a newer BiDi than this"
-                    " Firefox (measured: Playwright 1.65 fails against Firefox ESR 153, 1.60-1.64 work). Fix:"
-                    " pip install 'playwright>=1.60,<1.65', or use Playwright's own Firefox: python -m playwright install firefox")
+        message += (
+            ". Stock Firefox is driven over WebDriver BiDi, and this Playwright speaks a newer BiDi than this"
+            " Firefox (measured: Playwright 1.65 fails against Firefox ESR 153, 1.60-1.64 work). Fix:"
+            " pip install 'playwright>=1.60,<1.65', or use Playwright's own Firefox: python -m playwright install firefox"
+        )
     elif executable:
         message += f". Fix: use Playwright's own build (python -m playwright install {engine}) or a version of this browser that Playwright {_playwright_version()} supports"
     else:
@@ -49,8 +51,9 @@ def undrivable_message(engine: str, executable: Optional[str], error: str) -> st
     return message
 
 
-def launch_options(engine: str, executable: Optional[str], args: Sequence[str] = (),
-                   routing: Optional[Routing] = None) -> Dict[str, Any]:
+def launch_options(
+    engine: str, executable: Optional[str], args: Sequence[str] = (), routing: Optional[Routing] = None
+) -> Dict[str, Any]:
     """How to launch an engine: Playwright's build (no options) or a system binary, plus extra arguments, and the
     lab's routing for origins served as written."""
     options: Dict[str, Any] = {"args": list(args)} if args else {}
@@ -121,8 +124,16 @@ class PlaywrightPage(Page):
 class PlaywrightBrowser(Browser):
     """Launches in the calling thread: Playwright's sync API belongs to one thread."""
 
-    def __init__(self, engine: str, executable: Optional[str], driver: str, connect: Optional[str] = None,
-                 name: Optional[str] = None, args: Sequence[str] = (), routing: Optional[Routing] = None) -> None:
+    def __init__(
+        self,
+        engine: str,
+        executable: Optional[str],
+        driver: str,
+        connect: Optional[str] = None,
+        name: Optional[str] = None,
+        args: Sequence[str] = (),
+        routing: Optional[Routing] = None,
+    ) -> None:
         from playwright.sync_api import Error, sync_playwright
 
         super().__init__()
@@ -134,18 +145,23 @@ class PlaywrightBrowser(Browser):
                 headers = {"x-playwright-launch-options": json.dumps(options)} if options else None
                 self._browser = getattr(self._playwright, engine).connect(connect, headers=headers, timeout=60000)
             else:
-                self._browser = getattr(self._playwright, engine).launch(**launch_options(engine, executable, args, routing))
+                self._browser = getattr(self._playwright, engine).launch(
+                    **launch_options(engine, executable, args, routing)
+                )
             self._context = self._browser.new_context(ignore_https_errors=True)  # the lab's run-time CA (lab/certs.py)
             self._spare = self._context.new_page()  # fails here, not mid-run, when the protocol does not match
         except Error as exc:
             self._playwright.stop()
             if connect:
-                raise BrowserUnavailable(f"cannot use the Playwright server at {connect}: {str(exc).strip().splitlines()[0]}") from exc
+                raise BrowserUnavailable(
+                    f"cannot use the Playwright server at {connect}: {str(exc).strip().splitlines()[0]}"
+                ) from exc
             raise BrowserUnavailable(undrivable_message(engine, executable, str(exc))) from exc
         self.info = BrowserInfo(
             name=name or engine,
             engine=engine,
-            product=PRODUCTS[engine] + ("" if not executable or "esr" not in executable else " ESR")
+            product=PRODUCTS[engine]
+            + ("" if not executable or "esr" not in executable else " ESR")
             + ("" if executable else " (Playwright build)"),
             version=self._browser.version,
             driver=driver,

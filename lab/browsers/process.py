@@ -26,7 +26,7 @@ LAUNCH_TIMEOUT_S = 60.0
 # browser outlives the run that launched it. The shell exits with the browser's own exit status otherwise.
 SUPERVISOR = (
     'exec 3<&0; "$@" </dev/null 3<&- & browser=$!; '
-    '{ read -r _ <&3; kill -KILL 0; } & watcher=$!; '
+    "{ read -r _ <&3; kill -KILL 0; } & watcher=$!; "
     'wait "$browser"; status=$?; kill "$watcher" 2>/dev/null; exit "$status"'
 )
 
@@ -40,7 +40,7 @@ class BrowserProcess:
         self._listening = listening
         self._url: Optional[str] = None
         self._found = threading.Event()  # the URL is known, or the log ended without one
-        self.process: Optional["subprocess.Popen[str]"] = None
+        self.process: Optional[subprocess.Popen[str]] = None
         self._reader: Optional[threading.Thread] = None
 
     def start(self, command: Sequence[str], env: Optional[Dict[str, str]] = None) -> None:
@@ -50,10 +50,16 @@ class BrowserProcess:
             shutil.rmtree(self.profile, ignore_errors=True)
             raise OSError(f"{command[0]} is not an executable file")
         try:
-            self.process = subprocess.Popen(["/bin/sh", "-c", SUPERVISOR, "cors-lab-browser", *command],
-                                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                            text=True, errors="replace", env=env if env is not None else dict(os.environ),
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                ["/bin/sh", "-c", SUPERVISOR, "cors-lab-browser", *command],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+                env=env if env is not None else dict(os.environ),
+                start_new_session=True,
+            )
         except OSError:
             shutil.rmtree(self.profile, ignore_errors=True)
             raise
@@ -70,7 +76,7 @@ class BrowserProcess:
                 self._found.set()
         self._found.set()
 
-    def url_from(self, found: "re.Match[str]") -> str:
+    def url_from(self, found: re.Match[str]) -> str:
         """The WebSocket URL to connect to, from the log line that announced it."""
         return found.group(1)
 
@@ -81,8 +87,9 @@ class BrowserProcess:
         if self._url is None:
             self.stop()
             said = " | ".join(line for line in list(self.log)[-5:] if line) or "nothing"
-            raise BrowserUnavailable(f"{browser} did not start its {server} server within {timeout_s:.0f} s;"
-                                     f" it said: {said}")
+            raise BrowserUnavailable(
+                f"{browser} did not start its {server} server within {timeout_s:.0f} s; it said: {said}"
+            )
         return self._url
 
     def wants_clean_exit(self) -> bool:

@@ -19,8 +19,8 @@ import urllib.request
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..frontend import PAGE_PATH
-from .calls import longest_ms
 from .base import Browser, BrowserInfo, BrowserUnavailable, ConsoleMessage, Page
+from .calls import longest_ms
 
 PROBE_SCRIPT = (
     "const done = arguments[arguments.length - 1];"
@@ -29,11 +29,15 @@ PROBE_SCRIPT = (
 
 START_SCRIPT = "return window.corsLabStart(arguments[0]);"
 # Results come back as one JSON string: cheaper for the driver to serialise than nested objects.
-RESULTS_SCRIPT = ("const done = arguments[arguments.length - 1];"
-                  "window.corsLabResults(arguments[0]).then(r => done(JSON.stringify(r)), e => done(JSON.stringify({})));")
-RUN_SCRIPT = ("const done = arguments[arguments.length - 1]; window.corsLabStart(arguments[0]);"
-              "window.corsLabResults(arguments[0].map(s => s.token)).then(r => done(JSON.stringify(r)),"
-              " e => done(JSON.stringify({})));")
+RESULTS_SCRIPT = (
+    "const done = arguments[arguments.length - 1];"
+    "window.corsLabResults(arguments[0]).then(r => done(JSON.stringify(r)), e => done(JSON.stringify({})));"
+)
+RUN_SCRIPT = (
+    "const done = arguments[arguments.length - 1]; window.corsLabStart(arguments[0]);"
+    "window.corsLabResults(arguments[0].map(s => s.token)).then(r => done(JSON.stringify(r)),"
+    " e => done(JSON.stringify({})));"
+)
 
 
 class WebDriverError(Exception):
@@ -49,10 +53,13 @@ class WebDriverClient:
         self.session_id = ""
         self.capabilities: Dict[str, Any] = {}
 
-    def call(self, method: str, path: str, body: Optional[Dict[str, Any]] = None, timeout_s: Optional[float] = None) -> Any:
+    def call(
+        self, method: str, path: str, body: Optional[Dict[str, Any]] = None, timeout_s: Optional[float] = None
+    ) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.endpoint + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json; charset=utf-8"})
+        request = urllib.request.Request(
+            self.endpoint + path, data=data, method=method, headers={"Content-Type": "application/json; charset=utf-8"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=timeout_s or self.timeout_s) as response:
                 payload = json.loads(response.read() or b"{}")
@@ -72,7 +79,9 @@ class WebDriverClient:
         self.session_id = value["sessionId"]
         self.capabilities = value.get("capabilities", {})
 
-    def session(self, method: str, path: str, body: Optional[Dict[str, Any]] = None, timeout_s: Optional[float] = None) -> Any:
+    def session(
+        self, method: str, path: str, body: Optional[Dict[str, Any]] = None, timeout_s: Optional[float] = None
+    ) -> Any:
         return self.call(method, f"/session/{self.session_id}{path}", body, timeout_s)
 
     def quit(self) -> None:
@@ -85,15 +94,16 @@ class WebDriverClient:
 
 
 class WebDriverPage(Page):
-    def __init__(self, browser: "WebDriverBrowser", handle: str) -> None:
+    def __init__(self, browser: WebDriverBrowser, handle: str) -> None:
         self._browser = browser
         self.handle = handle
 
     def probe(self, spec: Dict[str, Any]) -> Dict[str, Any]:
         self._browser.switch_to(self.handle)
         self._browser.ensure_script_timeout(spec["timeout_ms"] + 5000)
-        return self._browser.client.session("POST", "/execute/async", {"script": PROBE_SCRIPT, "args": [spec]},
-                                            timeout_s=spec["timeout_ms"] / 1000 + 30)
+        return self._browser.client.session(
+            "POST", "/execute/async", {"script": PROBE_SCRIPT, "args": [spec]}, timeout_s=spec["timeout_ms"] / 1000 + 30
+        )
 
     def start(self, specs: Sequence[Dict[str, Any]]) -> None:
         self._browser.switch_to(self.handle)
@@ -108,8 +118,11 @@ class WebDriverPage(Page):
     def _call_async(self, script: str, argument: Any, timeout_ms: int) -> Dict[str, Any]:
         self._browser.switch_to(self.handle)
         self._browser.ensure_script_timeout(timeout_ms + 5000)
-        return json.loads(self._browser.client.session("POST", "/execute/async", {"script": script, "args": [argument]},
-                                                       timeout_s=timeout_ms / 1000 + 30))
+        return json.loads(
+            self._browser.client.session(
+                "POST", "/execute/async", {"script": script, "args": [argument]}, timeout_s=timeout_ms / 1000 + 30
+            )
+        )
 
     def console(self, flush: bool = True) -> List[ConsoleMessage]:
         return []  # classic WebDriver has no console access: the browser's own reason is not available
@@ -118,9 +131,18 @@ class WebDriverPage(Page):
 class _Process:
     """A helper process (a driver, a virtual display) that dies with the browser."""
 
-    def __init__(self, command: Sequence[str], env: Optional[Dict[str, str]] = None, pass_fds: Sequence[int] = ()) -> None:
-        self.process = subprocess.Popen(list(command), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, pass_fds=tuple(pass_fds), start_new_session=True)
+    def __init__(
+        self, command: Sequence[str], env: Optional[Dict[str, str]] = None, pass_fds: Sequence[int] = ()
+    ) -> None:
+        self.process = subprocess.Popen(
+            list(command),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=tuple(pass_fds),
+            start_new_session=True,
+        )
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -132,14 +154,15 @@ class _Process:
                 self.process.wait(timeout=5)
 
 
-def start_virtual_display() -> "tuple[_Process, str]":
+def start_virtual_display() -> tuple[_Process, str]:
     """Start Xvfb on a display number it picks itself (no collisions between runs)."""
     xvfb = shutil.which("Xvfb")
     if not xvfb:
         raise BrowserUnavailable("WebKitGTK needs an X display and Xvfb is not installed: apt-get install xvfb")
     read_end, write_end = os.pipe()
-    process = _Process([xvfb, "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                       pass_fds=[write_end])
+    process = _Process(
+        [xvfb, "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp"], pass_fds=[write_end]
+    )
     os.close(write_end)
     with os.fdopen(read_end) as pipe:
         number = pipe.readline().strip()
@@ -155,7 +178,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_local_driver(command: Sequence[str], env: Optional[Dict[str, str]] = None) -> "tuple[_Process, str]":
+def start_local_driver(command: Sequence[str], env: Optional[Dict[str, str]] = None) -> tuple[_Process, str]:
     """Start a local WebDriver server (`WebKitWebDriver`, `safaridriver`) on a free port and wait for it."""
     port = _free_port()
     process = _Process([*command, f"--port={port}"], env=env)
@@ -177,8 +200,17 @@ def start_local_driver(command: Sequence[str], env: Optional[Dict[str, str]] = N
 class WebDriverBrowser(Browser):
     """A browser driven over WebDriver, with one window per origin kept open for the run."""
 
-    def __init__(self, endpoint: str, capabilities: Dict[str, Any], name: str, engine: str, product: str,
-                 driver: str, executable: str, helpers: Sequence[_Process] = ()) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        capabilities: Dict[str, Any],
+        name: str,
+        engine: str,
+        product: str,
+        driver: str,
+        executable: str,
+        helpers: Sequence[_Process] = (),
+    ) -> None:
         super().__init__()
         self._helpers = list(helpers)
         self.client = WebDriverClient(endpoint)
@@ -190,9 +222,14 @@ class WebDriverBrowser(Browser):
         self._current = self.client.session("GET", "/window")
         self._fresh_window: Optional[str] = self._current
         self._script_timeout_ms = 0
-        self.info = BrowserInfo(name=name, engine=engine, product=product,
-                                version=str(self.client.capabilities.get("browserVersion", "unknown")),
-                                driver=driver, executable=executable)
+        self.info = BrowserInfo(
+            name=name,
+            engine=engine,
+            product=product,
+            version=str(self.client.capabilities.get("browserVersion", "unknown")),
+            driver=driver,
+            executable=executable,
+        )
 
     def switch_to(self, handle: str) -> None:
         if handle != self._current:

@@ -35,12 +35,14 @@ class JsonSocket:
         try:
             # No keep-alive pings: a browser busy with a long call is not a dead one (its calls have their own timeouts).
             self._socket: ClientConnection = self._closing.enter_context(
-                connect(url, max_size=None, open_timeout=timeout_s, compression=None, ping_interval=None))
+                connect(url, max_size=None, open_timeout=timeout_s, compression=None, ping_interval=None)
+            )
         except (OSError, TimeoutError) as exc:
             raise ProtocolError(f"cannot connect to {url}: {exc}") from exc
 
-    def command(self, method: str, params: Dict[str, Any], timeout_s: Optional[float] = None,
-                session: Optional[str] = None) -> Dict[str, Any]:
+    def command(
+        self, method: str, params: Dict[str, Any], timeout_s: Optional[float] = None, session: Optional[str] = None
+    ) -> Dict[str, Any]:
         """Send a command and wait for its answer (the events before it are dispatched on the way)."""
         command_id = self.send(method, params, session)
         timeout = timeout_s or self.timeout_s
@@ -72,8 +74,9 @@ class JsonSocket:
             raise ProtocolError(f"{method}: the browser closed the connection (it exited or crashed)") from exc
         return self._next_id
 
-    def wait(self, done: Callable[[], bool], what: str, timeout_s: Optional[float] = None,
-             session: Optional[str] = None) -> None:
+    def wait(
+        self, done: Callable[[], bool], what: str, timeout_s: Optional[float] = None, session: Optional[str] = None
+    ) -> None:
         """Dispatch events until `done()` says that the one awaited has arrived."""
         timeout = timeout_s or self.timeout_s
         try:

@@ -12,14 +12,24 @@ from .common import EXIT_OK, Subcommands, load_selected, local_browsers, refuse,
 
 def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
     """Its arguments: the scenarios and browsers to measure, or --scale for generated libraries."""
-    bench = commands.add_parser("bench", help="per-case cost of the lab against a plain loop and the in-page floor (the same fetches)")
+    bench = commands.add_parser(
+        "bench", help="per-case cost of the lab against a plain loop and the in-page floor (the same fetches)"
+    )
     bench.add_argument("paths", nargs="*", type=Path)
     bench.add_argument("--browser", action="append", default=[], metavar="NAME")
     selection_options(bench)
-    bench.add_argument("--scale", metavar="N,N,...", help="instead: run generated libraries of N cases each and print how"
-                       " wall time, memory, threads, fds and processes grow (for example 100,1000,10000)")
-    bench.add_argument("--app-host", action="store_true", help="instead: the same app described and as your own project"
-                       " (served by a host process of its own), in turns: what the host costs per cell")
+    bench.add_argument(
+        "--scale",
+        metavar="N,N,...",
+        help="instead: run generated libraries of N cases each and print how"
+        " wall time, memory, threads, fds and processes grow (for example 100,1000,10000)",
+    )
+    bench.add_argument(
+        "--app-host",
+        action="store_true",
+        help="instead: the same app described and as your own project"
+        " (served by a host process of its own), in turns: what the host costs per cell",
+    )
     return bench
 
 
@@ -30,8 +40,11 @@ def execute(args: argparse.Namespace) -> int:
     if args.app_host:
         from ..hostbench import measure_host
 
-        print("the same app and 240 cases per engine, described (in the lab's process) and as a user's project (in its"
-              " own host process), in turns; from the last browser ready to the last cell", flush=True)
+        print(
+            "the same app and 240 cases per engine, described (in the lab's process) and as a user's project (in its"
+            " own host process), in turns; from the last browser ready to the last cell",
+            flush=True,
+        )
         for turn in measure_host(local_browsers(args.browser)):
             print(turn.line(), flush=True)
         return EXIT_OK
@@ -45,9 +58,12 @@ def execute(args: argparse.Namespace) -> int:
             print(point.line(), flush=True)
         return EXIT_OK
     scenarios = load_selected(args)
-    print(f"{sum(len(s.cases) for s in scenarios)} cases of {len(scenarios)} scenarios; lab, loop and floor make the same"
-          " fetches (https origins through the lab's routing, sandboxed frames, repeats and their pauses), with the"
-          " same in-page probe; browser launch excluded, page opens included", flush=True)
+    print(
+        f"{sum(len(s.cases) for s in scenarios)} cases of {len(scenarios)} scenarios; lab, loop and floor make the same"
+        " fetches (https origins through the lab's routing, sandboxed frames, repeats and their pauses), with the"
+        " same in-page probe; browser launch excluded, page opens included",
+        flush=True,
+    )
     results = []
     for candidate in local_browsers(args.browser):
         results.append(measure(scenarios, candidate))

@@ -8,8 +8,13 @@ from pathlib import Path
 from typing import Dict, List, Sequence
 
 from ..browsers.base import Candidate
-from ..browsers.discovery import (find_browsers, parse_capabilities, playwright_server_candidate, remote_candidate,
-                                  select_browsers)
+from ..browsers.discovery import (
+    find_browsers,
+    parse_capabilities,
+    playwright_server_candidate,
+    remote_candidate,
+    select_browsers,
+)
 from ..scenario import Problem, Scenario, ScenarioError, load_scenarios
 from ..scenario.load import LIBRARY
 
@@ -32,28 +37,55 @@ def command_line_problem(message: str) -> Problem:
 def selection_options(parser: argparse.ArgumentParser) -> None:
     """-k, --group and --tag: which scenarios of the given files and folders to use."""
     parser.add_argument("-k", "--select", metavar="TEXT", help="only scenarios whose id contains TEXT")
-    parser.add_argument("--group", action="append", default=[], metavar="GROUP", help="only this group (folder); repeatable")
-    parser.add_argument("--tag", action="append", default=[], metavar="TAG",
-                        help="only scenarios with this tag (for example security); repeatable")
+    parser.add_argument(
+        "--group", action="append", default=[], metavar="GROUP", help="only this group (folder); repeatable"
+    )
+    parser.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="only scenarios with this tag (for example security); repeatable",
+    )
 
 
 def remote_options(parser: argparse.ArgumentParser) -> None:
     """--webdriver and --connect: browsers on other machines, besides the ones found here."""
-    parser.add_argument("--webdriver", action="append", default=[], metavar="NAME=URL",
-                        help="also use a browser behind a W3C WebDriver endpoint (safari=http://127.0.0.1:4444); repeatable")
-    parser.add_argument("--webdriver-capabilities", metavar="JSON|@FILE", help="extra capabilities for --webdriver sessions")
-    parser.add_argument("--connect", action="append", default=[], metavar="ENGINE=WS_URL",
-                        help="also use a browser from a Playwright server (`playwright run-server`): chromium=ws://host:3000/")
-    parser.add_argument("--connect-executable", action="append", default=[], metavar="ENGINE=PATH",
-                        help="the browser binary on that server's machine (the server needs --unsafe)")
+    parser.add_argument(
+        "--webdriver",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="also use a browser behind a W3C WebDriver endpoint (safari=http://127.0.0.1:4444); repeatable",
+    )
+    parser.add_argument(
+        "--webdriver-capabilities", metavar="JSON|@FILE", help="extra capabilities for --webdriver sessions"
+    )
+    parser.add_argument(
+        "--connect",
+        action="append",
+        default=[],
+        metavar="ENGINE=WS_URL",
+        help="also use a browser from a Playwright server (`playwright run-server`): chromium=ws://host:3000/",
+    )
+    parser.add_argument(
+        "--connect-executable",
+        action="append",
+        default=[],
+        metavar="ENGINE=PATH",
+        help="the browser binary on that server's machine (the server needs --unsafe)",
+    )
 
 
 def load_selected(args: argparse.Namespace) -> List[Scenario]:
     """The scenarios under `args.paths` (default: the built-in library) that -k, --group and --tag select."""
+
     def selected(scenario: Scenario) -> bool:
-        return ((not args.select or args.select in scenario.id)
-                and (not args.group or scenario.group in args.group)
-                and (not args.tag or bool(set(args.tag) & set(scenario.tags))))
+        return (
+            (not args.select or args.select in scenario.id)
+            and (not args.group or scenario.group in args.group)
+            and (not args.tag or bool(set(args.tag) & set(scenario.tags)))
+        )
 
     return load_scenarios(list(args.paths) or [LIBRARY], selected)
 
@@ -88,9 +120,17 @@ def check_routable(scenarios: Sequence[Scenario], candidates: Sequence[Candidate
     unroutable = [c.name for c in candidates if not c.routable]
     if not unroutable:
         return
-    problems = [Problem(s.path, o.line, f"origin {o.name} = {o.as_written!r} is served through the lab's routing (a proxy"
-                                        f" it gives the browsers it launches), which {', '.join(unroutable)} cannot use;"
-                                        " run it with local browsers, or write it as http(s)://NAME.localhost")
-                for s in scenarios for o in s.origins.values() if o.as_written]
+    problems = [
+        Problem(
+            s.path,
+            o.line,
+            f"origin {o.name} = {o.as_written!r} is served through the lab's routing (a proxy"
+            f" it gives the browsers it launches), which {', '.join(unroutable)} cannot use;"
+            " run it with local browsers, or write it as http(s)://NAME.localhost",
+        )
+        for s in scenarios
+        for o in s.origins.values()
+        if o.as_written
+    ]
     if problems:
         raise ScenarioError(problems)

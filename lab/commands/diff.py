@@ -14,8 +14,12 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
     diff = commands.add_parser("diff", help="list the cells whose outcome changed between two results files")
     diff.add_argument("old", type=Path)
     diff.add_argument("new", type=Path)
-    diff.add_argument("--html", type=Path, metavar="FILE", help="also write the changed cells side by side as a"
-                      " self-contained HTML page")
+    diff.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE",
+        help="also write the changed cells side by side as a self-contained HTML page",
+    )
     return diff
 
 

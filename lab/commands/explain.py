@@ -15,12 +15,19 @@ from .common import EXIT_OK, Subcommands, chosen_browsers, load_selected, refuse
 
 def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
     """Its arguments: which scenario and case, where to find them, and the browsers or results to use."""
-    explain = commands.add_parser("explain", help="the story of one case in every browser: what was exchanged, the"
-                                  " browser's reason, the standard's reason, what to change")
-    explain.add_argument("target", metavar="SCENARIO[:CASE]", help="a scenario id (or its end) and optionally a case name (or part)")
+    explain = commands.add_parser(
+        "explain",
+        help="the story of one case in every browser: what was exchanged, the"
+        " browser's reason, the standard's reason, what to change",
+    )
+    explain.add_argument(
+        "target", metavar="SCENARIO[:CASE]", help="a scenario id (or its end) and optionally a case name (or part)"
+    )
     explain.add_argument("paths", nargs="*", type=Path, help="where the scenario is (default: the built-in scenarios/)")
     explain.add_argument("--browser", action="append", default=[], metavar="NAME")
-    explain.add_argument("--results", type=Path, metavar="FILE", help="explain from a results file instead of running now")
+    explain.add_argument(
+        "--results", type=Path, metavar="FILE", help="explain from a results file instead of running now"
+    )
     remote_options(explain)
     return explain
 
@@ -66,11 +73,17 @@ def execute(args: argparse.Namespace) -> int:
                 return refuse(clean(f"no case of {scenario.id} matches {case_part!r}; its cases:\n  {listed}"))
             results = ResultsFile(None)
             candidates = chosen_browsers(args)
-            run_lab([dataclasses.replace(scenario, cases=cases)], candidates, RunOptions(10.0),
-                    Progress(results, len(cases) * len(candidates)))
+            run_lab(
+                [dataclasses.replace(scenario, cases=cases)],
+                candidates,
+                RunOptions(10.0),
+                Progress(results, len(cases) * len(candidates)),
+            )
             rows = results.cells
     if not rows:
-        return refuse(clean(f"no scenario matches {scenario_part!r} (use an id from `cors-lab list`, or a unique end of one)"))
+        return refuse(
+            clean(f"no scenario matches {scenario_part!r} (use an id from `cors-lab list`, or a unique end of one)")
+        )
     by_case: Dict[str, List[dict]] = {}
     for row in sorted(rows, key=lambda r: (r["case"], r["browser"], r.get("pin", ""))):
         by_case.setdefault(row["case"], []).append(row)

@@ -9,7 +9,9 @@ from .common import Subcommands
 
 def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
     """It takes no arguments."""
-    return commands.add_parser("install-browsers", help="install Playwright's browser builds, or the system's packages where downloads fail")
+    return commands.add_parser(
+        "install-browsers", help="install Playwright's browser builds, or the system's packages where downloads fail"
+    )
 
 
 def execute(_: argparse.Namespace) -> int:

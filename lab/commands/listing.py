@@ -37,6 +37,8 @@ def execute(args: argparse.Namespace) -> int:
                 differences += "".join(f", if {k}: {v}" for k, v in case.expect_by_version.items())
                 print(clean(f"      {case.name}  -> {case.expect}{differences}"))
     claims = sum(len(s.claims) for s in scenarios)
-    print(f"{len(scenarios)} scenarios, {sum(len(s.cases) for s in scenarios)} cases, {claims} claims, "
-          f"in {len(groups)} group{'s' if len(groups) != 1 else ''}")
+    print(
+        f"{len(scenarios)} scenarios, {sum(len(s.cases) for s in scenarios)} cases, {claims} claims, "
+        f"in {len(groups)} group{'s' if len(groups) != 1 else ''}"
+    )
     return EXIT_OK

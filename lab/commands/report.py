@@ -16,15 +16,28 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
     report.add_argument("--json", type=Path, metavar="FILE", help="write the merged results here")
     report.add_argument("--markdown", type=Path, metavar="FILE", help="write Markdown tables here")
     report.add_argument("--html", type=Path, metavar="FILE", help="write the self-contained HTML report here")
-    report.add_argument("--update", type=Path, metavar="MARKDOWN", help="replace the <!-- results:begin/end --> block in this file")
+    report.add_argument(
+        "--update", type=Path, metavar="MARKDOWN", help="replace the <!-- results:begin/end --> block in this file"
+    )
     report.add_argument("--summary", action="store_true", help="Markdown: one row per scenario instead of one per case")
-    report.add_argument("--check", action="store_true", help="exit 1 when any merged cell is not as expected, listing"
-                                                              " them (the merge step of a CI matrix)")
-    report.add_argument("--releases", type=Path, metavar="MARKDOWN",
-                        help="write what each flask-cors / Flask / Werkzeug release changed in the browsers (from a run of"
-                             " pins-releases.toml and lab/changes.toml)")
-    report.add_argument("--claims", type=Path, metavar="MARKDOWN",
-                        help="write the claims table (claim, source, verdict, evidence), or update its marked block")
+    report.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when any merged cell is not as expected, listing them (the merge step of a CI matrix)",
+    )
+    report.add_argument(
+        "--releases",
+        type=Path,
+        metavar="MARKDOWN",
+        help="write what each flask-cors / Flask / Werkzeug release changed in the browsers (from a run of"
+        " pins-releases.toml and lab/changes.toml)",
+    )
+    report.add_argument(
+        "--claims",
+        type=Path,
+        metavar="MARKDOWN",
+        help="write the claims table (claim, source, verdict, evidence), or update its marked block",
+    )
     return report
 
 
@@ -40,12 +53,18 @@ def execute(args: argparse.Namespace) -> int:
         document = merge([load_document(path) for path in args.results])
     except ResultsInputError as exc:
         return refuse(clean(exc))
-    command = " ".join(["cors-lab report", *map(str, args.results)] + (["--summary"] if args.summary else [])
-                       + ([f"--update {args.update}"] if args.update else []))
+    command = " ".join(
+        ["cors-lab report", *map(str, args.results)]
+        + (["--summary"] if args.summary else [])
+        + ([f"--update {args.update}"] if args.update else [])
+    )
     table = (summary_table if args.summary else results_table)(document, command)
     written = []
-    for path, content in ((args.json, lambda: json.dumps(document, indent=1) + "\n"), (args.markdown, lambda: table),
-                          (args.html, lambda: html_report(document))):
+    for path, content in (
+        (args.json, lambda: json.dumps(document, indent=1) + "\n"),
+        (args.markdown, lambda: table),
+        (args.html, lambda: html_report(document)),
+    ):
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(content(), encoding="utf-8")
@@ -53,7 +72,9 @@ def execute(args: argparse.Namespace) -> int:
     if args.claims:
         from ..report.claims import claims_table
 
-        claims = claims_table(document, " ".join(["cors-lab report", *map(str, args.results), f"--claims {args.claims}"]))
+        claims = claims_table(
+            document, " ".join(["cors-lab report", *map(str, args.results), f"--claims {args.claims}"])
+        )
         if args.claims.exists() and BEGIN in args.claims.read_text(encoding="utf-8"):
             update_between_markers(args.claims, claims)
         else:
@@ -79,7 +100,9 @@ def execute(args: argparse.Namespace) -> int:
     if args.check:
         rows = document["results"]
         unexpected = sum(1 for r in rows if not r["matched"])
-        print(f"{len(rows)} cells in {len(args.results)} file(s): {len(rows) - unexpected} as expected, {unexpected} unexpected")
+        print(
+            f"{len(rows)} cells in {len(args.results)} file(s): {len(rows) - unexpected} as expected, {unexpected} unexpected"
+        )
         for line in mismatches(rows):
             print(line)
         return EXIT_OK if rows and all(r["matched"] for r in rows) else EXIT_MISMATCH

@@ -16,49 +16,120 @@ from ..results import ResultsFile, cell_key, read_earlier
 from ..run import RunOptions, run_lab
 from ..scenario import Problem, Scenario, ScenarioError
 from ..terminal import Progress, clean, is_color, mismatches, summary, totals
-from .common import (EXIT_MISMATCH, EXIT_OK, Subcommands, check_routable, chosen_browsers, command_line_problem,
-                     load_selected, refuse, remote_options, selection_options)
+from .common import (
+    EXIT_MISMATCH,
+    EXIT_OK,
+    Subcommands,
+    check_routable,
+    chosen_browsers,
+    command_line_problem,
+    load_selected,
+    refuse,
+    remote_options,
+    selection_options,
+)
 
 
 def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
     """Its arguments: what to run, in which browsers, for which pins, and where the results go."""
     run = commands.add_parser("run", help="run scenarios in real browsers")
     run.add_argument("paths", nargs="*", type=Path, help="scenario files or folders (default: the built-in scenarios/)")
-    run.add_argument("--browser", action="append", default=[], metavar="NAME", help="chromium, firefox or webkit; repeatable (default: every browser found)")
+    run.add_argument(
+        "--browser",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="chromium, firefox or webkit; repeatable (default: every browser found)",
+    )
     remote_options(run)
     run.add_argument("--out", type=Path, help="write the results JSON here (streamed while running)")
-    run.add_argument("--resume", action="store_true", help="with --out: keep the cells an interrupted or killed run of the"
-                     " same FILE measured, and run only the rest")
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="with --out: keep the cells an interrupted or killed run of the same FILE measured, and run only the rest",
+    )
     selection_options(run)
     run.add_argument("--shuffle", type=int, metavar="SEED", help="run scenarios and cases in a random order from SEED")
-    run.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per-case fetch timeout (default 10)")
+    run.add_argument(
+        "--timeout", type=float, default=10.0, metavar="SECONDS", help="per-case fetch timeout (default 10)"
+    )
     run.add_argument("--quiet", action="store_true", help="print only the totals line")
-    run.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML: a testcase per cell, a failure per"
-                     " unexpected outcome, an error per unexpected error or timeout")
-    run.add_argument("--sarif", type=Path, metavar="FILE", help="also write SARIF 2.1.0 for code scanning (upload it with"
-                     " github/codeql-action/upload-sarif): a result per unexpected cell, and one per attacker page that"
-                     " reads a credentialed response in a security scenario or a scan file, even an expected one")
-    topology = run.add_argument_group("browsers on other machines (the servers serve deliberately insecure CORS: see README)")
-    topology.add_argument("--bind", default="127.0.0.1", metavar="ADDRESS", help="address the origin servers listen on (default 127.0.0.1)")
-    topology.add_argument("--host-suffix", default="localhost", metavar="SUFFIX",
-                          help="serve app.localhost as app.SUFFIX, a name the remote browser resolves to --bind (default localhost)")
-    topology.add_argument("--browser-arg", action="append", default=[], metavar="ENGINE=ARG",
-                          help="an extra launch argument for a browser Playwright launches, for example"
-                               " chromium=--host-resolver-rules=MAP *.lab.test 127.0.0.2; repeatable")
-    run.add_argument("--one-at-a-time", action="store_true", help="run every case alone, nothing else in flight (slower;"
-                     " the cells must be the same: a check of the lab itself)")
-    run.add_argument("--instances", action="append", default=[], metavar="N|NAME=N",
-                     help="browser instances per engine, side by side: 2, or firefox=2; repeatable"
-                          " (default 1)")
+    run.add_argument(
+        "--junit",
+        type=Path,
+        metavar="FILE",
+        help="also write JUnit XML: a testcase per cell, a failure per"
+        " unexpected outcome, an error per unexpected error or timeout",
+    )
+    run.add_argument(
+        "--sarif",
+        type=Path,
+        metavar="FILE",
+        help="also write SARIF 2.1.0 for code scanning (upload it with"
+        " github/codeql-action/upload-sarif): a result per unexpected cell, and one per attacker page that"
+        " reads a credentialed response in a security scenario or a scan file, even an expected one",
+    )
+    topology = run.add_argument_group(
+        "browsers on other machines (the servers serve deliberately insecure CORS: see README)"
+    )
+    topology.add_argument(
+        "--bind",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="address the origin servers listen on (default 127.0.0.1)",
+    )
+    topology.add_argument(
+        "--host-suffix",
+        default="localhost",
+        metavar="SUFFIX",
+        help="serve app.localhost as app.SUFFIX, a name the remote browser resolves to --bind (default localhost)",
+    )
+    topology.add_argument(
+        "--browser-arg",
+        action="append",
+        default=[],
+        metavar="ENGINE=ARG",
+        help="an extra launch argument for a browser Playwright launches, for example"
+        " chromium=--host-resolver-rules=MAP *.lab.test 127.0.0.2; repeatable",
+    )
+    run.add_argument(
+        "--one-at-a-time",
+        action="store_true",
+        help="run every case alone, nothing else in flight (slower;"
+        " the cells must be the same: a check of the lab itself)",
+    )
+    run.add_argument(
+        "--instances",
+        action="append",
+        default=[],
+        metavar="N|NAME=N",
+        help="browser instances per engine, side by side: 2, or firefox=2; repeatable (default 1)",
+    )
     pins = run.add_argument_group("version pins (default: the Flask and flask-cors installed here)")
     pins.add_argument("--pins", type=Path, metavar="FILE", help="run every [[pin]] of a pins file (see pins.toml)")
-    pins.add_argument("--full", action="store_true", help="with --pins: the cross product of every version the file names")
-    pins.add_argument("--flask", action="append", default=[], metavar="VERSION", help="Flask line or release; repeatable")
-    pins.add_argument("--flask-cors", action="append", default=[], metavar="VERSION", help="flask-cors line or release; repeatable")
-    pins.add_argument("--python", metavar="VERSION|PATH", help="with --flask/--flask-cors: the pins' Python (\"3.9\";"
-                      " default: the one running the lab; flask-cors before 3.0.8 needs 3.9); without them: the"
-                      " interpreter of your own app (.venv/bin/python), as [backend] python says")
-    pins.add_argument("--envs", type=Path, default=None, metavar="DIR", help="where pin environments are kept (default .cors-lab/envs)")
+    pins.add_argument(
+        "--full", action="store_true", help="with --pins: the cross product of every version the file names"
+    )
+    pins.add_argument(
+        "--flask", action="append", default=[], metavar="VERSION", help="Flask line or release; repeatable"
+    )
+    pins.add_argument(
+        "--flask-cors", action="append", default=[], metavar="VERSION", help="flask-cors line or release; repeatable"
+    )
+    pins.add_argument(
+        "--python",
+        metavar="VERSION|PATH",
+        help='with --flask/--flask-cors: the pins\' Python ("3.9";'
+        " default: the one running the lab; flask-cors before 3.0.8 needs 3.9); without them: the"
+        " interpreter of your own app (.venv/bin/python), as [backend] python says",
+    )
+    pins.add_argument(
+        "--envs",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where pin environments are kept (default .cors-lab/envs)",
+    )
     return run
 
 
@@ -72,8 +143,11 @@ def execute(args: argparse.Namespace) -> int:
     check_routable(scenarios, candidates)
     pins = _pins(args)
     started = time.perf_counter()
-    backends = _prepare_backends(pins, args, scenarios) if pins else [LocalBackends(_app_python(args), args.envs or ENVS_DIR,
-                                                                                   max(30.0, args.timeout + 5))]
+    backends = (
+        _prepare_backends(pins, args, scenarios)
+        if pins
+        else [LocalBackends(_app_python(args), args.envs or ENVS_DIR, max(30.0, args.timeout + 5))]
+    )
     earlier = None
     if args.resume:
         if args.out is None:
@@ -95,15 +169,28 @@ def execute(args: argparse.Namespace) -> int:
         # One instance per browser: cases in flight together keep it busy, and a second Firefox would open its pages
         # again (measured on the library: 35 s with one, 39 s with two).
         instances = _instances(args.instances)
-        completed = run_lab(scenarios, candidates, RunOptions(args.timeout, args.shuffle, instances, done, args.bind,
-                                                              args.host_suffix, args.one_at_a_time), progress, backends)
+        completed = run_lab(
+            scenarios,
+            candidates,
+            RunOptions(args.timeout, args.shuffle, instances, done, args.bind, args.host_suffix, args.one_at_a_time),
+            progress,
+            backends,
+        )
     finally:
         progress.close()
         apps = [getattr(b, "hosts", None) for b in backends]
         if any(hosts is not None and hosts.versions() for hosts in apps):  # what each user's app really ran with
-            results.set_pins([{"label": b.label, **b.versions, "error": b.error,
-                               **({"apps": hosts.versions()} if hosts is not None and hosts.versions() else {})}
-                              for b, hosts in zip(backends, apps)])
+            results.set_pins(
+                [
+                    {
+                        "label": b.label,
+                        **b.versions,
+                        "error": b.error,
+                        **({"apps": hosts.versions()} if hosts is not None and hosts.versions() else {}),
+                    }
+                    for b, hosts in zip(backends, apps)
+                ]
+            )
         results.finish(complete=completed)
         for backend in backends:
             backend.close()
@@ -136,8 +223,11 @@ def _check_topology(args: argparse.Namespace) -> None:
     if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", args.host_suffix):
         raise ScenarioError([command_line_problem(f"--host-suffix {args.host_suffix!r} is not a host name")])
     if not address.is_loopback:
-        print(f"cors-lab: WARNING: serving on {address}: every machine that reaches this address can use the scenario"
-              " backends, which are deliberately misconfigured CORS APIs; use a private network", file=sys.stderr)
+        print(
+            f"cors-lab: WARNING: serving on {address}: every machine that reaches this address can use the scenario"
+            " backends, which are deliberately misconfigured CORS APIs; use a private network",
+            file=sys.stderr,
+        )
 
 
 def _instances(values: List[str]) -> Dict[str, int]:
@@ -165,8 +255,13 @@ def _pins(args: argparse.Namespace) -> List[Pin]:
 def _prepare_backends(pins: List[Pin], args: argparse.Namespace, scenarios: Sequence[Scenario]) -> list:
     from ..backend.pinned import prepare_backends
 
-    return prepare_backends(pins, scenarios, args.envs or ENVS_DIR, max(30.0, args.timeout + 5),
-                            lambda line: print(clean(line), file=sys.stderr, flush=True))
+    return prepare_backends(
+        pins,
+        scenarios,
+        args.envs or ENVS_DIR,
+        max(30.0, args.timeout + 5),
+        lambda line: print(clean(line), file=sys.stderr, flush=True),
+    )
 
 
 def _ci_outputs(args: argparse.Namespace, rows: list, scenarios: Sequence[Scenario], seconds: float) -> None:
@@ -182,8 +277,10 @@ def _ci_outputs(args: argparse.Namespace, rows: list, scenarios: Sequence[Scenar
         from ..report.sarif import sarif_log, untrusted_cases
 
         args.sarif.parent.mkdir(parents=True, exist_ok=True)
-        args.sarif.write_text(json.dumps(sarif_log(rows, where, untrusted_cases(scenarios), Path.cwd()), indent=2) + "\n",
-                              encoding="utf-8")
+        args.sarif.write_text(
+            json.dumps(sarif_log(rows, where, untrusted_cases(scenarios), Path.cwd()), indent=2) + "\n",
+            encoding="utf-8",
+        )
         print(f"sarif: {args.sarif}")
     if os.environ.get("GITHUB_ACTIONS") == "true":
         for line in github_annotations(rows, where, Path.cwd()):

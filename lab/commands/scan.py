@@ -14,20 +14,48 @@ from .common import Subcommands, check_routable, chosen_browsers, command_line_p
 
 def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
     """Its arguments: the app, the origins its frontend runs on, where it is served, and the file to write."""
-    scan = commands.add_parser("scan", help="write a scenario file from your own app's routes, expectations measured now")
+    scan = commands.add_parser(
+        "scan", help="write a scenario file from your own app's routes, expectations measured now"
+    )
     scan.add_argument("target", metavar="TARGET", help="the app: package.module:create_app() or package.module:app")
     scan.add_argument("--project", type=Path, default=Path("."), help="where the app is imported from (default: here)")
-    scan.add_argument("--origin", action="append", default=[], metavar="[NAME=]ORIGIN", required=True,
-                      help="an origin your frontend runs on, as the browser writes it (https://app.example.com); repeatable")
-    scan.add_argument("--api", default="http://api.localhost", metavar="ORIGIN", help="where the app is served (default:"
-                      " http://api.localhost with a port the lab assigns; for example https://api.example.com)")
-    scan.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                      help="environment for the app ({NAME} of an origin allowed, for example FRONTEND_URL={app}); repeatable")
-    scan.add_argument("--python", metavar="PATH", help="the app's own interpreter (.venv/bin/python); default: the project's"
-                      " .venv or venv, else an environment built from its requirements (the lab's own never)")
-    scan.add_argument("--setup", metavar="COMMAND", help="run once in the app's environment and folder before it serves,"
-                      " for example \"flask db upgrade\" (env placeholders {tmp} and {secret} allowed)")
-    scan.add_argument("--out", type=Path, default=Path("cors-scan.toml"), help="the scenario file to write (default cors-scan.toml)")
+    scan.add_argument(
+        "--origin",
+        action="append",
+        default=[],
+        metavar="[NAME=]ORIGIN",
+        required=True,
+        help="an origin your frontend runs on, as the browser writes it (https://app.example.com); repeatable",
+    )
+    scan.add_argument(
+        "--api",
+        default="http://api.localhost",
+        metavar="ORIGIN",
+        help="where the app is served (default:"
+        " http://api.localhost with a port the lab assigns; for example https://api.example.com)",
+    )
+    scan.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="environment for the app ({NAME} of an origin allowed, for example FRONTEND_URL={app}); repeatable",
+    )
+    scan.add_argument(
+        "--python",
+        metavar="PATH",
+        help="the app's own interpreter (.venv/bin/python); default: the project's"
+        " .venv or venv, else an environment built from its requirements (the lab's own never)",
+    )
+    scan.add_argument(
+        "--setup",
+        metavar="COMMAND",
+        help="run once in the app's environment and folder before it serves,"
+        ' for example "flask db upgrade" (env placeholders {tmp} and {secret} allowed)',
+    )
+    scan.add_argument(
+        "--out", type=Path, default=Path("cors-scan.toml"), help="the scenario file to write (default cors-scan.toml)"
+    )
     scan.add_argument("--browser", action="append", default=[], metavar="NAME")
     remote_options(scan)
     return scan
@@ -61,8 +89,14 @@ def execute(args: argparse.Namespace) -> int:
 
     python = os.path.abspath(args.python) if args.python and os.sep in args.python else args.python
     try:
-        report = scan_app(AppSpec(args.target, str(args.project), env, python, args.setup), args.project, named,
-                          args.api, args.out, browsers)
+        report = scan_app(
+            AppSpec(args.target, str(args.project), env, python, args.setup),
+            args.project,
+            named,
+            args.api,
+            args.out,
+            browsers,
+        )
     except ScanError as exc:
         return refuse(clean(exc))
     for line in report.lines:

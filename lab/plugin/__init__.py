@@ -33,40 +33,76 @@ COLLECTED = ("cors_*.toml", "test_*.toml")
 
 def _playwright_owns_browser_option(pluginmanager: Any) -> bool:
     """pytest-playwright defines `--browser` too; when it is installed and not disabled, both share its option."""
-    return (importlib.util.find_spec("pytest_playwright") is not None and not pluginmanager.is_blocked("playwright")
-            and not os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"))
+    return (
+        importlib.util.find_spec("pytest_playwright") is not None
+        and not pluginmanager.is_blocked("playwright")
+        and not os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    )
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: Any) -> None:
     group = parser.getgroup("cors-lab", "CORS scenarios in real browsers (cors-lab)")
     if not _playwright_owns_browser_option(pluginmanager):
         try:
-            group.addoption("--browser", action="append", default=[], metavar="NAME",
-                            help="chromium, firefox or webkit; repeatable (default: every browser found)")
+            group.addoption(
+                "--browser",
+                action="append",
+                default=[],
+                metavar="NAME",
+                help="chromium, firefox or webkit; repeatable (default: every browser found)",
+            )
         except ValueError:  # another plugin already defines it (pytest-playwright loaded explicitly)
             pass
     group.addoption("--cors-lab-pins", type=Path, metavar="FILE", help="run every [[pin]] of a cors-lab pins file")
-    group.addoption("--flask", action="append", default=[], metavar="VERSION",
-                    help="cors-lab: Flask line or release to pin; repeatable")
-    group.addoption("--flask-cors", action="append", default=[], metavar="VERSION",
-                    help="cors-lab: flask-cors line or release to pin; repeatable")
-    group.addoption("--cors-lab-python", metavar="VERSION", help="cors-lab: the pins' Python (with --flask/--flask-cors)")
-    group.addoption("--cors-lab-envs", type=Path, default=ENVS_DIR, metavar="DIR",
-                    help="cors-lab: where pin environments are kept (default .cors-lab/envs)")
-    group.addoption("--cors-lab-timeout", type=float, default=10.0, metavar="SECONDS",
-                    help="cors-lab: per-case fetch timeout (default 10)")
+    group.addoption(
+        "--flask",
+        action="append",
+        default=[],
+        metavar="VERSION",
+        help="cors-lab: Flask line or release to pin; repeatable",
+    )
+    group.addoption(
+        "--flask-cors",
+        action="append",
+        default=[],
+        metavar="VERSION",
+        help="cors-lab: flask-cors line or release to pin; repeatable",
+    )
+    group.addoption(
+        "--cors-lab-python", metavar="VERSION", help="cors-lab: the pins' Python (with --flask/--flask-cors)"
+    )
+    group.addoption(
+        "--cors-lab-envs",
+        type=Path,
+        default=ENVS_DIR,
+        metavar="DIR",
+        help="cors-lab: where pin environments are kept (default .cors-lab/envs)",
+    )
+    group.addoption(
+        "--cors-lab-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="cors-lab: per-case fetch timeout (default 10)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "cors_lab: a cell of a cors-lab scenario file (a case in one browser)")
     try:
-        pins = choose_pins(config.getoption("cors_lab_pins"), config.getoption("flask"), config.getoption("flask_cors"),
-                           config.getoption("cors_lab_python"), installed=LocalBackends().versions)
+        pins = choose_pins(
+            config.getoption("cors_lab_pins"),
+            config.getoption("flask"),
+            config.getoption("flask_cors"),
+            config.getoption("cors_lab_python"),
+            installed=LocalBackends().versions,
+        )
     except ScenarioError as exc:
         raise pytest.UsageError(str(exc)) from exc
     browsers: List[str] = list(config.getoption("browser", default=None) or [])
-    config.stash[SESSIONS] = Sessions(browsers, pins, config.getoption("cors_lab_timeout"),
-                                       config.getoption("cors_lab_envs"))
+    config.stash[SESSIONS] = Sessions(
+        browsers, pins, config.getoption("cors_lab_timeout"), config.getoption("cors_lab_envs")
+    )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -59,15 +59,29 @@ class CorsLab:
             cases = [c for c in scenario.cases if case is None or c.name == case]
             for pin in self.sessions.pin_ids():
                 backend = self.sessions.backend(pin)
-                rows += self.sessions.on_thread(self.browser, lambda session: session.measure(scenario, backend, cases))
+                rows += self.sessions.on_thread(
+                    self.browser, lambda session, s=scenario, b=backend, c=cases: session.measure(s, b, c)
+                )
         if case is not None and not rows:
             raise ValueError(f"{path}: no case named {case!r}")
         return rows
 
-    def fetch(self, app: WSGIApp, url: str, *, page: str = "http://app.localhost", method: str = "GET",
-              headers: Optional[Dict[str, str]] = None, body: Optional[str] = None, credentials: str = "same-origin",
-              mode: str = "cors", redirect: str = "follow", read_headers: Sequence[str] = (), sandboxed: bool = False,
-              expect: str = "allowed") -> ResultRow:
+    def fetch(
+        self,
+        app: WSGIApp,
+        url: str,
+        *,
+        page: str = "http://app.localhost",
+        method: str = "GET",
+        headers: Optional[Dict[str, str]] = None,
+        body: Optional[str] = None,
+        credentials: str = "same-origin",
+        mode: str = "cors",
+        redirect: str = "follow",
+        read_headers: Sequence[str] = (),
+        sandboxed: bool = False,
+        expect: str = "allowed",
+    ) -> ResultRow:
         """Serve `app` at `url`'s origin, fetch `url` from a page at `page` in this test's browser, and return the row:
         outcome, status, preflight(s), readable headers, and every exchange the server saw. `expect` only sets the
         row's `matched`."""
@@ -75,14 +89,30 @@ class CorsLab:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"url {url!r}: expected an absolute http(s) URL such as https://api.example.com/items")
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        case: Dict[str, Any] = {"name": "fetch", "page": "page", "target": "api", "path": path, "method": method,
-                                "credentials": credentials, "mode": mode, "redirect": redirect, "sandboxed": sandboxed,
-                                "read_headers": list(read_headers), "expect": expect}
+        case: Dict[str, Any] = {
+            "name": "fetch",
+            "page": "page",
+            "target": "api",
+            "path": path,
+            "method": method,
+            "credentials": credentials,
+            "mode": mode,
+            "redirect": redirect,
+            "sandboxed": sandboxed,
+            "read_headers": list(read_headers),
+            "expect": expect,
+        }
         if body is not None:
             case["body"] = body
-        lines = ["title = \"cors_lab.fetch\"", "[origins]", f"page = {_toml(page)}",
-                 f"api = {_toml(f'{parts.scheme}://{parts.netloc}')}",
-                 "[backend]", "app = \"the_test_s:app\"", "[[cases]]"]
+        lines = [
+            'title = "cors_lab.fetch"',
+            "[origins]",
+            f"page = {_toml(page)}",
+            f"api = {_toml(f'{parts.scheme}://{parts.netloc}')}",
+            "[backend]",
+            'app = "the_test_s:app"',
+            "[[cases]]",
+        ]
         lines += [f"{key} = {_toml(value)}" for key, value in case.items()]
         if headers:
             lines += ["[cases.headers]"] + [f"{_toml(k)} = {_toml(v)}" for k, v in headers.items()]

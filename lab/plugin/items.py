@@ -35,7 +35,7 @@ class CellMismatch(Exception):
 class ScenarioFile(pytest.File):
     """A scenario file (`cors_*.toml`, `test_*.toml`, or any .toml named on the command line)."""
 
-    def collect(self) -> Iterator["CaseItem"]:
+    def collect(self) -> Iterator[CaseItem]:
         scenario, problems = load_file(self.path, scenario_id(self.path, LIBRARY))
         if scenario is None:
             raise ScenarioError(problems)
@@ -45,8 +45,9 @@ class ScenarioFile(pytest.File):
             for pin in sessions.pin_ids():
                 for browser in sessions.browser_names():
                     parameter = f"{browser}-{pin}" if pin else browser
-                    yield CaseItem.from_parent(self, name=f"{case.name}[{parameter}]", scenario=scenario, case=case,
-                                               browser=browser, pin=pin)
+                    yield CaseItem.from_parent(
+                        self, name=f"{case.name}[{parameter}]", scenario=scenario, case=case, browser=browser, pin=pin
+                    )
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Optional[str] = None) -> Any:
         if isinstance(excinfo.value, (ScenarioError, BrowserUnavailable)):
@@ -70,9 +71,12 @@ class CaseItem(pytest.Item):
         sessions = self.config.stash[SESSIONS]
         self.row = sessions.measure(self.scenario, self.case, self.browser, self.pin)
         # Which launch measured it (process and browser): JUnit readers can see that each worker launched once.
-        self.user_properties += [("outcome", self.row.outcome), ("expected", self.row.expected),
-                                 ("browser", sessions.launched.get(self.browser, "")),
-                                 ("launches", f"{os.getpid()}/{self.browser}:{sessions.launches.get(self.browser, 0)}")]
+        self.user_properties += [
+            ("outcome", self.row.outcome),
+            ("expected", self.row.expected),
+            ("browser", sessions.launched.get(self.browser, "")),
+            ("launches", f"{os.getpid()}/{self.browser}:{sessions.launches.get(self.browser, 0)}"),
+        ]
         if self.row.finding:
             self.user_properties.append(("finding", self.row.finding))
         elif self.row.accepted:

@@ -27,7 +27,6 @@ from ..run import Backends, RunOptions, lab_assigned_names
 from ..scenario.model import Case, Scenario
 from ..session import BrowserSession
 
-
 T = TypeVar("T")
 
 
@@ -63,7 +62,7 @@ class Sessions:
         return [c.name for c in self.candidates()]
 
     def pin_ids(self) -> List[str]:
-        """"" for the installed Flask and flask-cors, else one id per pin."""
+        """ "" for the installed Flask and flask-cors, else one id per pin."""
         return [pin_id(p) for p in self.pins] or [""]
 
     def measure(self, scenario: Scenario, case: Case, browser: str, pin: str = "") -> ResultRow:
@@ -86,12 +85,14 @@ class Sessions:
             raise BrowserUnavailable(self._launch_failures[browser])
         if browser not in self._sessions:
             candidate = next(c for c in self.candidates() if c.name == browser)
+
             def launched(info: BrowserInfo) -> None:
                 self.launched[browser] = f"{info.product} {info.version}"
                 self.launches[browser] = self.launches.get(browser, 0) + 1
 
-            session = BrowserSession(candidate, self.options, f"pytest-{browser}", lab_assigned_names(self.known),
-                                     on_launch=launched)
+            session = BrowserSession(
+                candidate, self.options, f"pytest-{browser}", lab_assigned_names(self.known), on_launch=launched
+            )
             try:
                 session.launch()
             except Exception as exc:
@@ -104,6 +105,7 @@ class Sessions:
     def backend(self, pin: str) -> Backends:
         if self._backends is None:
             if self.pins:
+
                 def say(line: str) -> None:
                     print(f"cors-lab: {line}", file=sys.stderr, flush=True)
 

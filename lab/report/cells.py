@@ -83,8 +83,10 @@ def evidence(row: Dict[str, Any]) -> List[str]:
     for exchange in row.get("exchanges", []):
         headers = [f"{k}: {v}" for k, v in exchange.get("response_headers", []) if k.lower().startswith(CORS_EVIDENCE)]
         status = exchange.get("status")
-        lines.append(f"{exchange['kind']} {exchange['method']} {exchange['path']} -> {status if status is not None else 'no answer'}"
-                     + (f" [{'; '.join(headers)}]" if headers else " [no CORS headers]"))
+        lines.append(
+            f"{exchange['kind']} {exchange['method']} {exchange['path']} -> {status if status is not None else 'no answer'}"
+            + (f" [{'; '.join(headers)}]" if headers else " [no CORS headers]")
+        )
     return lines or ["no request reached the server"]
 
 

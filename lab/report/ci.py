@@ -26,8 +26,11 @@ def _message(row: Mapping[str, Any]) -> str:
     """Why the cell fails: a finding says so first (its cell may be as the case expects), else outcome and reason."""
     if row.get("finding"):
         page = (row.get("request") or {}).get("page_origin") or "an attacker's page"
-        expected = (f"allowed, expected {row['expected']}" if row["expected"] != "allowed" else
-                    "the case expects it: close the hole, or say why it is fine with accepted = \"...\" in the case")
+        expected = (
+            f"allowed, expected {row['expected']}"
+            if row["expected"] != "allowed"
+            else 'the case expects it: close the hole, or say why it is fine with accepted = "..." in the case'
+        )
         return f"FINDING: {row['finding']} (page {page}; {expected})"
     detail = row.get("reason") or row.get("browser_reason") or row.get("error") or ""
     return f"{row['outcome']}, expected {row['expected']}" + (f": {detail}" if detail else "")
@@ -38,19 +41,32 @@ def junit_xml(rows: Sequence[Mapping[str, Any]], where: Mapping[Tuple[str, str],
     suites: Dict[str, List[Mapping[str, Any]]] = {}
     for row in rows:
         suites.setdefault(row["scenario"], []).append(row)
-    root = ElementTree.Element("testsuites", name="cors-lab", tests=str(len(rows)), time=f"{seconds:.3f}",
-                               failures=str(sum(1 for r in rows if not r["matched"] and r["outcome"] in ("allowed", "blocked"))),
-                               errors=str(sum(1 for r in rows if not r["matched"] and r["outcome"] not in ("allowed", "blocked"))))
+    root = ElementTree.Element(
+        "testsuites",
+        name="cors-lab",
+        tests=str(len(rows)),
+        time=f"{seconds:.3f}",
+        failures=str(sum(1 for r in rows if not r["matched"] and r["outcome"] in ("allowed", "blocked"))),
+        errors=str(sum(1 for r in rows if not r["matched"] and r["outcome"] not in ("allowed", "blocked"))),
+    )
     for scenario, members in suites.items():
         suite = ElementTree.SubElement(root, "testsuite", name=scenario, tests=str(len(members)))
         for row in members:
             file, line = where.get((row["scenario"], row["case"]), ("", 0))
-            case = ElementTree.SubElement(suite, "testcase", classname=scenario, name=_cell_name(row),
-                                          time=f"{row.get('duration_ms', 0) / 1000:.3f}", file=file, line=str(line))
+            case = ElementTree.SubElement(
+                suite,
+                "testcase",
+                classname=scenario,
+                name=_cell_name(row),
+                time=f"{row.get('duration_ms', 0) / 1000:.3f}",
+                file=file,
+                line=str(line),
+            )
             if not row["matched"]:
                 kind = "failure" if row["outcome"] in ("allowed", "blocked") else "error"
-                ElementTree.SubElement(case, kind, message=_message(row),
-                                       type="finding" if row.get("finding") else row["outcome"]).text = _message(row)
+                ElementTree.SubElement(
+                    case, kind, message=_message(row), type="finding" if row.get("finding") else row["outcome"]
+                ).text = _message(row)
     return ElementTree.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
@@ -60,8 +76,9 @@ def _escape(text: str, property_value: bool = False) -> str:
     return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
 
 
-def github_annotations(rows: Sequence[Mapping[str, Any]], where: Mapping[Tuple[str, str], Location],
-                       root: Path) -> List[str]:
+def github_annotations(
+    rows: Sequence[Mapping[str, Any]], where: Mapping[Tuple[str, str], Location], root: Path
+) -> List[str]:
     """`::error file=...,line=...::` for every unexpected cell (findings included), on the line of its case; a
     `::notice` for an accepted credentialed read by an attacker page, so that the accepted hole stays in sight."""
     lines = []
@@ -75,8 +92,13 @@ def github_annotations(rows: Sequence[Mapping[str, Any]], where: Mapping[Tuple[s
         except ValueError:
             pass
         title = f"cors-lab {row['browser']}"
-        text = (_message(row) if command == "error" else
-                f"accepted credentialed read by an attacker page: {row['accepted']}")
-        lines.append(f"::{command} file={_escape(file, True)},line={line},title={_escape(title, True)}::"
-                     + _escape(f"{row['scenario']} :: {_cell_name(row)}: {text}"))
+        text = (
+            _message(row)
+            if command == "error"
+            else f"accepted credentialed read by an attacker page: {row['accepted']}"
+        )
+        lines.append(
+            f"::{command} file={_escape(file, True)},line={line},title={_escape(title, True)}::"
+            + _escape(f"{row['scenario']} :: {_cell_name(row)}: {text}")
+        )
     return lines

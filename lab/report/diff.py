@@ -24,7 +24,9 @@ class Change:
     def lines(self) -> List[str]:
         scenario, case, browser, pin = self.key
         where = f"{scenario} :: {case} [{browser}]" + (f" ({pin})" if pin else "")
-        lines = [f"CHANGED {where}: {self.old['outcome']} -> {self.new['outcome']}" + _finding_change(self.old, self.new)]
+        lines = [
+            f"CHANGED {where}: {self.old['outcome']} -> {self.new['outcome']}" + _finding_change(self.old, self.new)
+        ]
         lines += [f"    before: {line}" for line in evidence(self.old)]
         lines += [f"    after:  {line}" for line in evidence(self.new)]
         return lines
@@ -50,7 +52,9 @@ class Comparison:
     across: str
 
     unmeasured: List[Tuple[Key, str]] = field(default_factory=list)  # unexpected error / timeout cells, with a reason
-    findings: List[Key] = field(default_factory=list)  # NEW's cells in which an attacker page reads a credentialed response
+    findings: List[Key] = field(
+        default_factory=list
+    )  # NEW's cells in which an attacker page reads a credentialed response
 
     @property
     def failed(self) -> bool:
@@ -62,21 +66,29 @@ class Comparison:
 
     def summary(self) -> List[str]:
         """The totals line, and what could not be measured."""
-        lines = [f"{self.compared} cells compared ({self.across}): {len(self.changes)} changed, "
-                 f"{len(self.only_old)} only in OLD, {len(self.only_new)} only in NEW"]
+        lines = [
+            f"{self.compared} cells compared ({self.across}): {len(self.changes)} changed, "
+            f"{len(self.only_old)} only in OLD, {len(self.only_new)} only in NEW"
+        ]
         if self.unmeasured:
             key, reason = self.unmeasured[0]
-            lines.append(f"NOT MEASURED: {len(self.unmeasured)} cells are error or timeout where none was expected, so the"
-                         f" comparison cannot see them; first: {key[0]} :: {key[1]} [{key[2]}]: {reason}")
+            lines.append(
+                f"NOT MEASURED: {len(self.unmeasured)} cells are error or timeout where none was expected, so the"
+                f" comparison cannot see them; first: {key[0]} :: {key[1]} [{key[2]}]: {reason}"
+            )
         if self.findings:
             key = self.findings[0]
-            lines.append(f"FINDINGS in NEW: {len(self.findings)} cells in which an attacker page reads a credentialed"
-                         f" response; first: {key[0]} :: {key[1]} [{key[2]}]")
+            lines.append(
+                f"FINDINGS in NEW: {len(self.findings)} cells in which an attacker page reads a credentialed"
+                f" response; first: {key[0]} :: {key[1]} [{key[2]}]"
+            )
         return lines
 
 
 def _index(document: Dict[str, Any], with_pin: bool) -> Dict[Key, Dict[str, Any]]:
-    return {(r["scenario"], r["case"], r["browser"], r.get("pin", "") if with_pin else None): r for r in document["results"]}
+    return {
+        (r["scenario"], r["case"], r["browser"], r.get("pin", "") if with_pin else None): r for r in document["results"]
+    }
 
 
 def compare(old: Dict[str, Any], new: Dict[str, Any]) -> Comparison:
@@ -85,11 +97,24 @@ def compare(old: Dict[str, Any], new: Dict[str, Any]) -> Comparison:
     across = "pin by pin" if with_pin else f"{old_pins[0] if old_pins else '?'} -> {new_pins[0] if new_pins else '?'}"
     before, after = _index(old, with_pin), _index(new, with_pin)
     common = [key for key in before if key in after]
-    changes = [Change(key, before[key], after[key]) for key in sorted(common, key=lambda k: tuple(str(p) for p in k))
-               if changed(before[key], after[key])]
-    unmeasured = [(key, str(row.get("reason") or row.get("error") or row["outcome"]))
-                  for side in (before, after) for key, row in side.items()
-                  if row["outcome"] in ("error", "timeout") and not row.get("matched")]
+    changes = [
+        Change(key, before[key], after[key])
+        for key in sorted(common, key=lambda k: tuple(str(p) for p in k))
+        if changed(before[key], after[key])
+    ]
+    unmeasured = [
+        (key, str(row.get("reason") or row.get("error") or row["outcome"]))
+        for side in (before, after)
+        for key, row in side.items()
+        if row["outcome"] in ("error", "timeout") and not row.get("matched")
+    ]
     findings = sorted((key for key, row in after.items() if row.get("finding")), key=lambda k: tuple(str(p) for p in k))
-    return Comparison(changes, len(common), sorted(k for k in before if k not in after),
-                      sorted(k for k in after if k not in before), across, unmeasured, findings)
+    return Comparison(
+        changes,
+        len(common),
+        sorted(k for k in before if k not in after),
+        sorted(k for k in after if k not in before),
+        across,
+        unmeasured,
+        findings,
+    )

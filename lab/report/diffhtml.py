@@ -34,14 +34,26 @@ def diff_html(comparison: Comparison, coverage: List[str], old_name: str, new_na
             f"{escape(chr(10).join(evidence(change.old)))}</td>"
             f"<td class='ev'><span class='{escape(change.new['outcome'])}'>{escape(change.new['outcome'])}</span>"
             f"{' <span class=warn>FINDING</span>' if change.new.get('finding') else ''}\n"
-            f"{escape(chr(10).join(evidence(change.new)))}</td></tr>")
+            f"{escape(chr(10).join(evidence(change.new)))}</td></tr>"
+        )
     summary = comparison.summary()
-    table = ("<table><thead><tr><th>scenario / case</th><th>browser</th><th>before</th><th>after</th></tr></thead>"
-             f"<tbody>{''.join(rows)}</tbody></table>") if rows else "<p>No cell changed.</p>"
-    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>cors-lab upgrade diff</title>"
-            f"<style>{STYLE}</style></head><body><h1>What changed: {escape(comparison.across)}</h1>"
-            f"<p class='meta'>{escape(old_name)} → {escape(new_name)}</p>"
-            + "".join(f"<p class='{'warn' if line.startswith(('NOT MEASURED', 'FINDINGS')) else 'meta'}'>{escape(line)}</p>" for line in summary)
-            + table
-            + (f"<h2>Known changes in between</h2><pre>{escape(chr(10).join(coverage))}</pre>" if coverage else "")
-            + "</body></html>\n")
+    table = (
+        (
+            "<table><thead><tr><th>scenario / case</th><th>browser</th><th>before</th><th>after</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>"
+        )
+        if rows
+        else "<p>No cell changed.</p>"
+    )
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>cors-lab upgrade diff</title>"
+        f"<style>{STYLE}</style></head><body><h1>What changed: {escape(comparison.across)}</h1>"
+        f"<p class='meta'>{escape(old_name)} → {escape(new_name)}</p>"
+        + "".join(
+            f"<p class='{'warn' if line.startswith(('NOT MEASURED', 'FINDINGS')) else 'meta'}'>{escape(line)}</p>"
+            for line in summary
+        )
+        + table
+        + (f"<h2>Known changes in between</h2><pre>{escape(chr(10).join(coverage))}</pre>" if coverage else "")
+        + "</body></html>\n"
+    )

@@ -19,10 +19,23 @@ import json
 import re
 from typing import Any, Dict, Hashable, Iterable, List, Optional, Tuple
 
-NOISY_REQUEST_HEADERS = frozenset({
-    "user-agent", "accept", "accept-language", "accept-encoding", "connection", "priority", "referer",
-    "upgrade-insecure-requests", "cache-control", "pragma", "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform",
-})
+NOISY_REQUEST_HEADERS = frozenset(
+    {
+        "user-agent",
+        "accept",
+        "accept-language",
+        "accept-encoding",
+        "connection",
+        "priority",
+        "referer",
+        "upgrade-insecure-requests",
+        "cache-control",
+        "pragma",
+        "sec-ch-ua",
+        "sec-ch-ua-mobile",
+        "sec-ch-ua-platform",
+    }
+)
 NOISY_RESPONSE_HEADERS = frozenset({"date"})
 TOKEN = re.compile(r"([?&])cors_lab=[\w.~%-]*(&?)")
 
@@ -30,10 +43,27 @@ TOKEN = re.compile(r"([?&])cors_lab=[\w.~%-]*(&?)")
 # "s" fields are indexes into the strings (-1: none), "j" fields strings holding JSON, "l" lists of string indexes,
 # "n" the names of a mapping as such a list (the page shows which headers were readable, not their values),
 # "x" lists of exchange indexes; the others are stored as they are.
-SHAPE = (("outcome", "s"), ("expected", "s"), ("matched", ""), ("status", ""), ("response_type", "s"), ("preflight", ""),
-         ("preflights", ""), ("cookies_sent", ""), ("readable_headers", "n"), ("read_headers", "j"), ("error", "s"),
-         ("console", "l"), ("reason", "s"), ("model", "j"), ("agrees", ""), ("browser_reason", "s"), ("exchanges", "x"),
-         ("finding", "s"), ("accepted", "s"))
+SHAPE = (
+    ("outcome", "s"),
+    ("expected", "s"),
+    ("matched", ""),
+    ("status", ""),
+    ("response_type", "s"),
+    ("preflight", ""),
+    ("preflights", ""),
+    ("cookies_sent", ""),
+    ("readable_headers", "n"),
+    ("read_headers", "j"),
+    ("error", "s"),
+    ("console", "l"),
+    ("reason", "s"),
+    ("model", "j"),
+    ("agrees", ""),
+    ("browser_reason", "s"),
+    ("exchanges", "x"),
+    ("finding", "s"),
+    ("accepted", "s"),
+)
 CELL = ("case", "browser", "pin", "shape", "ms")  # per cell, in "cells": five numbers
 EXCHANGE = ("kind", "method", "path", "request_headers", "status", "response_headers", "failure")  # s s s l - l s
 
@@ -62,7 +92,13 @@ class _Table:
 
 class _Packer:
     def __init__(self) -> None:
-        self.strings, self.lists, self.exchanges, self.shapes, self.cases = _Table(), _Table(), _Table(), _Table(), _Table()
+        self.strings, self.lists, self.exchanges, self.shapes, self.cases = (
+            _Table(),
+            _Table(),
+            _Table(),
+            _Table(),
+            _Table(),
+        )
         self._clean: Dict[str, int] = {}
         self._pairs: Dict[frozenset, Dict[Tuple[Any, Any], Tuple[int, ...]]] = {}
 
@@ -96,17 +132,26 @@ class _Packer:
             try:
                 indexes = known[name, value]
             except (KeyError, TypeError):  # TypeError: a value that is not a string (nor hashable)
-                indexes = () if str(name).lower() in noisy else \
-                    (self.text(str(name)), self.text(value if isinstance(value, str) else json.dumps(value)))
+                indexes = (
+                    ()
+                    if str(name).lower() in noisy
+                    else (self.text(str(name)), self.text(value if isinstance(value, str) else json.dumps(value)))
+                )
                 if isinstance(value, str):
                     known[name, value] = indexes
             flat += indexes
         return self.list(flat)
 
     def exchange(self, exchange: Dict[str, Any]) -> int:
-        packed = (self.text(exchange.get("kind")), self.text(exchange.get("method")), self.text(exchange.get("path")),
-                  self.headers(exchange.get("request_headers"), NOISY_REQUEST_HEADERS), exchange.get("status"),
-                  self.headers(exchange.get("response_headers"), NOISY_RESPONSE_HEADERS), self.text(exchange.get("failure")))
+        packed = (
+            self.text(exchange.get("kind")),
+            self.text(exchange.get("method")),
+            self.text(exchange.get("path")),
+            self.headers(exchange.get("request_headers"), NOISY_REQUEST_HEADERS),
+            exchange.get("status"),
+            self.headers(exchange.get("response_headers"), NOISY_RESPONSE_HEADERS),
+            self.text(exchange.get("failure")),
+        )
         key = packed if isinstance(packed[4], int) and not isinstance(packed[4], bool) else json.dumps(packed)
         return self.exchanges.add(key, list(packed))
 
@@ -131,8 +176,13 @@ class _Packer:
     def cell(self, row: Dict[str, Any]) -> List[Any]:
         case = [self.text(row.get("scenario")), self.text(row.get("group")), self.text(row.get("case"))]
         duration = row.get("duration_ms")
-        return [self.cases.add(tuple(case), case), self.text(row.get("browser")), self.text(row.get("pin", "")),
-                self.shape(row), round(duration) if isinstance(duration, (int, float)) else None]
+        return [
+            self.cases.add(tuple(case), case),
+            self.text(row.get("browser")),
+            self.text(row.get("pin", "")),
+            self.shape(row),
+            round(duration) if isinstance(duration, (int, float)) else None,
+        ]
 
 
 def pack(rows: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
@@ -141,8 +191,14 @@ def pack(rows: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
     cells: List[Any] = []
     for row in rows:
         cells += packer.cell(row)
-    return {"s": packer.strings.values, "l": packer.lists.values, "x": packer.exchanges.values,
-            "k": packer.shapes.values, "c": packer.cases.values, "cells": cells}
+    return {
+        "s": packer.strings.values,
+        "l": packer.lists.values,
+        "x": packer.exchanges.values,
+        "k": packer.shapes.values,
+        "c": packer.cases.values,
+        "cells": cells,
+    }
 
 
 def unpack(data: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -158,16 +214,29 @@ def unpack(data: Dict[str, Any]) -> List[Dict[str, Any]]:
 
     def exchange(index: int) -> Dict[str, Any]:
         kind, method, path, request, status, response, failure = data["x"][index]
-        return {"kind": text(kind), "method": text(method), "path": text(path), "request_headers": pairs(request),
-                "status": status, "response_headers": pairs(response), "failure": text(failure)}
+        return {
+            "kind": text(kind),
+            "method": text(method),
+            "path": text(path),
+            "request_headers": pairs(request),
+            "status": status,
+            "response_headers": pairs(response),
+            "failure": text(failure),
+        }
 
     rows = []
     cells = data["cells"]
     for at in range(0, len(cells), len(CELL)):
-        case, browser, pin, shape, ms = cells[at:at + len(CELL)]
+        case, browser, pin, shape, ms = cells[at : at + len(CELL)]
         scenario, group, name = data["c"][case]
-        row: Dict[str, Any] = {"scenario": text(scenario), "group": text(group), "case": text(name),
-                               "browser": text(browser), "pin": text(pin), "duration_ms": ms}
+        row: Dict[str, Any] = {
+            "scenario": text(scenario),
+            "group": text(group),
+            "case": text(name),
+            "browser": text(browser),
+            "pin": text(pin),
+            "duration_ms": ms,
+        }
         for (field, kind), value in zip(SHAPE, data["k"][shape]):
             if kind == "s":
                 row[field] = text(value)

@@ -44,9 +44,18 @@ class KnownChange:
 def load_changes(path: Path = CHANGES) -> List[KnownChange]:
     """The catalog, in file order (which is release order)."""
     data = tomllib.loads(path.read_text(encoding="utf-8"))
-    return [KnownChange(entry["package"], entry["version"], entry["what"], entry["source"],
-                        tuple(entry.get("scenarios", ())), entry.get("unobservable"), entry.get("pending"))
-            for entry in data["change"]]
+    return [
+        KnownChange(
+            entry["package"],
+            entry["version"],
+            entry["what"],
+            entry["source"],
+            tuple(entry.get("scenarios", ())),
+            entry.get("unobservable"),
+            entry.get("pending"),
+        )
+        for entry in data["change"]
+    ]
 
 
 def version_key(version: str) -> Tuple[int, int, int]:
@@ -77,15 +86,21 @@ def pin_pair(change: KnownChange, pins: Sequence[Dict[str, Any]]) -> Optional[Tu
     for new in usable:
         if not _ships(new, change):
             continue
-        before = [old for old in usable if not _ships(old, change)
-                  and all(old.get(k) == new.get(k) for k in _others(change.package))]
+        before = [
+            old
+            for old in usable
+            if not _ships(old, change) and all(old.get(k) == new.get(k) for k in _others(change.package))
+        ]
         if before:
             old = max(before, key=lambda p: version_key(p[change.package]))
             pairs.append((old, new))
     if not pairs:
         return None
     # The closest pair: the newest release before the change and the oldest one that has it.
-    return min(pairs, key=lambda pair: (version_key(pair[1][change.package]), [-n for n in version_key(pair[0][change.package])]))
+    return min(
+        pairs,
+        key=lambda pair: (version_key(pair[1][change.package]), [-n for n in version_key(pair[0][change.package])]),
+    )
 
 
 def _cells(rows: Iterable[Dict[str, Any]], scenarios: Sequence[str]) -> Dict[Tuple[str, str, str], Dict[str, Any]]:
@@ -110,8 +125,9 @@ class CaseChange:
         return any(before != after for before, after in self.outcomes.values())
 
 
-def case_changes(old_rows: Iterable[Dict[str, Any]], new_rows: Iterable[Dict[str, Any]],
-                 scenarios: Sequence[str]) -> List[CaseChange]:
+def case_changes(
+    old_rows: Iterable[Dict[str, Any]], new_rows: Iterable[Dict[str, Any]], scenarios: Sequence[str]
+) -> List[CaseChange]:
     """Every case of these scenarios measured on both sides whose outcome or expectation differs between them."""
     old, new = _cells(old_rows, scenarios), _cells(new_rows, scenarios)
     grouped: Dict[Tuple[str, str], CaseChange] = {}
@@ -172,17 +188,38 @@ def releases_markdown(document: Dict[str, Any], command: str, changes: Optional[
         found = case_changes(_rows_of(document, old["label"]), _rows_of(document, new["label"]), change.scenarios)
         compared = f"{old.get(change.package)} → {new.get(change.package)} ({_context(new, change.package)})"
         if not found:
-            lines.append(f"| {change.release} | {_md(change.what)} | no case changed | " + " | ".join("-" for _ in browsers)
-                         + f" | {_md(compared)} | {_md(change.source)} |")
+            lines.append(
+                f"| {change.release} | {_md(change.what)} | no case changed | "
+                + " | ".join("-" for _ in browsers)
+                + f" | {_md(compared)} | {_md(change.source)} |"
+            )
         for case in found:
-            lines.append(f"| {change.release} | {_md(change.what)} | `{case.scenario}`: {_md(case.case)} | "
-                         + " | ".join(_cell(case.outcomes.get(b)) for b in browsers)
-                         + f" | {_md(compared)} | {_md(change.source)} |")
-    lines += ["", "## Changes no browser can observe", "", "| Release | Change | Why no browser sees it | Source |", "|---|---|---|---|"]
-    lines += [f"| {c.release} | {_md(c.what)} | {_md(c.unobservable or '')} | {_md(c.source)} |" for c in changes if c.unobservable]
+            lines.append(
+                f"| {change.release} | {_md(change.what)} | `{case.scenario}`: {_md(case.case)} | "
+                + " | ".join(_cell(case.outcomes.get(b)) for b in browsers)
+                + f" | {_md(compared)} | {_md(change.source)} |"
+            )
+    lines += [
+        "",
+        "## Changes no browser can observe",
+        "",
+        "| Release | Change | Why no browser sees it | Source |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {c.release} | {_md(c.what)} | {_md(c.unobservable or '')} | {_md(c.source)} |"
+        for c in changes
+        if c.unobservable
+    ]
     pending = [c for c in changes if c.pending]
     if pending:
-        lines += ["", "## Known, not yet probed by the library", "", "| Release | Change | Why not yet | Source |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "## Known, not yet probed by the library",
+            "",
+            "| Release | Change | Why not yet | Source |",
+            "|---|---|---|---|",
+        ]
         lines += [f"| {c.release} | {_md(c.what)} | {_md(c.pending or '')} | {_md(c.source)} |" for c in pending]
     if unmeasured:
         lines += ["", "## Not measured in this run", ""]
@@ -206,16 +243,31 @@ def consecutive_pin_changes(document: Dict[str, Any]) -> List[Dict[str, Any]]:
     steps = []
     for old, new in zip(labels, labels[1:]):
         before, after = by_pin[old], by_pin[new]
-        cells = [{"scenario": k[0], "case": k[1], "browser": k[2], "before": before[k], "after": after[k]}
-                 for k in sorted(set(before) & set(after)) if before[k] != after[k]]
-        differs = [f"{k} {pins[old].get(k)} → {pins[new].get(k)}" for k in (*PACKAGES, "python")
-                   if pins[old].get(k) != pins[new].get(k)]
-        steps.append({"old": old, "new": new, "differs": ", ".join(differs), "compared": len(set(before) & set(after)),
-                      "cells": cells})
+        cells = [
+            {"scenario": k[0], "case": k[1], "browser": k[2], "before": before[k], "after": after[k]}
+            for k in sorted(set(before) & set(after))
+            if before[k] != after[k]
+        ]
+        differs = [
+            f"{k} {pins[old].get(k)} → {pins[new].get(k)}"
+            for k in (*PACKAGES, "python")
+            if pins[old].get(k) != pins[new].get(k)
+        ]
+        steps.append(
+            {
+                "old": old,
+                "new": new,
+                "differs": ", ".join(differs),
+                "compared": len(set(before) & set(after)),
+                "cells": cells,
+            }
+        )
     return steps
 
 
-def upgrade_coverage(old: Dict[str, Any], new: Dict[str, Any], changes: Optional[Sequence[KnownChange]] = None) -> List[str]:
+def upgrade_coverage(
+    old: Dict[str, Any], new: Dict[str, Any], changes: Optional[Sequence[KnownChange]] = None
+) -> List[str]:
     """For two single-pin results: the known changes between their versions, and which showed up as changed cells."""
     changes = load_changes() if changes is None else changes
     old_pins, new_pins = old.get("pins", []), new.get("pins", [])

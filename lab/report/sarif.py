@@ -49,12 +49,16 @@ CELL_RULES: Tuple[Dict[str, Any], ...] = (
         "id": UNEXPECTED,
         "name": "UnexpectedOutcome",
         "shortDescription": {"text": "A browser did not do what the scenario expects"},
-        "fullDescription": {"text": "A cell (scenario, case, browser, pin) ended allowed where the scenario expects"
-                                    " blocked, or the other way round (or a cookie was or was not sent against the"
-                                    " case's expectation): the CORS configuration, the browser or the expectation changed."},
-        "help": {"text": "Run `cors-lab explain SCENARIO:CASE` for what was exchanged, the browser's and the standard's"
-                         " reason, and what to change. If the new behaviour is the intended one, update `expect`"
-                         " (or `expect_per_browser` / `expect_by_version`) in the scenario file."},
+        "fullDescription": {
+            "text": "A cell (scenario, case, browser, pin) ended allowed where the scenario expects"
+            " blocked, or the other way round (or a cookie was or was not sent against the"
+            " case's expectation): the CORS configuration, the browser or the expectation changed."
+        },
+        "help": {
+            "text": "Run `cors-lab explain SCENARIO:CASE` for what was exchanged, the browser's and the standard's"
+            " reason, and what to change. If the new behaviour is the intended one, update `expect`"
+            " (or `expect_per_browser` / `expect_by_version`) in the scenario file."
+        },
         "defaultConfiguration": {"level": "error"},
         "properties": {"tags": ["cors", "correctness"], "precision": "very-high"},
     },
@@ -62,11 +66,15 @@ CELL_RULES: Tuple[Dict[str, Any], ...] = (
         "id": LAB_ERROR,
         "name": "LabError",
         "shortDescription": {"text": "A case ended in an error or a timeout the scenario does not expect"},
-        "fullDescription": {"text": "The cell could not be measured as allowed or blocked: the backend did not start,"
-                                    " the app raised, the browser failed or the fetch timed out, and the scenario does"
-                                    " not expect that."},
-        "help": {"text": "The message carries the lab's reason. Check that the app starts under this pin and that the"
-                         " browser is usable (`cors-lab doctor`); raise `--timeout` for slow backends."},
+        "fullDescription": {
+            "text": "The cell could not be measured as allowed or blocked: the backend did not start,"
+            " the app raised, the browser failed or the fetch timed out, and the scenario does"
+            " not expect that."
+        },
+        "help": {
+            "text": "The message carries the lab's reason. Check that the app starts under this pin and that the"
+            " browser is usable (`cors-lab doctor`); raise `--timeout` for slow backends."
+        },
         "defaultConfiguration": {"level": "error"},
         "properties": {"tags": ["cors", "reliability"], "precision": "very-high"},
     },
@@ -74,21 +82,29 @@ CELL_RULES: Tuple[Dict[str, Any], ...] = (
         "id": CREDENTIALED_READ,
         "name": "CredentialedReadByUntrustedOrigin",
         "shortDescription": {"text": "An attacker's page reads a response sent with the user's credentials"},
-        "fullDescription": {"text": "An attacker's page (a case with attacker = true, as cors-lab scan writes them, or"
-                                    " an untrusted page of a security scenario: another site, a look-alike host, a"
-                                    " sandboxed frame's null origin) fetched with credentials \"include\" and the"
-                                    " browser let it read the response: the server answered with its origin in"
-                                    " Access-Control-Allow-Origin and Access-Control-Allow-Credentials: true. Any page on"
-                                    " that origin can read the user's data and act as the user. Reported even when the"
-                                    " scenario expects it; a case that says why it is fine (accepted = \"...\") is"
-                                    " reported suppressed, with that reason."},
-        "help": {"text": "List only the origins you trust in flask-cors `origins` (or your own hook), never reflect the"
-                         " request's Origin with credentials, never trust `null`, and write any regex anchored and"
-                         " escaped (^https://app\\.example\\.com$). `cors-lab explain SCENARIO:CASE` shows what the"
-                         " server answered."},
+        "fullDescription": {
+            "text": "An attacker's page (a case with attacker = true, as cors-lab scan writes them, or"
+            " an untrusted page of a security scenario: another site, a look-alike host, a"
+            ' sandboxed frame\'s null origin) fetched with credentials "include" and the'
+            " browser let it read the response: the server answered with its origin in"
+            " Access-Control-Allow-Origin and Access-Control-Allow-Credentials: true. Any page on"
+            " that origin can read the user's data and act as the user. Reported even when the"
+            ' scenario expects it; a case that says why it is fine (accepted = "...") is'
+            " reported suppressed, with that reason."
+        },
+        "help": {
+            "text": "List only the origins you trust in flask-cors `origins` (or your own hook), never reflect the"
+            " request's Origin with credentials, never trust `null`, and write any regex anchored and"
+            " escaped (^https://app\\.example\\.com$). `cors-lab explain SCENARIO:CASE` shows what the"
+            " server answered."
+        },
         "defaultConfiguration": {"level": "error"},
-        "properties": {"tags": ["security", "cors", "external/cwe/cwe-942"], "security-severity": "8.1",
-                       "precision": "high", "problem.severity": "error"},
+        "properties": {
+            "tags": ["security", "cors", "external/cwe/cwe-942"],
+            "security-severity": "8.1",
+            "precision": "high",
+            "problem.severity": "error",
+        },
     },
 )
 RULES: Tuple[Dict[str, Any], ...] = CELL_RULES + tuple(
@@ -96,13 +112,19 @@ RULES: Tuple[Dict[str, Any], ...] = CELL_RULES + tuple(
         "id": rule.id,
         "name": "".join(word.capitalize() for word in rule.id.split("/")[-1].split("-")),
         "shortDescription": {"text": rule.title},
-        "fullDescription": {"text": f"The app's CORS configuration {rule.message.format(routes='N routes')}: a page"
-                                    " on such an origin sends the user's cookies and reads the responses. Told once per"
-                                    " app, with every route and browser that showed it (lab/findings.py)."},
+        "fullDescription": {
+            "text": f"The app's CORS configuration {rule.message.format(routes='N routes')}: a page"
+            " on such an origin sends the user's cookies and reads the responses. Told once per"
+            " app, with every route and browser that showed it (lab/findings.py)."
+        },
         "help": {"text": rule.fix},
         "defaultConfiguration": {"level": "error"},
-        "properties": {"tags": ["security", "cors", "external/cwe/cwe-942"], "security-severity": "8.1",
-                       "precision": "high", "problem.severity": "error"},
+        "properties": {
+            "tags": ["security", "cors", "external/cwe/cwe-942"],
+            "security-severity": "8.1",
+            "precision": "high",
+            "problem.severity": "error",
+        },
     }
     for rule in CONFIG_RULES
 )
@@ -116,8 +138,11 @@ def _is_security(scenario: Scenario) -> bool:
 def _attacker_pages(scenario: Scenario) -> FrozenSet[str]:
     """The pages of a security scenario that an attacker controls (sandboxed frames aside): every page but `app` and
     the pages of credentialed `control...` cases."""
-    trusted = {"app"} | {c.page for c in scenario.cases
-                         if c.name.lower().startswith("control") and c.credentials == "include" and not c.sandboxed}
+    trusted = {"app"} | {
+        c.page
+        for c in scenario.cases
+        if c.name.lower().startswith("control") and c.credentials == "include" and not c.sandboxed
+    }
     return frozenset(c.page for c in scenario.cases if c.page not in trusted)
 
 
@@ -127,16 +152,22 @@ def untrusted_cases(scenarios: Sequence[Scenario]) -> FrozenSet[Tuple[str, str]]
     found: Set[Tuple[str, str]] = set()
     for scenario in scenarios:
         attackers = _attacker_pages(scenario) if _is_security(scenario) else frozenset()
-        found |= {(scenario.id, c.name) for c in scenario.cases
-                  if c.attacker or (_is_security(scenario) and (c.sandboxed or c.page in attackers))}
+        found |= {
+            (scenario.id, c.name)
+            for c in scenario.cases
+            if c.attacker or (_is_security(scenario) and (c.sandboxed or c.page in attackers))
+        }
     return frozenset(found)
 
 
 def is_credentialed_read(row: Mapping[str, Any], untrusted: FrozenSet[Tuple[str, str]] = frozenset()) -> bool:
     """An attacker's page (the row's `attacker`, or a case in `untrusted`) read a response to a request sent with
     credentials "include", accepted or not."""
-    return (row["outcome"] == "allowed" and (row.get("request") or {}).get("credentials") == "include"
-            and (bool(row.get("attacker")) or (row["scenario"], row["case"]) in untrusted))
+    return (
+        row["outcome"] == "allowed"
+        and (row.get("request") or {}).get("credentials") == "include"
+        and (bool(row.get("attacker")) or (row["scenario"], row["case"]) in untrusted)
+    )
 
 
 def rule_of(row: Mapping[str, Any], untrusted: FrozenSet[Tuple[str, str]] = frozenset()) -> Optional[str]:
@@ -185,8 +216,9 @@ def _text(row: Mapping[str, Any], rule: str) -> str:
 def _located(result: Dict[str, Any], located: Optional[Location], root: Path) -> Dict[str, Any]:
     if located and located[0]:
         file, line = located
-        result["locations"] = [{"physicalLocation": {"artifactLocation": _artifact(file, root),
-                                                     "region": {"startLine": max(1, line)}}}]
+        result["locations"] = [
+            {"physicalLocation": {"artifactLocation": _artifact(file, root), "region": {"startLine": max(1, line)}}}
+        ]
     return result
 
 
@@ -197,8 +229,10 @@ def _result(row: Mapping[str, Any], rule: str, where: Mapping[Tuple[str, str], L
         "level": "error",
         "message": {"text": _text(row, rule)},
         "partialFingerprints": {FINGERPRINT: fingerprint(row, rule)},
-        "properties": {k: row.get(k) for k in ("scenario", "case", "browser", "pin", "outcome", "expected", "matched",
-                                                "finding", "accepted")},
+        "properties": {
+            k: row.get(k)
+            for k in ("scenario", "case", "browser", "pin", "outcome", "expected", "matched", "finding", "accepted")
+        },
     }
     if rule == CREDENTIALED_READ and row.get("accepted"):
         # Kept in the log, suppressed in the source with the case's own reason: the hole stays visible.
@@ -213,14 +247,22 @@ def _config_result(finding: ConfigFinding, where: Mapping[Tuple[str, str], Locat
         "ruleId": finding.rule_id,
         "ruleIndex": RULE_INDEX[finding.rule_id],
         "level": "error",
-        "message": {"text": f"{finding.scenario}: the configuration {finding.message}: {', '.join(finding.routes)}"
-                            f" (seen in {browsers})"},
+        "message": {
+            "text": f"{finding.scenario}: the configuration {finding.message}: {', '.join(finding.routes)}"
+            f" (seen in {browsers})"
+        },
         "partialFingerprints": {FINGERPRINT: _hash(finding.scenario, finding.rule_id)},
-        "properties": {"scenario": finding.scenario, "routes": list(finding.routes), "browsers": list(finding.browsers),
-                       "cases": list(finding.cases)},
+        "properties": {
+            "scenario": finding.scenario,
+            "routes": list(finding.routes),
+            "browsers": list(finding.browsers),
+            "cases": list(finding.cases),
+        },
     }
-    lines = sorted((where[(finding.scenario, case)] for case in finding.cases if (finding.scenario, case) in where),
-                   key=lambda located: located[1])
+    lines = sorted(
+        (where[(finding.scenario, case)] for case in finding.cases if (finding.scenario, case) in where),
+        key=lambda located: located[1],
+    )
     return _located(result, lines[0] if lines else None, root)
 
 
@@ -233,8 +275,12 @@ def _tool_version() -> Optional[str]:
         return None
 
 
-def sarif_log(rows: Sequence[Mapping[str, Any]], where: Mapping[Tuple[str, str], Location],
-              untrusted: FrozenSet[Tuple[str, str]] = frozenset(), root: Optional[Path] = None) -> Dict[str, Any]:
+def sarif_log(
+    rows: Sequence[Mapping[str, Any]],
+    where: Mapping[Tuple[str, str], Location],
+    untrusted: FrozenSet[Tuple[str, str]] = frozenset(),
+    root: Optional[Path] = None,
+) -> Dict[str, Any]:
     """One SARIF 2.1.0 run: the rules, a result per cell that breaks one (see `rule_of`) and one per configuration
     finding (lab/findings.py), located at the scenario file (relative to `root`, default the working directory: the
     %SRCROOT% code scanning resolves against the checkout) and the case's line. `untrusted`: attacker cases of
@@ -254,10 +300,12 @@ def sarif_log(rows: Sequence[Mapping[str, Any]], where: Mapping[Tuple[str, str],
     return {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": driver},
-            "originalUriBaseIds": {SRCROOT: {"uri": root.resolve().as_uri() + "/"}},
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-        }],
+        "runs": [
+            {
+                "tool": {"driver": driver},
+                "originalUriBaseIds": {SRCROOT: {"uri": root.resolve().as_uri() + "/"}},
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
     }

@@ -4,6 +4,19 @@ from .load import Problem, ScenarioError, load_file, load_scenarios
 from .model import ENGINES, OUTCOMES, Answer, Backend, Blueprint, Case, ErrorHandler, Hook, Origin, Route, Scenario
 
 __all__ = [
-    "ENGINES", "OUTCOMES", "Answer", "Backend", "Blueprint", "Case", "ErrorHandler", "Hook", "Origin",
-    "Problem", "Route", "Scenario", "ScenarioError", "load_file", "load_scenarios",
+    "ENGINES",
+    "OUTCOMES",
+    "Answer",
+    "Backend",
+    "Blueprint",
+    "Case",
+    "ErrorHandler",
+    "Hook",
+    "Origin",
+    "Problem",
+    "Route",
+    "Scenario",
+    "ScenarioError",
+    "load_file",
+    "load_scenarios",
 ]

@@ -31,9 +31,9 @@ class AppTargetError(ValueError):
 def parse_app_target(text: str) -> AppTarget:
     module, separator, rest = text.partition(":")
     if not separator or not module or not rest:
-        raise AppTargetError(f"app = {text!r} must be \"package.module:app\" or \"package.module:create_app()\"")
+        raise AppTargetError(f'app = {text!r} must be "package.module:app" or "package.module:create_app()"')
     if not all(part.isidentifier() for part in module.split(".")):
-        raise AppTargetError(f"app = {text!r}: {module!r} is not a module path such as \"myproject.app\"")
+        raise AppTargetError(f'app = {text!r}: {module!r} is not a module path such as "myproject.app"')
     try:
         node = ast.parse(rest.strip(), mode="eval").body
     except SyntaxError as exc:
@@ -45,8 +45,10 @@ def parse_app_target(text: str) -> AppTarget:
             args = tuple(ast.literal_eval(arg) for arg in node.args)
             kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords if kw.arg is not None}
         except ValueError as exc:
-            raise AppTargetError(f"app = {text!r}: the factory's arguments must be literals (strings, numbers, "
-                                 "lists, dicts, True/False/None)") from exc
+            raise AppTargetError(
+                f"app = {text!r}: the factory's arguments must be literals (strings, numbers, "
+                "lists, dicts, True/False/None)"
+            ) from exc
         if any(kw.arg is None for kw in node.keywords):
             raise AppTargetError(f"app = {text!r}: **kwargs is not allowed; name each argument")
         return AppTarget(text, module, node.func.id, True, args, kwargs)

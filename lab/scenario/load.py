@@ -26,8 +26,16 @@ from .model import Scenario
 from .problems import Problem, ScenarioError
 
 __all__ = [
-    "LIBRARY", "PLACEHOLDER", "REQUEST_ORIGIN", "Problem", "ScenarioError", "discover", "load_file", "load_scenarios",
-    "scenario_id", "tomllib",
+    "LIBRARY",
+    "PLACEHOLDER",
+    "REQUEST_ORIGIN",
+    "Problem",
+    "ScenarioError",
+    "discover",
+    "load_file",
+    "load_scenarios",
+    "scenario_id",
+    "tomllib",
 ]
 
 LIBRARY = Path(__file__).resolve().parent.parent.parent / "scenarios"

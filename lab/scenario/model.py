@@ -25,7 +25,7 @@ app itself fail (an exception escapes Flask) with that text; only such an error 
 def split_expectation(value: str) -> Tuple[str, Optional[str]]:
     """("error", text) for an expected app failure, else (outcome, None)."""
     if value.startswith(APP_ERROR):
-        return "error", value[len(APP_ERROR):].strip()
+        return "error", value[len(APP_ERROR) :].strip()
     return value, None
 
 
@@ -201,8 +201,14 @@ class Claim:
     holds_if_readable: Optional[str] = None  # ... and the page could read this response header
 
     def to_dict(self) -> Dict[str, Any]:
-        return {"text": self.text, "source": self.source, "case": self.case, "holds_if": self.holds_if,
-                "holds_if_preflights": self.holds_if_preflights, "holds_if_readable": self.holds_if_readable}
+        return {
+            "text": self.text,
+            "source": self.source,
+            "case": self.case,
+            "holds_if": self.holds_if,
+            "holds_if_preflights": self.holds_if_preflights,
+            "holds_if_readable": self.holds_if_readable,
+        }
 
 
 @dataclass(frozen=True)

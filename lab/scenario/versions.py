@@ -23,8 +23,10 @@ def problem(condition: str) -> Optional[str]:
     """Why a condition is malformed, or None."""
     for term in condition.split(","):
         if not _TERM.fullmatch(term):
-            return (f"{term.strip()!r} is not a version condition such as \"flask-cors<6\" "
-                    f"(packages: {', '.join(PACKAGES)}; operators: < <= > >= == !=)")
+            return (
+                f'{term.strip()!r} is not a version condition such as "flask-cors<6" '
+                f"(packages: {', '.join(PACKAGES)}; operators: < <= > >= == !=)"
+            )
     return None
 
 

@@ -25,19 +25,39 @@ DESCRIBED_KEYS = ("config", "cors", "cors_init", "order", "routes", "blueprints"
 def read_backend(check: Checker, raw: Any) -> Backend:
     """A described backend needs at least one route; raw routes answer with exactly their headers, so no [backend.cors]."""
     where: KeyPath = ("backend",)
-    keys = ("config", "cors", "cors_init", "order", "routes", "blueprints", "hooks", "error_handlers", "proxy_headers",
-            "start_error", "app", "project", "env", "requirements", "python", "setup")
+    keys = (
+        "config",
+        "cors",
+        "cors_init",
+        "order",
+        "routes",
+        "blueprints",
+        "hooks",
+        "error_handlers",
+        "proxy_headers",
+        "start_error",
+        "app",
+        "project",
+        "env",
+        "requirements",
+        "python",
+        "setup",
+    )
     table = check.table(raw, where, keys)
     if "app" in table:
         return _app_backend(check, table, where)
     for key in ("project", "env", "requirements", "python", "setup"):
         if key in table:
-            check.fail(where + (key,), f"`{key}` is for your own application: it needs `app = \"package.module:create_app()\"`")
+            check.fail(
+                where + (key,), f'`{key}` is for your own application: it needs `app = "package.module:create_app()"`'
+            )
     config = check.get(table, "config", where, dict, {})
     for key in config:
         if not key.startswith(("CORS_", "SESSION_")) and key not in FLASK_CONFIG_KEYS:
-            check.fail(where + ("config", key), f"config key {key!r} is not a CORS_* or SESSION_* setting nor one of "
-                                                f"{', '.join(FLASK_CONFIG_KEYS)}")
+            check.fail(
+                where + ("config", key),
+                f"config key {key!r} is not a CORS_* or SESSION_* setting nor one of {', '.join(FLASK_CONFIG_KEYS)}",
+            )
     order = check.strings(table, "order", where, SETUP_STEPS)
     if sorted(order) != sorted(SETUP_STEPS):
         check.fail(where + ("order",), f"order must list each of {', '.join(SETUP_STEPS)} exactly once")
@@ -57,7 +77,10 @@ def read_backend(check: Checker, raw: Any) -> Backend:
     if backend.cors is not None:
         for i, route in enumerate(backend.routes):
             if route.raw:
-                check.fail(where + ("routes", i, "raw"), "raw routes answer with exactly their headers; they cannot be combined with [backend.cors], which adds headers")
+                check.fail(
+                    where + ("routes", i, "raw"),
+                    "raw routes answer with exactly their headers; they cannot be combined with [backend.cors], which adds headers",
+                )
     if not backend.routes and not any(bp.routes for bp in backend.blueprints):
         check.fail(where, "the backend declares no routes: add [[backend.routes]] or blueprint routes")
     return backend
@@ -67,8 +90,11 @@ def _app_backend(check: Checker, table: Dict[str, Any], where: KeyPath) -> Backe
     """`app = "package.module:create_app()"`: the user's own application, with its project folder and environment."""
     mixed = [key for key in DESCRIBED_KEYS if key in table]
     for key in mixed:
-        check.fail(where + (key,), f"`{key}` describes a backend, but `app` names your own application, whose routes,"
-                                   " hooks and CORS setup are its own: remove one of them")
+        check.fail(
+            where + (key,),
+            f"`{key}` describes a backend, but `app` names your own application, whose routes,"
+            " hooks and CORS setup are its own: remove one of them",
+        )
     target = None
     text = check.get(table, "app", where, str)
     if text is not None:
@@ -83,17 +109,24 @@ def _app_backend(check: Checker, table: Dict[str, Any], where: KeyPath) -> Backe
     env = check.get(table, "env", where, dict, {})
     for name, value in env.items():
         if not isinstance(value, str):
-            check.fail(where + ("env", name), f"env {name} must be a string (placeholders such as \"{{app}}\" allowed)")
+            check.fail(where + ("env", name), f'env {name} must be a string (placeholders such as "{{app}}" allowed)')
     python = check.get(table, "python", where, str)
     if python is not None:
         # Absolute, not resolved: a virtualenv's python is a symlink, and its own path is what selects the venv.
         python = os.path.abspath(check.path.parent / python) if "/" in python else python
     setup = check.get(table, "setup", where, str)
     if setup is not None and not setup.strip():
-        check.fail(where + ("setup",), "setup must be a command, such as \"flask db upgrade\"")
-    return Backend(app=target, project=project, env={k: v for k, v in env.items() if isinstance(v, str)},
-                   requirements=check.strings(table, "requirements", where), python=python, setup=setup,
-                   proxy_headers=check.headers(table, "proxy_headers", where), start_error=_start_error(check, table, where))
+        check.fail(where + ("setup",), 'setup must be a command, such as "flask db upgrade"')
+    return Backend(
+        app=target,
+        project=project,
+        env={k: v for k, v in env.items() if isinstance(v, str)},
+        requirements=check.strings(table, "requirements", where),
+        python=python,
+        setup=setup,
+        proxy_headers=check.headers(table, "proxy_headers", where),
+        start_error=_start_error(check, table, where),
+    )
 
 
 def _start_error(check: Checker, table: Dict[str, Any], where: KeyPath) -> Dict[str, str]:
@@ -106,8 +139,11 @@ def _start_error(check: Checker, table: Dict[str, Any], where: KeyPath) -> Dict[
         if wrong:
             check.fail(where + ("start_error", condition), f"start_error: {wrong}")
         elif not isinstance(text, str) or not text.strip():
-            check.fail(where + ("start_error", condition), "start_error: the value must be a piece of the expected error"
-                                                           " message, such as \"Invalid regular expression\"")
+            check.fail(
+                where + ("start_error", condition),
+                "start_error: the value must be a piece of the expected error"
+                ' message, such as "Invalid regular expression"',
+            )
         else:
             kept[condition] = text
     return kept

@@ -18,14 +18,16 @@ def read_blueprints(check: Checker, raw: Any, where: KeyPath) -> Tuple[Blueprint
     for i, item in enumerate(raw):
         at = where + (i,)
         table = check.table(item, at, ("name", "url_prefix", "parent", "cors", "routes"), required=("name",))
-        result.append(Blueprint(
-            name=check.get(table, "name", at, str, f"bp{i}"),
-            url_prefix=check.get(table, "url_prefix", at, str),
-            parent=check.get(table, "parent", at, str),
-            cors=read_cors_options(check, table["cors"], at + ("cors",)) if "cors" in table else None,
-            routes=read_routes(check, table, at),
-            line=check.lines.line_of(at),
-        ))
+        result.append(
+            Blueprint(
+                name=check.get(table, "name", at, str, f"bp{i}"),
+                url_prefix=check.get(table, "url_prefix", at, str),
+                parent=check.get(table, "parent", at, str),
+                cors=read_cors_options(check, table["cors"], at + ("cors",)) if "cors" in table else None,
+                routes=read_routes(check, table, at),
+                line=check.lines.line_of(at),
+            )
+        )
     names = [b.name for b in result]
     for i, bp in enumerate(result):
         if names.count(bp.name) > 1 and names.index(bp.name) != i:

@@ -29,34 +29,67 @@ def read_cases(check: Checker, raw: Any, origins: Dict[str, Origin]) -> Tuple[Ca
 
 
 def _case(check: Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin]) -> Case:
-    keys = ("name", "description", "page", "target", "path", "method", "headers", "body", "credentials",
-            "mode", "redirect", "read_headers", "expect", "expect_per_browser", "expect_by_version", "repeat", "pause_ms", "sandboxed",
-            "expect_cookies_sent", "expect_cookies_sent_per_browser", "attacker", "accepted")
+    keys = (
+        "name",
+        "description",
+        "page",
+        "target",
+        "path",
+        "method",
+        "headers",
+        "body",
+        "credentials",
+        "mode",
+        "redirect",
+        "read_headers",
+        "expect",
+        "expect_per_browser",
+        "expect_by_version",
+        "repeat",
+        "pause_ms",
+        "sandboxed",
+        "expect_cookies_sent",
+        "expect_cookies_sent_per_browser",
+        "attacker",
+        "accepted",
+    )
     table = check.table(raw, where, keys, required=("name", "path", "expect"))
     for key in ("page", "target"):
         name = table.get(key, "app" if key == "page" else "api")
         if isinstance(name, str) and name not in origins:
-            check.fail(where + (key,), f"{key} {name!r} is not a declared origin (declared: {', '.join(sorted(origins))})")
+            check.fail(
+                where + (key,), f"{key} {name!r} is not a declared origin (declared: {', '.join(sorted(origins))})"
+            )
     per_browser = check.get(table, "expect_per_browser", where, dict, {})
     for engine, outcome in per_browser.items():
         if engine not in ENGINES:
-            check.fail(where + ("expect_per_browser", engine), f"unknown browser {engine!r} in expect_per_browser; expected one of: {', '.join(ENGINES)}")
+            check.fail(
+                where + ("expect_per_browser", engine),
+                f"unknown browser {engine!r} in expect_per_browser; expected one of: {', '.join(ENGINES)}",
+            )
         elif outcome not in CASE_EXPECTATIONS:
-            check.fail(where + ("expect_per_browser", engine), f"expectation {outcome!r} must be one of: {', '.join(EXPECTABLE)}"
-                       f"{UNMEASURED_HINT}")
+            check.fail(
+                where + ("expect_per_browser", engine),
+                f"expectation {outcome!r} must be one of: {', '.join(EXPECTABLE)}{UNMEASURED_HINT}",
+            )
     by_version = check.get(table, "expect_by_version", where, dict, {})
     for condition, outcome in by_version.items():
         wrong = version_problem(condition)
         if wrong:
             check.fail(where + ("expect_by_version", condition), f"expect_by_version: {wrong}")
         elif not _version_expectation(outcome):
-            check.fail(where + ("expect_by_version", condition), f"expectation {outcome!r} must be one of: "
-                       f"{', '.join(EXPECTABLE)}, or \"error: TEXT\" (the app fails with TEXT in its error)")
+            check.fail(
+                where + ("expect_by_version", condition),
+                f"expectation {outcome!r} must be one of: "
+                f'{", ".join(EXPECTABLE)}, or "error: TEXT" (the app fails with TEXT in its error)',
+            )
     cookies_per_browser = check.get(table, "expect_cookies_sent_per_browser", where, dict, {})
     for engine, sent in cookies_per_browser.items():
         if engine not in ENGINES or not isinstance(sent, bool):
-            check.fail(where + ("expect_cookies_sent_per_browser", engine), "expect_cookies_sent_per_browser maps a browser"
-                       f" ({', '.join(ENGINES)}) to true or false")
+            check.fail(
+                where + ("expect_cookies_sent_per_browser", engine),
+                f"expect_cookies_sent_per_browser maps a browser ({', '.join(ENGINES)}) to true or false",
+            )
     # Kept as written: fetch() upper-cases only DELETE, GET, HEAD, OPTIONS, POST and PUT, so "patch" stays "patch".
     method = check.get(table, "method", where, str, "GET")
     if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", method):
@@ -74,8 +107,10 @@ def _case(check: Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin]) 
             check.fail(where + ("headers", name), unsendable)
     expect = check.get(table, "expect", where, str, "allowed")
     if expect not in CASE_EXPECTATIONS:
-        check.fail(where + ("expect",), f"{_name(where + ('expect',))} is {expect!r}; expected one of: "
-                   f"{', '.join(EXPECTABLE)}{UNMEASURED_HINT}")
+        check.fail(
+            where + ("expect",),
+            f"{_name(where + ('expect',))} is {expect!r}; expected one of: {', '.join(EXPECTABLE)}{UNMEASURED_HINT}",
+        )
         expect = "allowed"
     attacker, accepted = _attacker(check, table, where)
     path = check.get(table, "path", where, str, "/")
@@ -104,7 +139,9 @@ def _case(check: Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin]) 
         pause_ms=pause_ms,
         sandboxed=check.get(table, "sandboxed", where, bool, False),
         expect_cookies_sent=check.get(table, "expect_cookies_sent", where, bool),
-        expect_cookies_sent_per_browser={k: v for k, v in cookies_per_browser.items() if k in ENGINES and isinstance(v, bool)},
+        expect_cookies_sent_per_browser={
+            k: v for k, v in cookies_per_browser.items() if k in ENGINES and isinstance(v, bool)
+        },
         expect=expect,
         expect_per_browser={k: v for k, v in per_browser.items() if k in ENGINES and v in CASE_EXPECTATIONS},
         expect_by_version={k: v for k, v in by_version.items() if _version_expectation(v) and not version_problem(k)},
@@ -120,12 +157,18 @@ def _attacker(check: Checker, table: Dict[str, Any], where: KeyPath) -> Tuple[bo
     attacker = check.get(table, "attacker", where, bool, False)
     accepted = check.get(table, "accepted", where, str)
     if accepted is not None and not accepted.strip():
-        check.fail(where + ("accepted",), f"{_name(where + ('accepted',))} is empty: say why a credentialed read by"
-                   " this attacker page is fine, or remove it")
+        check.fail(
+            where + ("accepted",),
+            f"{_name(where + ('accepted',))} is empty: say why a credentialed read by"
+            " this attacker page is fine, or remove it",
+        )
         accepted = None
     elif accepted is not None and not attacker:
-        check.fail(where + ("accepted",), f"{_name(where + ('accepted',))} needs `attacker = true` in the same case:"
-                   " only a credentialed read by an attacker's page can be accepted")
+        check.fail(
+            where + ("accepted",),
+            f"{_name(where + ('accepted',))} needs `attacker = true` in the same case:"
+            " only a credentialed read by an attacker's page can be accepted",
+        )
         accepted = None
     return attacker, accepted
 

@@ -44,7 +44,15 @@ class Checker:
             return []
         return value
 
-    def get(self, table: Dict[str, Any], key: str, where: KeyPath, kind: type, default: Any = None, choices: Sequence[Any] = ()) -> Any:
+    def get(
+        self,
+        table: Dict[str, Any],
+        key: str,
+        where: KeyPath,
+        kind: type,
+        default: Any = None,
+        choices: Sequence[Any] = (),
+    ) -> Any:
         if key not in table:
             return default
         value = table[key]
@@ -53,11 +61,15 @@ class Checker:
             self.fail(where + (key,), f"{_name(where + (key,))} must be {_kind_name(kind)}, not {_type(value)}")
             return default
         if choices and value not in choices:
-            self.fail(where + (key,), f"{_name(where + (key,))} is {value!r}; expected one of: {', '.join(map(str, choices))}")
+            self.fail(
+                where + (key,), f"{_name(where + (key,))} is {value!r}; expected one of: {', '.join(map(str, choices))}"
+            )
             return default
         return value
 
-    def strings(self, table: Dict[str, Any], key: str, where: KeyPath, default: Tuple[str, ...] = ()) -> Tuple[str, ...]:
+    def strings(
+        self, table: Dict[str, Any], key: str, where: KeyPath, default: Tuple[str, ...] = ()
+    ) -> Tuple[str, ...]:
         value = table.get(key, list(default))
         if isinstance(value, str):
             value = [value]
@@ -77,7 +89,9 @@ class Checker:
             isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in value
         ):
             return self._sendable(tuple((p[0], p[1]) for p in value), where + (key,))
-        self.fail(where + (key,), f"{_name(where + (key,))} must be a table of strings or a list of [name, value] pairs")
+        self.fail(
+            where + (key,), f"{_name(where + (key,))} must be a table of strings or a list of [name, value] pairs"
+        )
         return ()
 
     def _sendable(self, headers: Headers, where: KeyPath) -> Headers:
@@ -88,10 +102,13 @@ class Checker:
             for char, what in (("\r", "a CR"), ("\n", "an LF")):
                 if char in name or char in value:
                     part = "name" if char in name else "value"
-                    self.fail(where + (name,), f"response header {name!r} holds {what} in its {part}: on the wire it would end"
-                                               " the header line, so it can never be sent as one header (Flask refuses to"
-                                               " set it and answers 500); to test a response that is not valid HTTP, use"
-                                               " a NUL (\"\\u0000\")")
+                    self.fail(
+                        where + (name,),
+                        f"response header {name!r} holds {what} in its {part}: on the wire it would end"
+                        " the header line, so it can never be sent as one header (Flask refuses to"
+                        " set it and answers 500); to test a response that is not valid HTTP, use"
+                        ' a NUL ("\\u0000")',
+                    )
                     break
         return headers
 
@@ -104,8 +121,17 @@ def _name(where: KeyPath) -> str:
 
 
 def _type(value: Any) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a float",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
 
 
 def _kind_name(kind: type) -> str:
-    return {bool: "a boolean (true or false)", int: "an integer", str: "a string", dict: "a table", list: "an array"}[kind]
+    return {bool: "a boolean (true or false)", int: "an integer", str: "a string", dict: "a table", list: "an array"}[
+        kind
+    ]

@@ -8,9 +8,19 @@ from ..locate import KeyPath
 from .checker import Checker
 
 FLASK_CORS_OPTIONS = (
-    "origins", "methods", "expose_headers", "allow_headers", "supports_credentials",
-    "max_age", "send_wildcard", "vary_header", "automatic_options", "resources",
-    "intercept_exceptions", "always_send", "allow_private_network",
+    "origins",
+    "methods",
+    "expose_headers",
+    "allow_headers",
+    "supports_credentials",
+    "max_age",
+    "send_wildcard",
+    "vary_header",
+    "automatic_options",
+    "resources",
+    "intercept_exceptions",
+    "always_send",
+    "allow_private_network",
 )
 
 

@@ -16,20 +16,24 @@ def read_hooks(check: Checker, raw: Any, where: KeyPath) -> Tuple[Hook, ...]:
     hooks = []
     for i, item in enumerate(raw):
         at = where + (i,)
-        table = check.table(item, at, ("when", "headers", "only_origins", "methods", "response", "status"), required=("when",))
+        table = check.table(
+            item, at, ("when", "headers", "only_origins", "methods", "response", "status"), required=("when",)
+        )
         when = check.get(table, "when", at, str, "after_request", ("after_request", "before_request"))
         if when == "after_request":
             for key in ("methods", "response", "status"):
                 if key in table:
                     check.fail(at + (key,), f"{key} applies to before_request hooks only")
-        hooks.append(Hook(
-            when=when,
-            headers=check.headers(table, "headers", at),
-            only_origins=check.strings(table, "only_origins", at) if "only_origins" in table else None,
-            methods=read_methods(check, table, at, ("OPTIONS",)),
-            response=check.get(table, "response", at, str, "empty", ("empty", "default-options")),
-            status=check.get(table, "status", at, int, 200),
-        ))
+        hooks.append(
+            Hook(
+                when=when,
+                headers=check.headers(table, "headers", at),
+                only_origins=check.strings(table, "only_origins", at) if "only_origins" in table else None,
+                methods=read_methods(check, table, at, ("OPTIONS",)),
+                response=check.get(table, "response", at, str, "empty", ("empty", "default-options")),
+                status=check.get(table, "status", at, int, 200),
+            )
+        )
     return tuple(hooks)
 
 
@@ -41,9 +45,14 @@ def read_error_handlers(check: Checker, raw: Any, where: KeyPath) -> Tuple[Error
         at = where + (i,)
         table = check.table(item, at, ("code", "status", "body", "headers"), required=("code",))
         code = check.get(table, "code", at, int, 500)
-        handlers.append(ErrorHandler(code=code, answer=Answer(
-            status=check.get(table, "status", at, int, code),
-            body=check.get(table, "body", at, str, ""),
-            headers=check.headers(table, "headers", at),
-        )))
+        handlers.append(
+            ErrorHandler(
+                code=code,
+                answer=Answer(
+                    status=check.get(table, "status", at, int, code),
+                    body=check.get(table, "body", at, str, ""),
+                    headers=check.headers(table, "headers", at),
+                ),
+            )
+        )
     return tuple(handlers)

@@ -23,13 +23,15 @@ def read_origins(check: Checker, raw: Any) -> Dict[str, Origin]:
     table = dict(DEFAULT_ORIGINS)
     if raw is not None:
         if not isinstance(raw, dict):
-            check.fail(("origins",), "[origins] must be a table of name = \"scheme://host\"")
+            check.fail(("origins",), '[origins] must be a table of name = "scheme://host"')
         else:
             table.update(raw)
     origins = {}
     for name, value in table.items():
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name == REQUEST_ORIGIN:
-            check.fail(("origins", name), f"origin name {name!r} must be a plain identifier other than {REQUEST_ORIGIN!r}")
+            check.fail(
+                ("origins", name), f"origin name {name!r} must be a plain identifier other than {REQUEST_ORIGIN!r}"
+            )
             continue
         origin = _origin(check, name, value)
         if origin is not None:
@@ -46,8 +48,11 @@ def _origin(check: Checker, name: str, value: Any) -> Optional[Origin]:
     where: KeyPath = ("origins", name)
     match = _ORIGIN.fullmatch(value) if isinstance(value, str) else None
     if not match:
-        check.fail(where, f"origin {name} = {value!r} must be an http or https origin such as \"https://app.example.com\","
-                          " \"http://localhost:5173\" or \"http://app.localhost\" (no path, no trailing slash)")
+        check.fail(
+            where,
+            f'origin {name} = {value!r} must be an http or https origin such as "https://app.example.com",'
+            ' "http://localhost:5173" or "http://app.localhost" (no path, no trailing slash)',
+        )
         return None
     scheme, host, port_text = match.groups()
     written = f"{scheme}://{host.lower()}" + (f":{port_text}" if port_text else "")
@@ -56,7 +61,9 @@ def _origin(check: Checker, name: str, value: Any) -> Optional[Origin]:
         return None
     labels = host.split(".")
     if not all(_HOST_LABEL.fullmatch(label) for label in labels):
-        check.fail(where, f"origin {name} = {value!r}: {host!r} is not a host name (letters, digits and '-' between dots)")
+        check.fail(
+            where, f"origin {name} = {value!r}: {host!r} is not a host name (letters, digits and '-' between dots)"
+        )
         return None
     if port_text is None and is_localhost_name(host):
         return Origin(name=name, scheme=scheme, host=host)  # the lab assigns the port
@@ -66,8 +73,11 @@ def _origin(check: Checker, name: str, value: Any) -> Optional[Origin]:
         check.fail(where, f"origin {name} = {value!r}: port {port} is not between 1 and 65535")
         return None
     if port_text and port == default:
-        check.fail(where, f"origin {name} = {value!r}: a browser writes this origin without its default port;"
-                          f" write \"{scheme}://{host}\"")
+        check.fail(
+            where,
+            f"origin {name} = {value!r}: a browser writes this origin without its default port;"
+            f' write "{scheme}://{host}"',
+        )
         return None
     return Origin(name=name, scheme=scheme, host=host, port=port, line=check.lines.line_of(where))
 

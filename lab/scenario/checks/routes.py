@@ -15,7 +15,9 @@ ROUTE_ACTIONS = ("respond", "raise", "abort", "redirect", "hang", "reset")
 
 def read_routes(check: Checker, table: Dict[str, Any], where: KeyPath) -> Tuple[Route, ...]:
     """The `routes` of the table at `where`; a method and path declared twice is a problem."""
-    raw = check.array_of_tables(table.get("routes", []), where + ("routes",), ".".join(str(p) for p in where if isinstance(p, str)) + ".routes")
+    raw = check.array_of_tables(
+        table.get("routes", []), where + ("routes",), ".".join(str(p) for p in where if isinstance(p, str)) + ".routes"
+    )
     routes = tuple(_route(check, r, where + ("routes", i)) for i, r in enumerate(raw))
     seen: Dict[Tuple[str, str], int] = {}
     for i, route in enumerate(routes):
@@ -31,13 +33,27 @@ def read_methods(check: Checker, table: Dict[str, Any], where: KeyPath, default:
     methods = tuple(m.upper() for m in check.strings(table, "methods", where, default))
     for method in methods:
         if method not in HTTP_METHODS:
-            check.fail(where + ("methods",), f"unknown HTTP method {method!r}; expected one of: {', '.join(HTTP_METHODS)}")
+            check.fail(
+                where + ("methods",), f"unknown HTTP method {method!r}; expected one of: {', '.join(HTTP_METHODS)}"
+            )
     return methods
 
 
 def _route(check: Checker, raw: Any, where: KeyPath) -> Route:
-    keys = ("path", "methods", "status", "body", "headers", "raw", "action", "abort_status",
-            "redirect_to", "redirect_status", "cross_origin", "preflight")
+    keys = (
+        "path",
+        "methods",
+        "status",
+        "body",
+        "headers",
+        "raw",
+        "action",
+        "abort_status",
+        "redirect_to",
+        "redirect_status",
+        "cross_origin",
+        "preflight",
+    )
     table = check.table(raw, where, keys, required=("path",))
     path = check.get(table, "path", where, str, "/")
     if not path.startswith("/"):
@@ -46,15 +62,19 @@ def _route(check: Checker, raw: Any, where: KeyPath) -> Route:
     abort_status = check.get(table, "abort_status", where, int)
     redirect_to = check.get(table, "redirect_to", where, str)
     if action == "abort" and abort_status is None:
-        check.fail(where + ("action",), "action = \"abort\" needs abort_status (for example 404)")
+        check.fail(where + ("action",), 'action = "abort" needs abort_status (for example 404)')
     if action == "redirect" and redirect_to is None:
-        check.fail(where + ("action",), "action = \"redirect\" needs redirect_to (a path or \"{api}/path\")")
+        check.fail(where + ("action",), 'action = "redirect" needs redirect_to (a path or "{api}/path")')
     if redirect_to is not None and action != "redirect":
-        check.fail(where + ("redirect_to",), "redirect_to is only used with action = \"redirect\"")
+        check.fail(where + ("redirect_to",), 'redirect_to is only used with action = "redirect"')
     is_raw = check.get(table, "raw", where, bool, False)
-    cross_origin = read_cors_options(check, table["cross_origin"], where + ("cross_origin",)) if "cross_origin" in table else None
+    cross_origin = (
+        read_cors_options(check, table["cross_origin"], where + ("cross_origin",)) if "cross_origin" in table else None
+    )
     if is_raw and cross_origin is not None:
-        check.fail(where + ("cross_origin",), "a raw route answers with exactly its headers; it cannot also use cross_origin")
+        check.fail(
+            where + ("cross_origin",), "a raw route answers with exactly its headers; it cannot also use cross_origin"
+        )
     preflight = _answer(check, table["preflight"], where + ("preflight",)) if "preflight" in table else None
     return Route(
         path=path,

@@ -16,8 +16,12 @@ from .origins import check_placeholders, read_origins
 
 def read_scenario(path: Path, scenario_id: str, check: Checker, data: Dict[str, Any]) -> Scenario:
     """The scenario `data` describes; what is wrong is in `check.problems` (the scenario is then not to be used)."""
-    table = check.table(data, (), ("title", "description", "source", "tags", "origins", "backend", "cases", "claims"),
-                        required=("title", "backend", "cases"))
+    table = check.table(
+        data,
+        (),
+        ("title", "description", "source", "tags", "origins", "backend", "cases", "claims"),
+        required=("title", "backend", "cases"),
+    )
     origins = read_origins(check, table.get("origins"))
     cases = read_cases(check, table.get("cases", []), origins)
     claims = read_claims(check, table.get("claims", []), cases)
