@@ -309,6 +309,17 @@ def _ensure_env(pin: Pin, directory: Path, extra: Sequence[str]) -> PinEnv:
     return PinEnv(pin, str(python), versions=versions)
 
 
+def uv_binary() -> Optional[str]:
+    """uv, which builds environments with overrides (the pin's Flask over an app's own pin): the one the `uv` package
+    installed with the lab (not always on PATH: pipx, a venv not activated), else one on PATH, else None (pip)."""
+    try:
+        from uv import find_uv_bin
+
+        return find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        return shutil.which("uv")
+
+
 def install_env(
     directory: Path,
     interpreter: str,
@@ -321,7 +332,7 @@ def install_env(
     python = directory / "bin" / "python"
     if directory.exists():
         shutil.rmtree(directory)
-    uv = shutil.which("uv")
+    uv = uv_binary()
     if uv:
         command = [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python)]
         if overrides:

@@ -12,7 +12,6 @@ config name, a module-level app behind ProxyFix and DispatcherMiddleware with a
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -22,7 +21,7 @@ from typing import Dict, List
 import pytest
 
 from lab.browsers.base import Candidate
-from lab.pins import InterpreterNotFound, find_interpreter
+from lab.pins import InterpreterNotFound, find_interpreter, uv_binary
 from lab.scenario import load_file
 from tests.conftest import ENGINES, lab_cli
 
@@ -322,7 +321,7 @@ def own_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         python = find_interpreter("3.9")
     except InterpreterNotFound:
         python = sys.executable
-    uv = shutil.which("uv")
+    uv = uv_binary()
     if uv:
         subprocess.run([uv, "venv", "--quiet", "--python", python, str(folder / "env")], check=True)
         subprocess.run(

@@ -190,12 +190,14 @@ def test_a_maintainers_unreleased_change_runs_as_a_pin(browsers: list, tmp_path:
     import shutil
     import subprocess
 
+    from lab.pins import uv_binary
+
     installed = (
         tmp_path / "installed"
     )  # the released code, installed as files (uv is what builds the pins' environments)
     subprocess.run(
         [
-            shutil.which("uv") or "uv",
+            uv_binary() or "uv",
             "pip",
             "install",
             "--quiet",
