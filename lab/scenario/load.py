@@ -38,8 +38,14 @@ __all__ = [
     "tomllib",
 ]
 
-LIBRARY = Path(__file__).resolve().parent.parent.parent / "scenarios"
-"""The built-in scenarios/ folder: ids of the files in it are relative to it (`fetch/redirects`)."""
+def _library() -> Path:
+    installed = Path(__file__).resolve().parent.parent / "library"  # in a wheel: scenarios/ is shipped as lab/library
+    return installed if installed.is_dir() else Path(__file__).resolve().parent.parent.parent / "scenarios"
+
+
+LIBRARY = _library()
+"""The built-in scenarios (the repository's scenarios/, installed as lab/library): ids of the files in it are
+relative to it (`fetch/redirects`)."""
 
 
 def _decode_line(error: Exception) -> Tuple[int, str]:
