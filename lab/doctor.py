@@ -8,7 +8,7 @@ installed Firefox, a missing X display) says so here, before a long run.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Sequence, TextIO
+from typing import Dict, List, Sequence, TextIO, Tuple
 
 from .browsers.base import BrowserInfo, Candidate
 from .browsers.discovery import INSTALL_HINTS, KNOWN
@@ -31,32 +31,43 @@ class _Collect(Sink):
         self.rows.append(row)
 
 
-def diagnose(candidates: Sequence[Candidate], out: TextIO) -> bool:
-    """Print one block per engine; True when all three engines are usable."""
+def diagnose(candidates: Sequence[Candidate], out: TextIO, others: Sequence[Candidate] = ()) -> bool:
+    """Print one block per engine, with each other driver that can run it here (`others`, tried too, named
+    ENGINE-DRIVER); True when all three engines are usable with the drivers a run uses."""
     collected = _Collect()
     if candidates:
-        run_lab(load_scenarios([DOCTOR_SCENARIO]), candidates, RunOptions(timeout_s=10), collected)
+        run_lab(load_scenarios([DOCTOR_SCENARIO]), [*candidates, *others], RunOptions(timeout_s=10), collected)
     usable_engines = set()
     for engine in KNOWN:
         mine = [c for c in candidates if c.engine == engine]
         if not mine:
             out.write(f"{engine}: MISSING\n  install: {INSTALL_HINTS[engine]}\n")
         for candidate in mine:  # a local browser and remote ones of the same engine each get their own block
-            rows = [r for r in collected.rows if r.browser == candidate.name]
-            info = collected.infos.get(candidate.name)
-            usable = bool(rows) and all(r.matched for r in rows)
+            usable, problems = _tried(candidate, collected)
             title = engine if candidate.name == engine else f"{engine} ({candidate.name})"
+            info = collected.infos.get(candidate.name)
             out.write(f"{title}: {'usable' if usable else 'NOT USABLE'}\n")
             out.write(f"  binary:  {candidate.executable}\n")
             out.write(f"  version: {info.product + ' ' + info.version if info else 'unknown (did not start)'}\n")
-            out.write(f"  driven:  {candidate.driver}\n")
+            out.write(f"  driven:  {candidate.driver} (default)\n")
+            for other in (o for o in others if candidate.name == engine and o.engine == engine):
+                works, why = _tried(other, collected)
+                driver = other.name.rpartition("-")[2]
+                out.write(
+                    f"  also:    {other.driver} (--driver {engine}={driver}):"
+                    f" {'usable' if works else 'NOT USABLE: ' + '; '.join(why)}\n"
+                )
             if usable:
                 usable_engines.add(engine)
                 continue
-            reasons = sorted(
-                {r.reason or f"{r.case}: {r.outcome}, expected {r.expected}" for r in rows if not r.matched}
-            )
-            for reason in reasons or ["no result"]:
+            for reason in problems:
                 out.write(f"  problem: {reason}\n")
             out.write(f"  install: {INSTALL_HINTS[engine]}\n")
     return usable_engines == set(KNOWN)
+
+
+def _tried(candidate: Candidate, collected: _Collect) -> Tuple[bool, List[str]]:
+    """Whether the doctor's cases ran as expected in this browser, and if not, why."""
+    rows = [r for r in collected.rows if r.browser == candidate.name]
+    problems = sorted({r.reason or f"{r.case}: {r.outcome}, expected {r.expected}" for r in rows if not r.matched})
+    return bool(rows) and not problems, problems or (["no result"] if not rows else [])

@@ -1,9 +1,8 @@
-"""Find the browsers on this machine: Playwright's own builds first, then system browsers.
+"""Find the browsers on this machine and make them launchable, as the driver table (lab/browsers/drivers.py) says.
 
-Order per engine: Playwright's build; then the system's binary: chromium, google-chrome driven by
-the lab over the Chrome DevTools Protocol; firefox, firefox-esr driven by the lab over WebDriver BiDi; for WebKit, WebKitGTK's
-MiniBrowser through WebKitWebDriver, or Safari through safaridriver. Remote W3C
-WebDriver endpoints (`--webdriver NAME=URL`) are added by the caller.
+Sources per engine, best first: Playwright's build; the system's binary (chromium, google-chrome; firefox,
+firefox-esr); for WebKit, WebKitGTK's MiniBrowser through WebKitWebDriver, or Safari through safaridriver.
+Remote W3C WebDriver endpoints (`--webdriver NAME=URL`) and Playwright servers (`--connect`) are added by the caller.
 """
 
 from __future__ import annotations
@@ -13,10 +12,11 @@ import json
 import os
 import shutil
 import sys
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
 from .base import Browser, BrowserUnavailable, Candidate, Routing
+from .drivers import BUILD, PLAYWRIGHT, SAFARI, SYSTEM, WEBKITGTK, DriverRow, choose, rows_for
 
 KNOWN = ("chromium", "firefox", "webkit")
 SYSTEM_BINARIES: Dict[str, Sequence[str]] = {
@@ -256,64 +256,66 @@ def parse_capabilities(text: str) -> Dict[str, Any]:
     return value
 
 
-def find_browsers(extra_args: Optional[Dict[str, Sequence[str]]] = None) -> List[Candidate]:
-    """Every browser the lab can drive here, one per engine, best option first (`extra_args`: launch arguments
-    per engine, for the browsers Playwright launches)."""
+def _sources(engine: str, bundled: Mapping[str, str]) -> Dict[str, Tuple[str, ...]]:
+    """Where this engine's browsers are here: source -> the paths its launcher needs (lab/browsers/drivers.py)."""
+    found: Dict[str, Tuple[str, ...]] = {}
+    if engine in bundled:
+        found[BUILD] = (bundled[engine],)
+    if engine == "webkit":
+        webdriver, binary, safari = shutil.which("WebKitWebDriver"), minibrowser(), shutil.which("safaridriver")
+        if webdriver and binary:
+            found[WEBKITGTK] = (binary, webdriver)
+        if safari:
+            found[SAFARI] = (safari,)
+    else:
+        system = _system_binary(engine)
+        if system:
+            found[SYSTEM] = (system,)
+    return found
+
+
+def _candidate(row: DriverRow, paths: Tuple[str, ...], args: Sequence[str], name: str) -> Candidate:
+    """The table row made launchable: which launcher runs this source with this driver."""
+    system = row.source != BUILD
+    if row.driver == PLAYWRIGHT:
+        launch = _playwright_launcher(row.engine, paths[0] if system else None, row.described, args)
+    elif row.source == WEBKITGTK:
+        launch = _webkitgtk_launcher(paths[1], paths[0])
+    elif row.source == SAFARI:
+        launch = _safaridriver_launcher(paths[0])
+    elif row.engine == "firefox":
+        launch = _firefox_launcher(paths[0], row.described, args)
+    else:
+        launch = _chromium_launcher(paths[0], row.described, args)
+    return Candidate(name, row.engine, paths[0], row.described, launch, system_binary=system, routable=True)
+
+
+def find_browsers(
+    extra_args: Optional[Dict[str, Sequence[str]]] = None, drivers: Optional[Mapping[str, str]] = None
+) -> List[Candidate]:
+    """Every browser the lab can drive here, one per engine, the best source first, with the driver the table
+    (lab/browsers/drivers.py) and `drivers` (--driver: engine or "*" -> playwright | native) choose.
+    `extra_args`: launch arguments per engine."""
     extra_args = extra_args or {}
     bundled = _playwright_builds()
     candidates: List[Candidate] = []
     for engine in KNOWN:
-        if engine in bundled:
-            driver = "playwright (Playwright's build)"
-            candidates.append(
-                Candidate(
-                    engine,
-                    engine,
-                    bundled[engine],
-                    driver,
-                    _playwright_launcher(engine, None, driver, extra_args.get(engine, ())),
-                    routable=True,
-                )
-            )
-        elif engine == "webkit":
-            webdriver, binary, safari = shutil.which("WebKitWebDriver"), minibrowser(), shutil.which("safaridriver")
-            if webdriver and binary:
-                candidates.append(
-                    Candidate(
-                        "webkit",
-                        "webkit",
-                        binary,
-                        "webdriver (WebKitWebDriver)",
-                        _webkitgtk_launcher(webdriver, binary),
-                        system_binary=True,
-                        routable=True,
-                    )
-                )
-            elif safari:
-                candidates.append(
-                    Candidate(
-                        "webkit",
-                        "webkit",
-                        safari,
-                        "webdriver (safaridriver)",
-                        _safaridriver_launcher(safari),
-                        system_binary=True,
-                    )
-                )
-        else:
-            system = _system_binary(engine)
-            if system:
-                args = extra_args.get(engine, ())
-                if engine == "firefox":
-                    driver = "webdriver bidi (system binary)"
-                    launcher = _firefox_launcher(system, driver, args)
-                else:
-                    driver = "devtools protocol (system binary)"
-                    launcher = _chromium_launcher(system, driver, args)
-                candidates.append(
-                    Candidate(engine, engine, system, driver, launcher, system_binary=True, routable=True)
-                )
+        found = _sources(engine, bundled)
+        row = choose(engine, list(found), drivers or {})
+        if row is not None:
+            candidates.append(_candidate(row, found[row.source], extra_args.get(engine, ()), engine))
     return candidates
+
+
+def every_driver(engine: str) -> List[Tuple[DriverRow, Candidate]]:
+    """Each way this engine can be run here, the default first (for `cors-lab doctor`); candidates after the first
+    are named ENGINE-DRIVER so that one run can try them side by side."""
+    found = _sources(engine, _playwright_builds())
+    rows = rows_for(engine, list(found))
+    return [
+        (row, _candidate(row, found[row.source], (), engine if index == 0 else f"{engine}-{row.driver}"))
+        for index, row in enumerate(rows)
+    ]
 
 
 def select_browsers(requested: Sequence[str], found: Sequence[Candidate]) -> List[Candidate]:

@@ -15,6 +15,7 @@ from ..browsers.discovery import (
     remote_candidate,
     select_browsers,
 )
+from ..browsers.drivers import DriverChoiceError, parse_driver_choice
 from ..scenario import Problem, Scenario, ScenarioError, load_scenarios
 from ..scenario.load import LIBRARY
 
@@ -69,6 +70,15 @@ def remote_options(parser: argparse.ArgumentParser) -> None:
         help="also use a browser from a Playwright server (`playwright run-server`): chromium=ws://host:3000/",
     )
     parser.add_argument(
+        "--driver",
+        action="append",
+        default=[],
+        metavar="DRIVER|ENGINE=DRIVER",
+        help="playwright or native (the lab's own CDP/BiDi/WebDriver clients) where both can drive a browser:"
+        " for every engine, or one (firefox=playwright); repeatable (default: native for stock browsers,"
+        " playwright for Playwright's builds; `cors-lab doctor` lists both)",
+    )
+    parser.add_argument(
         "--connect-executable",
         action="append",
         default=[],
@@ -102,7 +112,11 @@ def available_browsers(args: argparse.Namespace) -> List[Candidate]:
         if not separator or engine not in ("chromium", "firefox", "webkit"):
             raise ScenarioError([command_line_problem(f"--browser-arg {value!r}: expected ENGINE=ARG")])
         launch_args.setdefault(engine, []).append(argument)
-    return find_browsers(launch_args) + remotes
+    try:
+        drivers = parse_driver_choice(getattr(args, "driver", []))
+        return find_browsers(launch_args, drivers) + remotes
+    except DriverChoiceError as exc:
+        raise ScenarioError([command_line_problem(str(exc))]) from exc
 
 
 def chosen_browsers(args: argparse.Namespace) -> List[Candidate]:

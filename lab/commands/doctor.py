@@ -16,7 +16,16 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
 
 
 def execute(args: argparse.Namespace) -> int:
-    """0 when all three engines are usable, 1 otherwise."""
+    """0 when all three engines are usable (with the drivers a run would use), 1 otherwise."""
+    from ..browsers.discovery import KNOWN, every_driver
     from ..doctor import diagnose
 
-    return EXIT_OK if diagnose(available_browsers(args), sys.stdout) else EXIT_MISMATCH
+    chosen = available_browsers(args)
+    local = {c.engine: c.driver for c in chosen if c.name in KNOWN}
+    others = [
+        candidate
+        for engine, driver in local.items()
+        for _, candidate in every_driver(engine)
+        if candidate.driver != driver
+    ]
+    return EXIT_OK if diagnose(chosen, sys.stdout, others) else EXIT_MISMATCH

@@ -20,6 +20,7 @@ import pytest
 
 from ..backend.pinned import LocalBackends
 from ..browsers.base import BrowserUnavailable
+from ..browsers.drivers import DriverChoiceError, parse_driver_choice
 from ..pins import ENVS_DIR, choose_pins
 from ..scenario.load import ScenarioError
 from .fixture import CorsLab
@@ -79,6 +80,13 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: Any) -> None:
         help="cors-lab: where pin environments are kept (default .cors-lab/envs)",
     )
     group.addoption(
+        "--cors-lab-driver",
+        action="append",
+        default=[],
+        metavar="DRIVER|ENGINE=DRIVER",
+        help="cors-lab: playwright or native (the lab's own clients), for every engine or one; repeatable",
+    )
+    group.addoption(
         "--cors-lab-timeout",
         type=float,
         default=10.0,
@@ -97,11 +105,12 @@ def pytest_configure(config: pytest.Config) -> None:
             config.getoption("cors_lab_python"),
             installed=LocalBackends().versions,
         )
-    except ScenarioError as exc:
+        drivers = parse_driver_choice(config.getoption("cors_lab_driver"))
+    except (ScenarioError, DriverChoiceError) as exc:
         raise pytest.UsageError(str(exc)) from exc
     browsers: List[str] = list(config.getoption("browser", default=None) or [])
     config.stash[SESSIONS] = Sessions(
-        browsers, pins, config.getoption("cors_lab_timeout"), config.getoption("cors_lab_envs")
+        browsers, pins, config.getoption("cors_lab_timeout"), config.getoption("cors_lab_envs"), drivers
     )
 
 

@@ -16,7 +16,7 @@ import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, TypeVar
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, TypeVar
 
 from ..backend.pinned import LocalBackends, prepare_backends
 from ..browsers.base import BrowserInfo, BrowserUnavailable, Candidate
@@ -38,8 +38,16 @@ def pin_id(pin: Pin) -> str:
 class Sessions:
     """One BrowserSession per browser name and one backend per pin, for one pytest process."""
 
-    def __init__(self, requested: Sequence[str], pins: Sequence[Pin], timeout_s: float, envs: Path) -> None:
+    def __init__(
+        self,
+        requested: Sequence[str],
+        pins: Sequence[Pin],
+        timeout_s: float,
+        envs: Path,
+        drivers: Optional[Mapping[str, str]] = None,
+    ) -> None:
         self.requested = list(requested)
+        self.drivers = dict(drivers or {})
         self.pins = list(pins)
         self.options = RunOptions(timeout_s=timeout_s)
         self.envs = envs
@@ -55,7 +63,7 @@ class Sessions:
     def candidates(self) -> List[Candidate]:
         """The browsers asked for with --browser (default: every one found); raises BrowserUnavailable."""
         if self._candidates is None:
-            self._candidates = select_browsers(self.requested, find_browsers())
+            self._candidates = select_browsers(self.requested, find_browsers(drivers=self.drivers))
         return self._candidates
 
     def browser_names(self) -> List[str]:
