@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 from ..frontend import PAGE_PATH
 from .base import Browser, BrowserInfo, BrowserUnavailable, ConsoleMessage, Page, Routing
-from .calls import PROBE_CALL, RESULTS_CALL, RUN_CALL, START_CALL
+from .calls import PROBE_CALL, RESULTS_CALL, RUN_CALL, START_CALL, BrowserMessages, FunctionPage
 from .cdp import cors_issue_message
 from .firefox import routing_prefs
 
@@ -76,10 +76,15 @@ def launch_options(
     return options
 
 
-class PlaywrightPage(Page):
+class PlaywrightPage(FunctionPage):
+    """A Playwright page: the lab's calls are `page.evaluate(function, argument)`, its console Playwright's events
+    (and, in Chromium, the CORS issues of a CDP session)."""
+
+    calls = {"probe": PROBE_CALL, "start": START_CALL, "results": RESULTS_CALL, "run": RUN_CALL}
+
     def __init__(self, page: Any, cdp: Any = None) -> None:
+        super().__init__(BrowserMessages())
         self._page = page
-        self._console: List[ConsoleMessage] = []
         page.on("console", self._on_console)
         if cdp is not None:
             # Chromium tells why it refused a response as a CORS issue (the Audits domain): one event per refusal,
@@ -90,35 +95,23 @@ class PlaywrightPage(Page):
     def _on_issue(self, event: Dict[str, Any]) -> None:
         message = cors_issue_message(event)
         if message is not None:
-            self._console.append(message)
+            self._messages.add(message)
 
     def _on_console(self, message: Any) -> None:
         location = message.location or {}
-        self._console.append(ConsoleMessage(message.type, message.text, location.get("url", "")))
+        self._messages.add(ConsoleMessage(message.type, message.text, location.get("url", "")))
 
-    def probe(self, spec: Dict[str, Any]) -> Dict[str, Any]:
-        return self._page.evaluate(PROBE_CALL, spec)
+    def _round_trip(self) -> None:
+        try:
+            self._page.evaluate("0")
+        except Exception:
+            pass  # a closed or crashed page has nothing more to say
 
-    def start(self, specs: Sequence[Dict[str, Any]]) -> None:
-        self._page.evaluate(START_CALL, list(specs))
-
-    def results(self, tokens: Sequence[str], timeout_ms: int) -> Dict[str, Any]:
-        return json.loads(self._page.evaluate(RESULTS_CALL, list(tokens)))
-
-    def run(self, specs: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
-        return json.loads(self._page.evaluate(RUN_CALL, list(specs)))
+    def _call(self, function: str, argument: Any, timeout_ms: int) -> Any:
+        return self._page.evaluate(function, argument)
 
     def goto(self, origin_url: str) -> None:
         self._page.goto(origin_url + PAGE_PATH, wait_until="commit")
-
-    def console(self, flush: bool = True) -> List[ConsoleMessage]:
-        if flush:
-            try:
-                self._page.evaluate("0")  # one round trip: events the browser sent before it are delivered first
-            except Exception:
-                pass  # a closed or crashed page has nothing more to say
-        messages, self._console = self._console, []
-        return messages
 
 
 class PlaywrightBrowser(Browser):

@@ -16,11 +16,11 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 from ..frontend import PAGE_PATH
-from .base import Browser, BrowserInfo, BrowserUnavailable, ConsoleMessage, Page
-from .calls import longest_ms
+from .base import Browser, BrowserInfo, BrowserUnavailable, Page
+from .calls import BrowserMessages, FunctionPage
 
 PROBE_SCRIPT = (
     "const done = arguments[arguments.length - 1];"
@@ -93,39 +93,28 @@ class WebDriverClient:
             self.session_id = ""
 
 
-class WebDriverPage(Page):
+class WebDriverPage(FunctionPage):
+    """A window of a W3C WebDriver session: the lab's calls as scripts (async ones answer through WebDriver's
+    callback). Classic WebDriver has no console access, so the browser's own reason is not available."""
+
+    calls = {"probe": PROBE_SCRIPT, "start": START_SCRIPT, "results": RESULTS_SCRIPT, "run": RUN_SCRIPT}
+
     def __init__(self, browser: WebDriverBrowser, handle: str) -> None:
+        super().__init__(BrowserMessages())
         self._browser = browser
         self.handle = handle
 
-    def probe(self, spec: Dict[str, Any]) -> Dict[str, Any]:
+    def _round_trip(self) -> None:
+        pass  # no console to flush
+
+    def _call(self, function: str, argument: Any, timeout_ms: int) -> Any:
         self._browser.switch_to(self.handle)
-        self._browser.ensure_script_timeout(spec["timeout_ms"] + 5000)
-        return self._browser.client.session(
-            "POST", "/execute/async", {"script": PROBE_SCRIPT, "args": [spec]}, timeout_s=spec["timeout_ms"] / 1000 + 30
-        )
-
-    def start(self, specs: Sequence[Dict[str, Any]]) -> None:
-        self._browser.switch_to(self.handle)
-        self._browser.client.session("POST", "/execute/sync", {"script": START_SCRIPT, "args": [list(specs)]})
-
-    def results(self, tokens: Sequence[str], timeout_ms: int) -> Dict[str, Any]:
-        return self._call_async(RESULTS_SCRIPT, list(tokens), timeout_ms)
-
-    def run(self, specs: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
-        return self._call_async(RUN_SCRIPT, list(specs), longest_ms(specs))
-
-    def _call_async(self, script: str, argument: Any, timeout_ms: int) -> Dict[str, Any]:
-        self._browser.switch_to(self.handle)
+        if function == START_SCRIPT:  # starts cases and returns at once
+            return self._browser.client.session("POST", "/execute/sync", {"script": function, "args": [argument]})
         self._browser.ensure_script_timeout(timeout_ms + 5000)
-        return json.loads(
-            self._browser.client.session(
-                "POST", "/execute/async", {"script": script, "args": [argument]}, timeout_s=timeout_ms / 1000 + 30
-            )
+        return self._browser.client.session(
+            "POST", "/execute/async", {"script": function, "args": [argument]}, timeout_s=timeout_ms / 1000 + 30
         )
-
-    def console(self, flush: bool = True) -> List[ConsoleMessage]:
-        return []  # classic WebDriver has no console access: the browser's own reason is not available
 
 
 class _Process:
