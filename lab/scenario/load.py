@@ -38,6 +38,7 @@ __all__ = [
     "tomllib",
 ]
 
+
 def _library() -> Path:
     installed = Path(__file__).resolve().parent.parent / "library"  # in a wheel: scenarios/ is shipped as lab/library
     return installed if installed.is_dir() else Path(__file__).resolve().parent.parent.parent / "scenarios"
