@@ -20,9 +20,10 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 from .backend import build_app
 from .browsers.base import Browser, BrowserInfo, Candidate, Routing
+from .options import RunOptions
 from .results import ResultRow
 from .routing import Router
-from .run import RunOptions, Sink, lab_assigned_names, run_lab
+from .run import Sink, lab_assigned_names, run_lab
 from .scenario.model import Scenario
 from .servers import OriginPool
 from .session import probe_spec

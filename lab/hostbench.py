@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Sequence
 
 from .browsers.base import Candidate
-from .run import RunOptions, Sink, run_lab
+from .options import RunOptions
+from .run import Sink, run_lab
 from .scenario import load_scenarios
 
 ROUTES = 10

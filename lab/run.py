@@ -11,30 +11,17 @@ from __future__ import annotations
 import queue
 import random
 import threading
-from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Mapping, Optional, Protocol, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
-from .backend.recorder import WSGIApp
 from .browsers.base import BrowserInfo, Candidate
+from .options import Backends, RunOptions
 from .results import ResultRow
 from .routing import Asked
 from .scenario.model import Scenario
 from .servers import browser_hostname
 from .session import BrowserSession, ordered, scheduled
 
-
-@dataclass(frozen=True)
-class RunOptions:
-    timeout_s: float = 10.0
-    shuffle_seed: Optional[int] = None
-    instances: Mapping[str, int] = field(default_factory=dict)  # browser instances per engine name ("*": all)
-    skip: frozenset = frozenset()  # (scenario, case, browser, pin) cells already measured (--resume)
-    bind: str = "127.0.0.1"  # where the origin servers listen (loopback unless asked otherwise)
-    host_suffix: str = "localhost"  # app.localhost becomes app.<host_suffix> for browsers elsewhere
-    one_at_a_time: bool = False  # every case alone, nothing else in flight (for comparison: cells must not change)
-
-    def instances_of(self, name: str) -> int:
-        return max(1, self.instances.get(name, self.instances.get("*", 1)))
+__all__ = ["Backends", "RunOptions", "Sink", "lab_assigned_names", "run_lab"]  # options.py holds the first two
 
 
 class _EngineWork:
@@ -58,17 +45,6 @@ class _EngineWork:
         with self._lock:
             self._launching -= 1
             return self._launching == 0
-
-
-class Backends(Protocol):
-    """Where scenario backends come from: this process's Flask, or a pin's host process."""
-
-    label: str
-    versions: Dict[str, str]
-
-    def build(
-        self, slot: str, scenario: Scenario, origins: Mapping[str, str], stopping: threading.Event
-    ) -> WSGIApp: ...
 
 
 class Sink:

@@ -250,8 +250,9 @@ def scan_app(
     """Serve the app from its own host, write the draft scenario from its routes, run it in `browsers(scenarios)`,
     and write the file with what they did."""
     from .backend.pinned import LocalBackends
+    from .options import RunOptions
     from .results import ResultsFile
-    from .run import RunOptions, run_lab
+    from .run import run_lab
     from .scenario import load_scenarios
     from .scenario.apptarget import AppTargetError, parse_app_target
     from .scenario.model import Backend

@@ -21,19 +21,17 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .backend import TOKEN_PARAM, BackendBuildError, Recorder
 from .backend.template import fill
 from .browsers.base import Browser, BrowserInfo, Candidate, ConsoleMessage, Page, Routing
 from .cell import SILENT_ENGINES, browser_reason, cell_row, classify
+from .options import RunOptions
 from .results import ResultRow
 from .routing import Asked, Router
 from .scenario.model import Case, Scenario, split_expectation
 from .servers import OriginPool, origin_keys
-
-if TYPE_CHECKING:
-    from .run import RunOptions  # run.py builds sessions: a runtime import would be circular
 
 
 def ordered(items: Sequence[Any], rng: Optional[random.Random]) -> List[Any]:

@@ -23,8 +23,9 @@ import pytest
 
 from lab.browsers.base import Candidate
 from lab.browsers.discovery import find_browsers
+from lab.options import RunOptions
 from lab.results import ResultRow
-from lab.run import RunOptions, Sink, run_lab
+from lab.run import Sink, run_lab
 from lab.scenario import load_scenarios
 
 E2E = Path(__file__).parent / "e2e"

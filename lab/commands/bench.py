@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..run import RunOptions
+from ..options import RunOptions
 from .common import EXIT_OK, Subcommands, load_selected, local_browsers, refuse, selection_options
 
 

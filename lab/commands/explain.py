@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from ..options import RunOptions
 from ..results import ResultsFile
-from ..run import RunOptions, run_lab
+from ..run import run_lab
 from ..scenario.load import LIBRARY, scenario_id
 from ..terminal import Progress, clean
 from .common import EXIT_OK, Subcommands, chosen_browsers, load_selected, refuse, remote_options

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from ..backend.pinned import LocalBackends
+from ..options import RunOptions
 from ..pins import ENVS_DIR, Pin, choose_pins
 from ..results import ResultsFile, cell_key, read_earlier
-from ..run import RunOptions, run_lab
+from ..run import run_lab
 from ..scenario import Problem, Scenario, ScenarioError
 from ..terminal import Progress, clean, is_color, mismatches, summary, totals
 from .common import (

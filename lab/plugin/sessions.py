@@ -21,9 +21,10 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, TypeVar
 from ..backend.pinned import LocalBackends, prepare_backends
 from ..browsers.base import BrowserInfo, BrowserUnavailable, Candidate
 from ..browsers.discovery import find_browsers, select_browsers
+from ..options import Backends, RunOptions
 from ..pins import Pin
 from ..results import ResultRow
-from ..run import Backends, RunOptions, lab_assigned_names
+from ..run import lab_assigned_names
 from ..scenario.model import Case, Scenario
 from ..session import BrowserSession
 
