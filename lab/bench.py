@@ -20,13 +20,13 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 from .backend import build_app
 from .browsers.base import Browser, BrowserInfo, Candidate, Routing
+from .flights import probe_spec
 from .options import RunOptions
 from .results import ResultRow
 from .routing import Router
 from .run import Sink, lab_assigned_names, run_lab
 from .scenario.model import Scenario
 from .servers import OriginPool
-from .session import probe_spec
 
 ALL_PAGES = 256
 """The loop keeps a page per origin (plain code does); the lab and the floor keep eight and navigate them."""

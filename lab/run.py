@@ -18,8 +18,9 @@ from .options import Backends, RunOptions
 from .results import ResultRow
 from .routing import Asked
 from .scenario.model import Scenario
+from .schedule import ordered, scheduled
 from .servers import browser_hostname
-from .session import BrowserSession, ordered, scheduled
+from .session import BrowserSession
 
 __all__ = ["Backends", "RunOptions", "Sink", "lab_assigned_names", "run_lab"]  # options.py holds the first two
 
