@@ -19,33 +19,21 @@ from __future__ import annotations
 import random
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from .backend import TOKEN_PARAM
-from .browsers.base import Browser, BrowserInfo, Candidate, ConsoleMessage, Page, Routing
-from .cell import SILENT_ENGINES, browser_reason, cell_row, classify
+from .browsers.base import Browser, BrowserInfo, Candidate, Page, Routing
 from .flights import Flight, Tokens, by_page
 from .mounting import Mounted, Mounts
 from .options import RunOptions
+from .reasons import ConsoleReasons
 from .results import ResultRow
 from .routing import Asked, Router
-from .scenario.model import Case, Scenario, split_expectation
+from .rows import CellMaker, sets_cookie
+from .scenario.model import Case, Scenario
 from .schedule import Plan, ordered, scheduled, shares_cookies, waits, window_full
 from .servers import OriginPool
 
 __all__ = ["BrowserSession", "scheduled"]  # scheduled: the order lives in schedule.py; kept here for its callers
-
-KEPT_MESSAGES = 2000
-"""Console messages kept for cases still in flight (they name their token); older ones are dropped."""
-
-
-@dataclass(frozen=True)
-class _AppVersions:
-    """The backend as expectations see it when the user's app runs with versions of its own (its environment's)."""
-
-    label: str
-    versions: Dict[str, str]
 
 
 class BrowserSession:
@@ -75,8 +63,9 @@ class BrowserSession:
         self.launch_failure = ""
         self.mounts = Mounts(self.pool, slot)
         self.tokens = Tokens(options.timeout_s)
+        self.cells = CellMaker(candidate, self.pool)
+        self.reasons = ConsoleReasons(candidate.engine)
         self._deferred: List[Flight] = []
-        self._messages: List[ConsoleMessage] = []
         self._lost: List[ResultRow] = []  # deferred cases whose browser died: reported with the next rows
 
     def launch(self) -> BrowserInfo:
@@ -88,28 +77,8 @@ class BrowserSession:
     def error_row(
         self, scenario: Scenario, case: Case, backend: Any, reason: str, start_failure: bool = False
     ) -> ResultRow:
-        """A cell the lab could not measure: the reason says why (never folded into `blocked`).
-
-        It matches its expectation only when the scenario says the app must refuse to start under this pin
-        (`start_error`) and the start-up error says what it should: any other error is the lab's failure."""
-        engine = self.candidate.engine
-        expected_text = scenario.backend.start_error_in(backend.versions)
-        matched = start_failure and expected_text is not None and expected_text in reason
-        expected, _ = split_expectation(scenario.expected(case, engine, backend.versions))
-        return ResultRow(
-            scenario.id,
-            scenario.group,
-            case.name,
-            self.candidate.name,
-            engine,
-            "error",
-            expected,
-            matched,
-            pin=backend.label,
-            reason=reason,
-            attacker=case.attacker,
-            request={"page": case.page, "credentials": case.credentials, "sandboxed": case.sandboxed},
-        )
+        """A cell the lab could not measure: the reason says why (see CellMaker.error_row)."""
+        return self.cells.error_row(scenario, case, backend, reason, start_failure)
 
     def run(self, items: Iterable[Tuple[Scenario, Any]], rng: Optional[random.Random] = None) -> Iterable[ResultRow]:
         """Rows of every case of every (scenario, pin) item, as they are measured; cases that pause come later.
@@ -241,7 +210,7 @@ class BrowserSession:
         rows = [self._finish(f, answers.get(f.spec["token"]), failure, elapsed_ms) for f in flights]
         if failure is not None:
             self._restart_browser()
-        return self._with_reasons(rows, [page_url])
+        return self.reasons.attach(rows, self._pages([page_url]))
 
     def _start_deferred(self, mounted: Mounted, cases: Sequence[Case]) -> None:
         """Start the cases that pause; they are collected when their pauses are over."""
@@ -287,7 +256,7 @@ class BrowserSession:
             rows += [self._finish(f, answers.get(f.spec["token"]), failure, 0.0) for f in flights]
         if died is not None:
             self._restart_browser()
-        return self._with_reasons(rows, list(due_pages)) + self._take_lost()
+        return self.reasons.attach(rows, self._pages(list(due_pages))) + self._take_lost()
 
     def _take_lost(self) -> List[ResultRow]:
         lost, self._lost = self._lost, []
@@ -304,69 +273,12 @@ class BrowserSession:
     def _finish(
         self, flight: Flight, answer: Optional[Dict[str, Any]], failure: Optional[str], elapsed_ms: float
     ) -> ResultRow:
-        """The cell of a collected case: its attempts, what the server recorded under its token, and the verdict."""
-        mounted, case, spec = flight.mounted, flight.case, flight.spec
-        assert mounted.recorder is not None
-        if failure is None and not answer:
-            failure = "the page lost the case (it was navigated or reloaded while the case was in flight)"
-        attempts = (answer or {}).get("attempts") or []
-        result = attempts[-1] if attempts and failure is None else None
-        exchanges = mounted.recorder.take(spec["token"])
-        outcome, reason = classify(result, exchanges, failure, self.pool.alive(mounted.scenario.origins, case.target))
-        summary = [{"outcome": a.get("outcome"), "status": a.get("status"), "error": a.get("error")} for a in attempts]
-        duration = (answer or {}).get("ms", elapsed_ms)
-        judged = mounted.backend if mounted.versions is None else _AppVersions(mounted.backend.label, mounted.versions)
-        row = cell_row(
-            mounted.scenario,
-            judged,
-            mounted.urls,
-            self.candidate.name,
-            self.candidate.engine,
-            case,
-            spec,
-            result or {},
-            exchanges,
-            outcome,
-            reason,
-            failure,
-            summary,
-            duration,
-        )
-        if self.browser is not None and any(
-            name.lower() == "set-cookie" for e in exchanges for name, _ in e.response_headers
-        ):
-            self.browser.clear_cookies(sorted(set(mounted.urls.values())))
-        self.mounts.case_done(mounted)
+        """The case's cell; its scenario may be detached once its last case is in."""
+        row = self.cells.row(flight, answer, failure, elapsed_ms)
+        if self.browser is not None and sets_cookie(row):
+            self.browser.clear_cookies(sorted(set(flight.mounted.urls.values())))
+        self.mounts.case_done(flight.mounted)
         return row
-
-    def _with_reasons(self, rows: List[ResultRow], page_urls: Sequence[str]) -> List[ResultRow]:
-        """Each cell gets the console messages that mention its token; a refused one the browser's reason."""
-        engine = self.candidate.engine
-        pages = self._pages(page_urls)
-        tokens = {id(row): row.request.get("url", "").rsplit(f"{TOKEN_PARAM}=", 1)[-1] for row in rows}
-        # An opaque response (no-cors, a manual redirect) was handed to the page: the browser refused nothing to explain.
-        refused = [row for row in rows if row.outcome == "blocked" and row.exchanges and not row.response_type]
-        # Asking a page for its messages costs a round trip (it flushes what the browser already sent): only when a
-        # refused cell of an engine that reports reasons has to have one.
-        wanted = bool(refused) and engine not in SILENT_ENGINES
-        self._messages += [m for page in pages for m in page.console(flush=wanted)]
-        # Browsers report reasons asynchronously (a sandboxed iframe's console comes from another frame): when a refused
-        # cell has none yet, give it up to half a second.
-        for _ in range(10 if wanted else 0):
-            silent = [row for row in refused if not any(m.mentions(tokens[id(row)]) for m in self._messages)]
-            if not silent:
-                break
-            time.sleep(0.05)
-            self._messages += [m for page in pages for m in page.console(flush=True)]
-        claimed = set()
-        for row in rows:
-            token = tokens[id(row)]
-            mine = [m for m in self._messages if token and m.mentions(token)]
-            claimed.update(id(m) for m in mine)
-            row.console = [m.text for m in mine]
-            row.browser_reason = browser_reason(row.console, engine) if row.outcome == "blocked" else None
-        self._messages = [m for m in self._messages if id(m) not in claimed][-KEPT_MESSAGES:]
-        return rows
 
     def _pages(self, page_urls: Sequence[str]) -> List[Page]:
         if self.browser is None:
