@@ -144,8 +144,8 @@ def run_lab(
         count = options.instances_of(candidate.name)
         work = _EngineWork(items, count)
         for i in range(count):
-            session = BrowserSession(candidate, options, f"{candidate.name}-{i}", bypass, on_launch=sink.browser_ready)
-            session.stop = stop
+            slot = f"{candidate.name}-{i}"
+            session = BrowserSession(candidate, options, slot, bypass, on_launch=sink.browser_ready, stop=stop)
             workers.append(_Worker(session, options, sink, stop, work))
     threads = [threading.Thread(target=w.run, name=f"browser-{w.session.slot}", daemon=True) for w in workers]
     for thread in threads:
