@@ -58,16 +58,13 @@ def invalid_response(exchanges: Sequence[Exchange]) -> Optional[str]:
     return None
 
 
-SILENT_ENGINES = {"webkit": "WebKit over WebDriver does not report its CORS reason to the lab"}
-
-
-def browser_reason(console: Sequence[str], engine: str) -> str:
+def browser_reason(console: Sequence[str], silent: str = "") -> str:
     """The browser's own words for a refusal: Chromium's corsErrorStatus and CORS console messages, where told; else
     whatever the console said about the case (Firefox: "Security Error: ... may not load data from ...")."""
     said = [m for m in console if m.startswith("corsErrorStatus")] + [
         m for m in console if "CORS" in m and not m.startswith("corsErrorStatus")
     ]
-    return "; ".join(said or console) or SILENT_ENGINES.get(engine, "the browser gave no reason")
+    return "; ".join(said or console) or silent or "the browser gave no reason"
 
 
 def cell_row(

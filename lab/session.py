@@ -61,7 +61,7 @@ class BrowserSession:
         self.driver = BrowserDriver(candidate, self.routing, on_launch)
         self.mounts = Mounts(self.pool, slot)
         self.cells = CellMaker(candidate, self.pool)
-        reasons = ConsoleReasons(candidate.engine)
+        reasons = ConsoleReasons(candidate.engine, candidate.silent)
         self.flying = CasesInFlight(self.driver, self.cells, reasons, self.mounts, self.stopped)
         self.windows = WindowRunner(self.flying, Tokens(options.timeout_s), self.stopped)
 

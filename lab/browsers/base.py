@@ -133,6 +133,7 @@ class Candidate:
     launch: Callable[..., Browser]
     system_binary: bool = False
     routable: bool = False
+    silent: str = ""  # why this browser's refusals carry no reason of its own ("": it tells them)
 
 
 class BrowserUnavailable(Exception):

@@ -16,9 +16,21 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
 from .base import Browser, BrowserUnavailable, Candidate, Routing
-from .drivers import BUILD, PLAYWRIGHT, SAFARI, SYSTEM, WEBKITGTK, DriverRow, choose, rows_for
+from .drivers import (
+    BUILD,
+    ENGINES,
+    FIREFOX_THROUGH_PLAYWRIGHT,
+    PLAYWRIGHT,
+    SAFARI,
+    SYSTEM,
+    WEBDRIVER_SILENT,
+    WEBKITGTK,
+    DriverRow,
+    choose,
+    rows_for,
+)
 
-KNOWN = ("chromium", "firefox", "webkit")
+KNOWN = ENGINES
 SYSTEM_BINARIES: Dict[str, Sequence[str]] = {
     "chromium": ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"),
     "firefox": ("firefox-esr", "firefox"),
@@ -216,7 +228,7 @@ def remote_candidate(spec: str, extra_capabilities: Optional[Dict[str, Any]] = N
 
         return WebDriverBrowser(url, capabilities, name, engine, f"{name} (remote)", f"webdriver (remote {url})", url)
 
-    return Candidate(name, engine, url, f"webdriver (remote {url})", launch)
+    return Candidate(name, engine, url, f"webdriver (remote {url})", launch, silent=WEBDRIVER_SILENT)
 
 
 def playwright_server_candidate(spec: str, executables: Dict[str, str]) -> Candidate:
@@ -241,7 +253,8 @@ def playwright_server_candidate(spec: str, executables: Dict[str, str]) -> Candi
     # A server on this machine launches its browser with the lab's routing (the launch options travel with the
     # connection); one elsewhere cannot reach the lab's router on 127.0.0.1.
     on_this_machine = urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
-    return Candidate(name, engine, url, driver, launch, routable=on_this_machine)
+    silent = FIREFOX_THROUGH_PLAYWRIGHT if engine == "firefox" else ""
+    return Candidate(name, engine, url, driver, launch, routable=on_this_machine, silent=silent)
 
 
 def parse_capabilities(text: str) -> Dict[str, Any]:
@@ -287,7 +300,9 @@ def _candidate(row: DriverRow, paths: Tuple[str, ...], args: Sequence[str], name
         launch = _firefox_launcher(paths[0], row.described, args)
     else:
         launch = _chromium_launcher(paths[0], row.described, args)
-    return Candidate(name, row.engine, paths[0], row.described, launch, system_binary=system, routable=True)
+    return Candidate(
+        name, row.engine, paths[0], row.described, launch, system_binary=system, routable=True, silent=row.silent
+    )
 
 
 def find_browsers(

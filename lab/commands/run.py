@@ -71,7 +71,7 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
         " reads a credentialed response in a security scenario or a scan file, even an expected one",
     )
     topology = run.add_argument_group(
-        "browsers on other machines (the servers serve deliberately insecure CORS: see README)"
+        "browsers on other machines (the servers serve deliberately insecure CORS: see docs/browsers.md)"
     )
     topology.add_argument(
         "--bind",
