@@ -316,8 +316,10 @@ def uv_binary() -> Optional[str]:
         from uv import find_uv_bin
 
         return find_uv_bin()
-    except (ImportError, FileNotFoundError):
-        return shutil.which("uv")
+    except Exception:  # not installed, or its finder fails (TypeError where sysconfig has no EXE, in uv-made venvs)
+        pass
+    beside = Path(sys.executable).parent / "uv"  # where the uv package puts it in the lab's own environment
+    return str(beside) if beside.is_file() else shutil.which("uv")
 
 
 def install_env(

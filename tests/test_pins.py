@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,21 @@ def test_a_local_build_is_a_pin_and_its_edits_make_a_new_environment(tmp_path: P
     pins_file.write_text('[[pin]]\nflask = "3.1"\nflask-cors = { path = "missing" }\n')
     with pytest.raises(ScenarioError, match="path 'missing' does not exist"):
         load_pins(pins_file)
+
+
+def test_uv_is_found_even_where_its_own_finder_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """uv's find_uv_bin raises TypeError in environments uv made (sysconfig has no EXE there): the lab's uv is found
+    beside its interpreter all the same, so pins keep uv's overrides."""
+    import sys
+
+    import uv
+
+    from lab.pins import uv_binary
+
+    def broken() -> str:
+        raise TypeError('can only concatenate str (not "NoneType") to str')
+
+    monkeypatch.setattr(uv, "find_uv_bin", broken)
+    found = uv_binary()
+    assert found is not None and Path(found).name == "uv" and Path(found).is_file()
+    assert Path(found).parent == Path(sys.executable).parent or found == shutil.which("uv")
