@@ -120,6 +120,12 @@ class Routing:
     proxy: str  # host:port of lab.routing.Router
     bypass: Tuple[str, ...] = ()
 
+    def chromium_bypass(self) -> List[str]:
+        """Chromium's bypass rules, the same whoever launches it (the lab or Playwright): `<-loopback>` first, since
+        Chromium sends loopback names through the proxy once it is in the list and a later rule wins, so that the
+        lab-assigned names after it go direct (appended last, every request went through the router)."""
+        return ["<-loopback>", *self.bypass]
+
 
 @dataclass(frozen=True)
 class Candidate:

@@ -52,13 +52,8 @@ QUIET_SWITCHES = (
 
 
 def routing_switches(routing: Routing) -> List[str]:
-    """Every request through the lab's router, except the lab-assigned names it reaches directly. `<-loopback>`
-    first: Chromium sends loopback names through the proxy once it is in the list, and a later rule wins, so the
-    names after it go direct."""
-    return [
-        f"--proxy-server=http://{routing.proxy}",
-        "--proxy-bypass-list=" + ";".join(["<-loopback>", *routing.bypass]),
-    ]
+    """Every request through the lab's router, except the lab-assigned names it reaches directly."""
+    return [f"--proxy-server=http://{routing.proxy}", "--proxy-bypass-list=" + ";".join(routing.chromium_bypass())]
 
 
 def launch_chromium(

@@ -66,13 +66,9 @@ def launch_options(
             # Playwright's `proxy` becomes a BiDi proxy without sslProxy for stock Firefox: https would go direct.
             options["firefox_user_prefs"] = routing_prefs(routing)
         else:
-            # Chromium sends loopback names through the proxy too once `<-loopback>` is in its bypass list (Playwright
-            # appends it when the list does not name it), and a later rule wins over an earlier one: `<-loopback>`
-            # first, so that the lab-assigned names after it go direct (appended, it sent every request through the
-            # lab's router: 4,801 requests for api.localhost in one matrix run).
             options["proxy"] = {"server": f"http://{routing.proxy}"}
             if routing.bypass:
-                options["proxy"]["bypass"] = ",".join(["<-loopback>", *routing.bypass])
+                options["proxy"]["bypass"] = ",".join(routing.chromium_bypass())
     return options
 
 
