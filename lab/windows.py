@@ -4,7 +4,7 @@ by page, each page's group in one round trip; or, for a scenario that must run a
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, Iterator, List, Sequence
 
 from .flights import Flight, Tokens
 from .flying import CasesInFlight
@@ -38,11 +38,12 @@ class WindowRunner:
             rows += self.flying.fly(flights)
         return rows + self.flying.take_held()
 
-    def run_alone(self, plan: Plan) -> List[ResultRow]:
-        """Each case by itself, with nothing else in flight (its server may set cookies, or one at a time was asked)."""
-        rows = self.flying.collect(due_only=False)
+    def run_alone(self, plan: Plan) -> Iterator[ResultRow]:
+        """Each case by itself, with nothing else in flight (its server may set cookies, or one at a time was asked);
+        rows go out as each case ends, so that progress moves during a long scenario (a scan of a real app)."""
+        yield from self.flying.collect(due_only=False)
         for case in plan.cases:
             if self.stopped():
                 break
-            rows += self.flying.fly([self.tokens.flight(plan.mounted, case)])
-        return rows + self.flying.take_held()
+            yield from self.flying.fly([self.tokens.flight(plan.mounted, case)])
+        yield from self.flying.take_held()
