@@ -49,7 +49,7 @@ def diagnose(candidates: Sequence[Candidate], out: TextIO, others: Sequence[Cand
             out.write(f"{title}: {'usable' if usable else 'NOT USABLE'}\n")
             out.write(f"  binary:  {candidate.executable}\n")
             out.write(f"  version: {info.product + ' ' + info.version if info else 'unknown (did not start)'}\n")
-            out.write(f"  driven:  {candidate.driver} (default)\n")
+            out.write(f"  driven:  {candidate.driver} (what runs use)\n")
             for other in (o for o in others if candidate.name == engine and o.engine == engine):
                 works, why = _tried(other, collected)
                 driver = other.name.rpartition("-")[2]

@@ -204,7 +204,8 @@ def _run(command: List[str], env: Optional[Dict[str, str]] = None) -> subprocess
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
 
 
-def _tail(text: str, lines: int = 6) -> str:
+def output_tail(text: str, lines: int = 6) -> str:
+    """The last lines of a command's output on one line: what a user needs to see why it failed."""
     return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:] if line.strip())
 
 
@@ -299,7 +300,7 @@ def _ensure_env(pin: Pin, directory: Path, extra: Sequence[str]) -> PinEnv:
         ]
     )
     if probe.returncode != 0:
-        return PinEnv(pin, error=f"installed {pin.label} but could not read its versions: {_tail(probe.stderr)}")
+        return PinEnv(pin, error=f"installed {pin.label} but could not read its versions: {output_tail(probe.stderr)}")
     versions = json.loads(probe.stdout)
     # Bytecode for the lab's own modules under this Python too (pip and uv compiled the packages): each pin host
     # imports them, and a machine with PYTHONDONTWRITEBYTECODE, or a read-only checkout, would compile them anew in
@@ -355,7 +356,7 @@ def install_env(
         except (OSError, subprocess.TimeoutExpired) as exc:
             return str(exc)
         if done.returncode != 0:
-            return _tail(done.stderr or done.stdout)
+            return output_tail(done.stderr or done.stdout)
     return None
 
 

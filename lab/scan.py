@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from .findings import MEASURED
+
 MAX_UNMEASURED = 3
 """More unmeasured cases than this and the scan exits 1: the file it wrote says too little to be kept as it is."""
 BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -180,9 +182,6 @@ def cases(named: Mapping[str, str], endpoint_list: Sequence[Endpoint]) -> List[D
     return made
 
 
-MEASURED = ("allowed", "blocked")
-
-
 def expectations_from(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Expectation]:
     """Per case: the outcome most engines showed, the engines that differ, and for a case no engine could measure,
     `error` with the reason. An engine whose cell is `error`/`timeout` is written `error` (never an answer)."""
@@ -204,17 +203,10 @@ def expectations_from(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Expectatio
     return result
 
 
-def findings(rows: Sequence[Mapping[str, Any]], attacker_pages: Sequence[str]) -> List[str]:
-    """Attacker cells that could read a credentialed response: the holes."""
-    return sorted(
-        {
-            f"{r['browser']}: {r['case']}"
-            for r in rows
-            if r["outcome"] == "allowed"
-            and r["request"].get("credentials") == "include"
-            and (r["request"].get("sandboxed") or any(r["request"].get("page_origin") == p for p in attacker_pages))
-        }
-    )
+def findings(rows: Sequence[Mapping[str, Any]]) -> List[str]:
+    """Attacker cells that could read a credentialed response (the scan writes every attacker page's case
+    `attacker = true`, so each such cell is a row finding, lab/cell.py): the holes."""
+    return sorted({f"{r['browser']}: {r['case']}" for r in rows if r.get("finding")})
 
 
 def relative(path: Path, start: Path, resolve: bool = True) -> str:
@@ -346,7 +338,7 @@ def _report(
             f' written expect = "error" with the reason, and no run counts them as a pass'
         )
         lines += [f"  {case}: {expectations[case][2][:200]}" for case in unmeasured[:10]]
-    holes = findings(rows, list(attackers.values()))
+    holes = findings(rows)
     for finding in config_findings(rows):
         lines.append(
             f"FINDING [{finding.rule_id}] {finding.message}: {', '.join(finding.routes[:8])}"

@@ -102,6 +102,14 @@ def test_doctor_reports_every_engine_usable(browsers: list, capsys: pytest.Captu
     assert "driven:  webdriver (WebKitWebDriver)" in out
 
 
+def test_doctor_tries_every_driver_beside_the_chosen_one(browsers: list, capsys: pytest.CaptureFixture) -> None:
+    assert cli.main(["doctor", "--driver", "playwright"]) == 0
+    out = capsys.readouterr().out
+    assert "driven:  playwright (system binary) (what runs use)" in out
+    assert "also:    devtools protocol (system binary) (--driver chromium=native): usable" in out
+    assert "also:    webdriver bidi (system binary) (--driver firefox=native): usable" in out
+
+
 def test_a_requested_browser_that_is_missing_says_how_to_install_it(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:

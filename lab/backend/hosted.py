@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
+from ..pins import output_tail
 from ..scenario.model import Backend, Scenario
 from .forward import forwarding_app
 from .recorder import WSGIApp
@@ -83,10 +84,6 @@ def app_environment(python: str, env: Mapping[str, str]) -> Dict[str, str]:
     return merged
 
 
-def _tail(text: str, lines: int = 6) -> str:
-    return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:] if line.strip()) or "no output"
-
-
 def start_host(python: str, backend: Backend, project: Path, env: Mapping[str, str]) -> AppHost:
     """Run the set-up, then start the host and wait for its first line; failures are kept in `error`, never raised."""
     assert backend.app is not None
@@ -109,7 +106,7 @@ def start_host(python: str, backend: Backend, project: Path, env: Mapping[str, s
             host.error = f"setup `{backend.setup}` did not finish in {SETUP_TIMEOUT_S:.0f} s"
             return host
         if done.returncode != 0:
-            host.error = f"setup `{backend.setup}` failed (exit {done.returncode}): {_tail(done.stderr + done.stdout)}"
+            host.error = f"setup `{backend.setup}` failed (exit {done.returncode}): {output_tail(done.stderr + done.stdout) or 'no output'}"
             return host
     target = backend.app
     request = {
@@ -145,7 +142,9 @@ def start_host(python: str, backend: Backend, project: Path, env: Mapping[str, s
             answer["error"]
             if answer
             else (
-                f"its host ended: {_tail(stderr.read())}" if ready else f"it did not start in {START_TIMEOUT_S:.0f} s"
+                f"its host ended: {output_tail(stderr.read()) or 'no output'}"
+                if ready
+                else f"it did not start in {START_TIMEOUT_S:.0f} s"
             )
         )
         host.error = f"{target.text} (from {project}, with {python}): {said}"

@@ -322,15 +322,18 @@ def find_browsers(
     return candidates
 
 
-def every_driver(engine: str) -> List[Tuple[DriverRow, Candidate]]:
-    """Each way this engine can be run here, the default first (for `cors-lab doctor`); candidates after the first
-    are named ENGINE-DRIVER so that one run can try them side by side."""
-    found = _sources(engine, _playwright_builds())
-    rows = rows_for(engine, list(found))
-    return [
-        (row, _candidate(row, found[row.source], (), engine if index == 0 else f"{engine}-{row.driver}"))
-        for index, row in enumerate(rows)
-    ]
+def every_driver(engines: Sequence[str]) -> List[Tuple[DriverRow, Candidate]]:
+    """Each way these engines can be run here, each engine's default first (for `cors-lab doctor`), named
+    ENGINE-DRIVER so that one run can try them beside the browsers a run uses (named ENGINE)."""
+    bundled = _playwright_builds()  # once: asking Playwright starts its node driver
+    made = []
+    for engine in engines:
+        found = _sources(engine, bundled)
+        made += [
+            (row, _candidate(row, found[row.source], (), f"{engine}-{row.driver}"))
+            for row in rows_for(engine, list(found))
+        ]
+    return made
 
 
 def select_browsers(requested: Sequence[str], found: Sequence[Candidate]) -> List[Candidate]:

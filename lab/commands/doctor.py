@@ -22,10 +22,5 @@ def execute(args: argparse.Namespace) -> int:
 
     chosen = available_browsers(args)
     local = {c.engine: c.driver for c in chosen if c.name in KNOWN}
-    others = [
-        candidate
-        for engine, driver in local.items()
-        for _, candidate in every_driver(engine)
-        if candidate.driver != driver
-    ]
+    others = [candidate for _, candidate in every_driver(list(local)) if candidate.driver != local[candidate.engine]]
     return EXIT_OK if diagnose(chosen, sys.stdout, others) else EXIT_MISMATCH

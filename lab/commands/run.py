@@ -179,17 +179,12 @@ def execute(args: argparse.Namespace) -> int:
         )
     finally:
         progress.close()
-        apps = [getattr(b, "hosts", None) for b in backends]
-        if any(hosts is not None and hosts.versions() for hosts in apps):  # what each user's app really ran with
+        apps = [b.hosts.versions() if hasattr(b, "hosts") else [] for b in backends]
+        if any(apps):  # what each user's app really ran with
             results.set_pins(
                 [
-                    {
-                        "label": b.label,
-                        **b.versions,
-                        "error": b.error,
-                        **({"apps": hosts.versions()} if hosts is not None and hosts.versions() else {}),
-                    }
-                    for b, hosts in zip(backends, apps)
+                    {"label": b.label, **b.versions, "error": b.error, **({"apps": ran} if ran else {})}
+                    for b, ran in zip(backends, apps)
                 ]
             )
         results.finish(complete=completed)
