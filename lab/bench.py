@@ -24,9 +24,9 @@ from .flights import probe_spec
 from .options import RunOptions
 from .results import ResultRow
 from .routing import Router
-from .run import Sink, lab_assigned_names, run_lab
+from .run import Sink, run_lab
 from .scenario.model import Scenario
-from .servers import OriginPool
+from .servers import OriginPool, lab_assigned_names
 
 ALL_PAGES = 256
 """The loop keeps a page per origin (plain code does); the lab and the floor keep eight and navigate them."""
@@ -97,7 +97,9 @@ def _time_plain(scenarios: Sequence[Scenario], candidate: Candidate, timeout_s: 
     router = Router() if candidate.routable else None
     pool, stopping = OriginPool(router=router), threading.Event()
     browser: Browser = candidate.launch(
-        routing=Routing(router.address, tuple(lab_assigned_names(scenarios))) if router is not None else None
+        routing=Routing(router.address, tuple(lab_assigned_names(scenarios)), pool.prepare(scenarios))
+        if router is not None
+        else None
     )
     if not together:
         browser.max_pages = ALL_PAGES

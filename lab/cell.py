@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .backend import Exchange
 from .results import ResultRow
-from .scenario.model import UNMEASURED, Case, Scenario, split_expectation
+from .scenario.model import UNMEASURED, Case, Scenario, is_localhost_name, split_expectation
 from .standard import judge
 
 
@@ -95,6 +95,12 @@ def cell_row(
         "sandboxed": case.sandboxed,
         "page": case.page,
     }
+    local_network = local_network_of(scenario, case)
+    if local_network is not None:
+        request["local_network"] = dict(local_network)
+        local_network["asked_private_network"] = any(
+            name.lower() in PRIVATE_NETWORK_ASKS for e in exchanges for name in e.request_headers
+        )
     recorded = [e.to_dict() for e in exchanges]
     judgement = judge(request, recorded)
     expected, app_error = split_expectation(scenario.expected(case, engine, backend.versions))
@@ -146,7 +152,26 @@ def cell_row(
         attacker=case.attacker,
         finding=finding,
         accepted=accepted,
+        local_network=local_network,
     )
+
+
+PRIVATE_NETWORK_ASKS = ("access-control-request-private-network", "access-control-request-local-network")
+"""The preflight headers of Private Network Access (Chromium before Local Network Access): whether any came."""
+
+
+def local_network_of(scenario: Scenario, case: Case) -> Optional[Dict[str, Any]]:
+    """For a local-network request: the page's and the server's address spaces, the page's permission, and whether
+    the page is a secure context (what Local Network Access decides by); None for any other case."""
+    if not scenario.local_network_request(case):
+        return None
+    page = scenario.origins[case.page]
+    return {
+        "page_space": page.space,
+        "target_space": scenario.origins[case.target].space,
+        "permission": case.local_network,
+        "secure_page": page.scheme == "https" or is_localhost_name(page.host) or page.host.startswith("127."),
+    }
 
 
 FINDING = "an attacker page reads a credentialed response"

@@ -12,7 +12,7 @@ from typing import Dict, List, Sequence, TextIO, Tuple
 
 from .browsers.base import BrowserInfo, Candidate
 from .browsers.discovery import INSTALL_HINTS, KNOWN
-from .results import ResultRow
+from .results import ResultRow, failed, unsupported
 from .run import RunOptions, Sink, run_lab
 from .scenario import load_scenarios
 
@@ -67,7 +67,11 @@ def diagnose(candidates: Sequence[Candidate], out: TextIO, others: Sequence[Cand
 
 
 def _tried(candidate: Candidate, collected: _Collect) -> Tuple[bool, List[str]]:
-    """Whether the doctor's cases ran as expected in this browser, and if not, why."""
+    """Whether the doctor's cases ran as expected in this browser, and if not, why. An unsupported cell (one the
+    engine cannot be told how to run) is no problem, but proves nothing: a browser needs a measured cell."""
     rows = [r for r in collected.rows if r.browser == candidate.name]
-    problems = sorted({r.reason or f"{r.case}: {r.outcome}, expected {r.expected}" for r in rows if not r.matched})
-    return bool(rows) and not problems, problems or (["no result"] if not rows else [])
+    measured = [r for r in rows if not unsupported(r)]
+    problems = sorted({r.reason or f"{r.case}: {r.outcome}, expected {r.expected}" for r in rows if failed(r)})
+    if not measured:
+        problems = problems or sorted({f"not measurable: {r.reason}" for r in rows}) or ["no result"]
+    return bool(measured) and not problems, problems

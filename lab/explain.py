@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Sequence
 
+from .results import unsupported
+
 RELEVANT_REQUEST = (
     "origin",
     "access-control-request-method",
@@ -58,6 +60,12 @@ def story(rows: Sequence[Dict[str, Any]]) -> List[str]:
         lines.append("  " + _request_line(first["request"]))
     for row in rows:
         where = row["browser"] + (f" ({row['pin']})" if row.get("pin") else "")
+        if unsupported(row):  # nothing was run, so there is nothing to tell but why: no verdict either way
+            lines.append(
+                f"  {where}: NOT MEASURED (no verdict): {row['browser']} cannot run this case here:"
+                f" {row.get('reason') or 'the engine cannot be told what the case needs'}"
+            )
+            continue
         lines.append(
             f"  {where}: {row['outcome'].upper()} ({_verdict(row)})"
             + (f", status {row['status']}" if row.get("status") else "")
@@ -91,6 +99,8 @@ def _verdict(row: Dict[str, Any]) -> str:
     that is otherwise as expected (said on its own line)."""
     if row["expected"] == "error" and not row["matched"] and "no measured expectation" in (row.get("reason") or ""):
         return "no measured expectation"
+    if unsupported(row):
+        return "not measured in this browser"
     if row["matched"] or (row.get("finding") and row["outcome"] == row["expected"]):
         return "as expected"
     return f"expected {row['expected']}"

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Sequence
 
 from .backend import TOKEN_PARAM
+from .browsers.base import page_key
+from .browsers.spaces import permission_for
 from .backend.template import fill
 from .mounting import Mounted
 from .scenario.model import Case
@@ -45,7 +47,7 @@ class Flight:
     mounted: Mounted
     case: Case
     spec: Dict[str, Any]
-    page_url: str
+    page_url: str  # the page's key: its origin, and the local-network permission it needs (browsers.base.page_key)
     ready_at: float  # perf_counter time by which its pauses are over
 
     @property
@@ -64,9 +66,8 @@ class Tokens:
         """The case as it is started in its page, with a new token."""
         self._serial += 1
         token = f"{mounted.key}.{self._serial}-{secrets.token_hex(3)}"
-        return Flight(
-            mounted, case, probe_spec(case, mounted.urls, token, self.timeout_s), mounted.urls[case.page], ready_at
-        )
+        page = page_key(mounted.urls[case.page], permission_for(mounted.scenario, case))
+        return Flight(mounted, case, probe_spec(case, mounted.urls, token, self.timeout_s), page, ready_at)
 
     def paused(self, mounted: Mounted, cases: Sequence[Case]) -> List[Flight]:
         """Cases that pause between repeats, each due when its pauses are over (counted from now)."""

@@ -18,6 +18,7 @@ from typing import Dict, Iterator, List, Sequence
 
 from .browsers.base import Candidate
 from .options import RunOptions
+from .results import failed
 from .run import Sink, run_lab
 from .scenario import load_scenarios
 
@@ -83,7 +84,7 @@ class _Clock(Sink):
     def row(self, row: object) -> None:
         self.last = time.perf_counter()
         self.rows += 1
-        self.unexpected += 0 if getattr(row, "matched", False) else 1
+        self.unexpected += failed(row)  # an unsupported cell is not unexpected
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from .browsers.base import BrowserInfo
 from .routing import Asked
@@ -24,7 +24,7 @@ SCHEMA = 1
 
 @dataclass
 class ResultRow:
-    """One (scenario, case, browser) cell. `outcome` is allowed / blocked / error / timeout.
+    """One (scenario, case, browser) cell. `outcome` is allowed / blocked / error / timeout, or `UNSUPPORTED`.
 
     Results files written before `attacker`, `finding` and `accepted` lack them: `load_document` and `read_earlier`
     fill in the defaults (`with_defaults`); code handed rows from elsewhere reads them with `row.get`."""
@@ -59,14 +59,44 @@ class ResultRow:
     attacker: bool = False  # the case's page is an attacker's (`attacker = true`)
     finding: Optional[str] = None  # set when an attacker page read a credentialed response: the cell fails
     accepted: Optional[str] = None  # ... unless the case accepts it: then why it is fine (and `finding` stays None)
+    local_network: Optional[Dict[str, Any]] = None  # a local-network request: spaces, permission, what was asked
 
     def to_dict(self) -> Dict[str, Any]:
         # Shallow: the fields already hold plain JSON values, and asdict's deep copy was a tenth of the lab's CPU.
         return {name: getattr(self, name) for name in _ROW_FIELDS}
 
 
+UNSUPPORTED = "unsupported"
+"""The outcome of a cell the lab did not run: this browser engine cannot be told what the case needs (the row's
+`reason` says what). Like pytest's "skipped": never a pass, never a failure, counted and shown apart."""
+
+
+def _field(row: Any, name: str) -> Any:
+    return row.get(name) if isinstance(row, Mapping) else getattr(row, name, None)
+
+
+def unsupported(row: Any) -> bool:
+    """Whether a row (a `ResultRow` or a dict) was not measured because its browser cannot do what the case needs:
+    such a row is `matched = False` but is no failure, so every reader asks this before counting it as unexpected."""
+    return _field(row, "outcome") == UNSUPPORTED
+
+
+def failed(row: Any) -> bool:
+    """Whether a row counts against the run: not what its case expects (a finding included), and not unsupported
+    (which is `matched = False` only because nothing was measured)."""
+    return not _field(row, "matched") and not unsupported(row)
+
+
+def passed(rows: Sequence[Any]) -> bool:
+    """A run's verdict: at least one row was measured and none failed. Rows that are all unsupported (or no rows)
+    measured nothing, so they do not pass, just as an empty run does not."""
+    return any(not unsupported(row) for row in rows) and not any(failed(row) for row in rows)
+
+
 _ROW_FIELDS = tuple(f.name for f in fields(ResultRow))
-_ROW_DEFAULTS = {f.name: f.default for f in fields(ResultRow) if f.name in ("attacker", "finding", "accepted")}
+_ROW_DEFAULTS = {
+    f.name: f.default for f in fields(ResultRow) if f.name in ("attacker", "finding", "accepted", "local_network")
+}
 
 
 def with_defaults(row: Dict[str, Any]) -> Dict[str, Any]:

@@ -12,7 +12,8 @@ from typing import Any, Dict, Optional
 from .browsers.base import Candidate
 from .cell import cell_row, classify
 from .flights import Flight
-from .results import ResultRow
+from .cell import local_network_of
+from .results import UNSUPPORTED, ResultRow
 from .scenario.model import Case, Scenario, split_expectation
 from .servers import OriginPool
 
@@ -58,6 +59,25 @@ class CellMaker:
             reason=reason,
             attacker=case.attacker,
             request={"page": case.page, "credentials": case.credentials, "sandboxed": case.sandboxed},
+        )
+
+    def unsupported_row(self, scenario: Scenario, case: Case, backend: Any, reason: str) -> ResultRow:
+        """A cell this browser cannot measure as the case needs (lab/browsers/spaces.py): not run, never a pass."""
+        expected, _ = split_expectation(scenario.expected(case, self.candidate.engine, backend.versions))
+        return ResultRow(
+            scenario.id,
+            scenario.group,
+            case.name,
+            self.candidate.name,
+            self.candidate.engine,
+            UNSUPPORTED,
+            expected,
+            False,
+            pin=backend.label,
+            reason=reason,
+            attacker=case.attacker,
+            request={"page": case.page, "credentials": case.credentials, "sandboxed": case.sandboxed},
+            local_network=local_network_of(scenario, case),
         )
 
     def row(

@@ -19,10 +19,9 @@ from .results import ResultRow
 from .routing import Asked
 from .scenario.model import Scenario
 from .schedule import ordered, scheduled
-from .servers import browser_hostname
 from .session import BrowserSession
 
-__all__ = ["Backends", "RunOptions", "Sink", "lab_assigned_names", "run_lab"]  # options.py holds the first two
+__all__ = ["Backends", "RunOptions", "Sink", "run_lab"]  # options.py holds the first two
 
 
 class _EngineWork:
@@ -106,19 +105,6 @@ class _Worker:
                 self.sink.row(self.session.error_row(scenario, case, backend, reason))
 
 
-def lab_assigned_names(scenarios: Sequence[Scenario], host_suffix: str = "localhost") -> List[str]:
-    """The `*.localhost` names the lab assigns ports to: browsers reach them directly, not through the router
-    (plain `localhost` is left out, so that `http://localhost:5173` written as such is routed)."""
-    return sorted(
-        {
-            browser_hostname(o.host, host_suffix)
-            for s in scenarios
-            for o in s.origins.values()
-            if o.port is None and o.host != "localhost"
-        }
-    )
-
-
 def run_lab(
     scenarios: Sequence[Scenario],
     candidates: Sequence[Candidate],
@@ -138,14 +124,13 @@ def run_lab(
     stop = threading.Event()
     rng = random.Random(options.shuffle_seed) if options.shuffle_seed is not None else None
     items = scheduled(ordered([(scenario, backend) for scenario in scenarios for backend in backends], rng))
-    bypass = lab_assigned_names(scenarios, options.host_suffix)
     workers = []
     for candidate in candidates:
         count = options.instances_of(candidate.name)
         work = _EngineWork(items, count)
         for i in range(count):
             slot = f"{candidate.name}-{i}"
-            session = BrowserSession(candidate, options, slot, bypass, on_launch=sink.browser_ready, stop=stop)
+            session = BrowserSession(candidate, options, slot, scenarios, on_launch=sink.browser_ready, stop=stop)
             workers.append(_Worker(session, options, sink, stop, work))
     threads = [threading.Thread(target=w.run, name=f"browser-{w.session.slot}", daemon=True) for w in workers]
     for thread in threads:

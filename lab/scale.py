@@ -19,6 +19,7 @@ from typing import Iterator, List, Sequence
 
 from .browsers.base import Candidate
 from .options import RunOptions
+from .results import failed
 from .run import Sink, run_lab
 from .scenario import load_scenarios
 
@@ -157,7 +158,7 @@ class _Meter(Sink):
             self.requests += len(row.exchanges)
             self.answered += sum(1 for e in row.exchanges if e["status"] is not None)
             self.cells += 1
-            self.unexpected += 0 if row.matched else 1
+            self.unexpected += failed(row)  # an unsupported cell is not unexpected
             if self.cells % 50 == 0:
                 total = _rss_mb(os.getpid()) + sum(_rss_mb(p) for p in _descendants(os.getpid()))
                 self.peak_mb = max(self.peak_mb, total)

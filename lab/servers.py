@@ -12,15 +12,16 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from .backend.recorder import TOKEN_PARAM
+from .browsers.spaces import Spaces
 from .certs import LocalCA
 from .frontend import PREFIX, frontend_app
 from .routing import Router
-from .scenario.model import Origin
+from .scenario.model import Origin, Scenario
 
 LOOPBACK = "127.0.0.1"
 POLL_S = 2.0
@@ -90,10 +91,11 @@ def origin_keys(origins: Mapping[str, Origin]) -> Dict[str, OriginKey]:
     for name, origin in origins.items():
         if origin.as_written:
             keys[name] = ("", origin.as_written, 0)
-        else:
-            ordinal = taken.get((origin.scheme, origin.host), 0)
-            taken[(origin.scheme, origin.host)] = ordinal + 1
-            keys[name] = (origin.scheme, origin.host, ordinal)
+        else:  # a lab-assigned origin declared in another space than loopback is told apart by its port
+            host = origin.host if origin.space == "loopback" else f"{origin.host} {origin.space}"
+            ordinal = taken.get((origin.scheme, host), 0)
+            taken[(origin.scheme, host)] = ordinal + 1
+            keys[name] = (origin.scheme, host, ordinal)
     return keys
 
 
@@ -102,6 +104,19 @@ def browser_hostname(host: str, host_suffix: str = "localhost") -> str:
     if host_suffix == "localhost":
         return host
     return host_suffix if host == "localhost" else host[: -len("localhost")] + host_suffix
+
+
+def lab_assigned_names(scenarios: Sequence[Scenario], host_suffix: str = "localhost") -> List[str]:
+    """The `*.localhost` names the lab assigns ports to: browsers reach them directly, not through the router
+    (plain `localhost` is left out, so that `http://localhost:5173` written as such is routed)."""
+    return sorted(
+        {
+            browser_hostname(o.host, host_suffix)
+            for s in scenarios
+            for o in s.origins.values()
+            if o.port is None and o.host != "localhost"
+        }
+    )
 
 
 class OriginPool:
@@ -148,6 +163,30 @@ class OriginPool:
         if written is not None:
             return written
         return f"{origin.scheme}://{self.hostname(origin.host)}:{self._servers[key].port}"
+
+    def prepare(self, scenarios: Sequence[Scenario]) -> Spaces:
+        """Start the servers a browser must know of at launch, and what to tell it of their address spaces: the
+        lab-assigned origins declared outside loopback (their ports), and the origins served as written that are not
+        public (reached directly, not through the router)."""
+        ports: Dict[int, str] = {}
+        direct: Dict[Tuple[str, int], int] = {}
+        active = False
+        for scenario in scenarios:
+            active = active or any(scenario.local_network_request(case) for case in scenario.cases)
+            keys = origin_keys(scenario.origins)
+            for name, origin in scenario.origins.items():
+                assigned_elsewhere = origin.port is None and origin.space != "loopback"
+                if not assigned_elsewhere and (origin.port is None or origin.space == "public"):
+                    continue
+                self._url(origin, keys[name])
+                port = self._servers[keys[name]].port
+                if origin.space != "loopback":
+                    ports[port] = origin.space
+                if origin.port is not None:
+                    direct[(origin.host, origin.port)] = port
+        return Spaces(
+            tuple(sorted(ports.items())), tuple((host, port, local) for (host, port), local in direct.items()), active
+        )
 
     def hostname(self, host: str) -> str:
         """The name a browser uses for a declared `*.localhost` host."""

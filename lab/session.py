@@ -17,6 +17,7 @@ import threading
 from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple
 
 from .browsers.base import BrowserInfo, Candidate, Routing
+from .browsers.spaces import unsupported_reason
 from .driving import BrowserDriver
 from .flights import Tokens
 from .flying import CasesInFlight
@@ -28,7 +29,7 @@ from .routing import Asked, Router
 from .rows import CellMaker
 from .scenario.model import Case, Scenario
 from .schedule import Plan, ordered, scheduled, shares_cookies, window_full
-from .servers import OriginPool
+from .servers import OriginPool, lab_assigned_names
 from .windows import WindowRunner
 
 __all__ = ["BrowserSession", "scheduled"]  # scheduled: the order lives in schedule.py; kept here for its callers
@@ -44,7 +45,7 @@ class BrowserSession:
         candidate: Candidate,
         options: RunOptions,
         slot: str,
-        bypass: Sequence[str] = (),
+        scenarios: Sequence[Scenario] = (),
         on_launch: Callable[[BrowserInfo], None] = lambda info: None,
         stop: Optional[threading.Event] = None,
     ) -> None:
@@ -56,8 +57,11 @@ class BrowserSession:
         self.stopping = threading.Event()  # set to release hung routes so that in-flight cases finish now
         # Each browser the lab launches gets its own router: origins served as written map to this session's servers.
         self.router = Router() if candidate.routable else None
-        self.routing = Routing(self.router.address, tuple(bypass)) if self.router is not None else None
         self.pool = OriginPool(options.bind, options.host_suffix, self.router)
+        self.routing: Optional[Routing] = None
+        if self.router is not None:  # lab-assigned names are reached directly; origins' spaces are told at launch
+            bypass = tuple(lab_assigned_names(scenarios, options.host_suffix))
+            self.routing = Routing(self.router.address, bypass, self.pool.prepare(scenarios))
         self.driver = BrowserDriver(candidate, self.routing, on_launch)
         self.mounts = Mounts(self.pool, slot)
         self.cells = CellMaker(candidate, self.pool)
@@ -130,6 +134,10 @@ class BrowserSession:
         self.router.close()
         return self.router.asked()
 
+    def _unsupported(self, scenario: Scenario, case: Case) -> Optional[str]:
+        """Why this browser cannot measure the case as its address spaces say, or None."""
+        return unsupported_reason(self.candidate, scenario, case)
+
     def _plan(
         self, scenario: Scenario, backend: Any, cases: Optional[Sequence[Case]], rng: Optional[random.Random]
     ) -> Optional[Plan]:
@@ -141,6 +149,10 @@ class BrowserSession:
                 for c in scenario.cases
                 if (scenario.id, c.name, self.candidate.name, backend.label) not in self.options.skip
             ]
+        unsupported = [(c, self._unsupported(scenario, c)) for c in cases]
+        if any(why for _, why in unsupported):
+            self.flying.hold([self.cells.unsupported_row(scenario, c, backend, why) for c, why in unsupported if why])
+            cases = [c for c, why in unsupported if not why]
         if not cases:
             return None
         mounted = self.mounts.attach(scenario, backend, self.stopping)

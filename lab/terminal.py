@@ -14,12 +14,14 @@ from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from .browsers.base import BrowserInfo
 from .report.cells import describe, group_cells
-from .results import ResultRow, ResultsFile
+from .results import UNSUPPORTED, ResultRow, ResultsFile, failed, unsupported
 from .routing import Asked
 from .run import Sink
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-SYMBOLS = {"allowed": "allowed", "blocked": "blocked", "error": "ERROR", "timeout": "TIMEOUT"}
+SYMBOLS = {"allowed": "allowed", "blocked": "blocked", "error": "ERROR", "timeout": "TIMEOUT", UNSUPPORTED: "n/a"}
+SPREAD = ("allowed", "blocked", "error", "timeout", UNSUPPORTED)
+"""The outcomes in the order the totals line counts them."""
 
 
 def clean(text: object) -> str:
@@ -78,7 +80,7 @@ class Progress(Sink):
         self.results.add(row)
         with self._lock:
             self.done += 1
-            self.unexpected += 0 if row.matched else 1
+            self.unexpected += failed(row)
             now = time.perf_counter()
             if self.interactive:
                 self._clear()
@@ -106,7 +108,7 @@ def summary(rows: Sequence[Dict[str, Any]], browsers: Sequence[str], color: bool
     cells = group_cells(rows)
     width = min(max([len(case) + 2 for _, case in cells] + [6]), 72) + 2
     column = 24  # fits "allowed (want blocked)" with a gap
-    colors = {"allowed": "32", "blocked": "33", "error": "31;1", "timeout": "31;1"}
+    colors = {"allowed": "32", "blocked": "33", "error": "31;1", "timeout": "31;1", UNSUPPORTED: "2"}
     lines = [style("case".ljust(width) + "".join(b.ljust(column) for b in browsers).rstrip(), "1")]
     notes: List[str] = []
     current = None
@@ -120,7 +122,7 @@ def summary(rows: Sequence[Dict[str, Any]], browsers: Sequence[str], color: bool
         for browser in browsers:
             mine = by_browser.get(browser, [])
             text, differs = describe(mine)
-            unexpected = [r for r in mine if not r["matched"]]
+            unexpected = [r for r in mine if failed(r)]
             if differs:
                 notes.append(clean(f"  {scenario} :: {case} [{browser}]: {text}"))
                 text = text.split(";")[0] + "*"
@@ -141,15 +143,17 @@ def summary(rows: Sequence[Dict[str, Any]], browsers: Sequence[str], color: bool
 
 
 def totals(rows: Sequence[Dict[str, Any]], seconds: float) -> str:
-    """One line: the cells by outcome, how many were as expected, unexpected, findings (counted apart from the
-    unexpected ones) and accepted credentialed reads, the model's agreement and the servers' load."""
+    """The cells by outcome, how many were as expected, unexpected, findings (counted apart from the unexpected ones)
+    and accepted credentialed reads, the model's agreement and the servers' load; then, on a line of its own, the
+    cells not measured because their browser cannot do what the case needs (neither as expected nor unexpected)."""
     found = [r for r in rows if r.get("finding")]
-    unexpected = [r for r in rows if not r["matched"] and not r.get("finding")]
+    unexpected = [r for r in rows if failed(r) and not r.get("finding")]
+    skipped = [r for r in rows if unsupported(r)]
     accepted = sum(1 for r in rows if r.get("accepted"))
     counts: Dict[str, int] = {}
     for row in rows:
         counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
-    spread = ", ".join(f"{counts[k]} {k}" for k in ("allowed", "blocked", "error", "timeout") if k in counts)
+    spread = ", ".join(f"{counts[k]} {k}" for k in SPREAD if k in counts)
     from .explain import agreement
 
     model = agreement(rows)
@@ -160,11 +164,26 @@ def totals(rows: Sequence[Dict[str, Any]], seconds: float) -> str:
     accepted_text = (
         f", {accepted} accepted credentialed read{'' if accepted == 1 else 's'} by attacker pages" if accepted else ""
     )
-    return (
+    line = (
         f"{len(rows)} cells ({spread}) in {seconds:.1f}s: "
-        f"{len(rows) - len(unexpected) - len(found)} as expected, {len(unexpected)} unexpected"
+        f"{len(rows) - len(unexpected) - len(found) - len(skipped)} as expected, {len(unexpected)} unexpected"
         f"{found_text}{accepted_text}{agrees}{load}"
     )
+    return "\n".join([line] + not_measurable(rows))
+
+
+def not_measurable(rows: Sequence[Dict[str, Any]]) -> List[str]:
+    """`N cells not measurable here (unsupported): REASON; REASON`, each distinct reason once, or nothing."""
+    skipped = [r for r in rows if unsupported(r)]
+    if not skipped:
+        return []
+    reasons = list(dict.fromkeys(str(r.get("reason") or "no reason given") for r in skipped))
+    return [
+        clean(
+            f"{len(skipped)} cell{'' if len(skipped) == 1 else 's'} not measurable here ({UNSUPPORTED}): "
+            + "; ".join(reasons)
+        )
+    ]
 
 
 def server_load(rows: Sequence[Dict[str, Any]]) -> Tuple[int, int]:
@@ -207,7 +226,7 @@ def mismatches(rows: Sequence[Dict[str, Any]], limit: int = 20) -> List[str]:
     reason are told once."""
     lines: List[str] = []
     shared: Dict[Tuple[str, str], List[Dict[str, Any]]] = {}
-    others = [r for r in rows if not r["matched"] and not r.get("finding")]
+    others = [r for r in rows if failed(r) and not r.get("finding")]
     for row in others:
         if row["reason"]:
             shared.setdefault((row["browser"], row["reason"]), []).append(row)

@@ -11,6 +11,22 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Collection, Dict, List, Sequence, Tuple
 
+from .spaces import Spaces
+
+PERMISSION_MARK = "#local-network="
+"""A page key is an origin, or an origin and the local-network permission its page has (a context of its own)."""
+
+
+def page_key(origin_url: str, permission: str = "") -> str:
+    """The key of the page a case runs in: its origin, and the permission it needs if not the default."""
+    return origin_url + PERMISSION_MARK + permission if permission else origin_url
+
+
+def split_page_key(key: str) -> Tuple[str, str]:
+    """(origin, permission) of a page key; permission "" is the browser's default."""
+    origin, _, permission = key.partition(PERMISSION_MARK)
+    return origin, permission
+
 
 @dataclass(frozen=True)
 class BrowserInfo:
@@ -74,21 +90,23 @@ class Browser(ABC):
     def __init__(self) -> None:
         self._open_pages: OrderedDict[str, Page] = OrderedDict()  # origin -> page, least recently used first
 
-    def page(self, origin_url: str, keep: Collection[str] = ()) -> Page:
-        """The page for an origin: kept from earlier use, else a new one, else the least recently used page that is
-        not in `keep` (pages with cases in flight), navigated to this origin."""
+    def page(self, key: str, keep: Collection[str] = ()) -> Page:
+        """The page for a page key (an origin, see `page_key`): kept from earlier use, else a new one, else the least
+        recently used page with the same permission that is not in `keep` (pages with cases in flight), navigated
+        to this origin."""
         pages = self._open_pages
-        if origin_url in pages:
-            pages.move_to_end(origin_url)
-            return pages[origin_url]
+        if key in pages:
+            pages.move_to_end(key)
+            return pages[key]
+        origin_url, permission = split_page_key(key)
         if len(pages) >= self.max_pages:
-            reusable = next((url for url in pages if url not in keep), None)
+            reusable = next((k for k in pages if k not in keep and split_page_key(k)[1] == permission), None)
             if reusable is not None:
                 page = pages.pop(reusable)
-                self._navigate(page, origin_url)
-                pages[origin_url] = page
+                self._navigate(page, origin_url, permission)
+                pages[key] = page
                 return page
-        pages[origin_url] = page = self._open(origin_url)
+        pages[key] = page = self._open(origin_url, permission)
         return page
 
     def open_pages(self) -> Collection[str]:
@@ -96,12 +114,13 @@ class Browser(ABC):
         return self._open_pages.keys()
 
     @abstractmethod
-    def _open(self, origin_url: str) -> Page:
-        """A new page (tab, window) loaded at this origin."""
+    def _open(self, origin_url: str, permission: str = "") -> Page:
+        """A new page (tab, window) loaded at this origin; with a permission (granted, denied), in a context where
+        the origin has that local-network permission."""
 
     @abstractmethod
-    def _navigate(self, page: Page, origin_url: str) -> None:
-        """Load the lab's page at another origin in an existing page."""
+    def _navigate(self, page: Page, origin_url: str, permission: str = "") -> None:
+        """Load the lab's page at another origin in an existing page (of the same permission context)."""
 
     @abstractmethod
     def clear_cookies(self, origin_urls: Sequence[str]) -> None:
@@ -119,12 +138,13 @@ class Routing:
 
     proxy: str  # host:port of lab.routing.Router
     bypass: Tuple[str, ...] = ()
+    spaces: Spaces = Spaces()  # address spaces to tell the browser (lab/browsers/spaces.py)
 
     def chromium_bypass(self) -> List[str]:
         """Chromium's bypass rules, the same whoever launches it (the lab or Playwright): `<-loopback>` first, since
         Chromium sends loopback names through the proxy once it is in the list and a later rule wins, so that the
         lab-assigned names after it go direct (appended last, every request went through the router)."""
-        return ["<-loopback>", *self.bypass]
+        return ["<-loopback>", *self.bypass, *self.spaces.chromium_bypass()]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from .calls import PROBE_CALL, RESULTS_CALL, RUN_CALL, SLACK_S, START_CALL, Brow
 from .wire import JsonSocket, ProtocolError
 
 # Arguments travel as one JSON string and objects come back as one: far cheaper than BiDi's typed values.
+LNA_PERMISSIONS = ("loopback-network", "local-network")
+"""Firefox's local-network permissions, by target space (ESR 153; `local-network-access` is no name there)."""
 _TAKES_JSON = "async json => ({call})(JSON.parse(json))"
 _RETURNS_JSON = "async json => JSON.stringify(await ({call})(JSON.parse(json)))"
 _PROBE = _RETURNS_JSON.format(call=PROBE_CALL)
@@ -94,6 +96,7 @@ class BiDiBrowser(Browser):
             self.connection.close()
             raise
         self._spare: Optional[str] = tabs[0]["context"] if tabs else None  # the tab the browser started with
+        self._user_contexts: Dict[str, str] = {}  # permission -> user context whose pages have it
 
     def _on_event(self, method: str, params: Dict[str, Any], session: Optional[str]) -> None:
         if method != "log.entryAdded":
@@ -105,16 +108,34 @@ class BiDiBrowser(Browser):
             ConsoleMessage("warning" if level == "warn" else level, params.get("text") or "", frames[0].get("url", ""))
         )
 
-    def _open(self, origin_url: str) -> Page:
-        context, self._spare = self._spare, None
+    def _open(self, origin_url: str, permission: str = "") -> Page:
+        context, self._spare = (None, self._spare) if permission else (self._spare, None)
         if context is None:
-            context = self.connection.command("browsingContext.create", {"type": "tab", "background": True})["context"]
+            where = {"userContext": self._user_context(permission)} if permission else {}
+            created = self.connection.command("browsingContext.create", {"type": "tab", "background": True, **where})
+            context = created["context"]
         page = BiDiPage(self, context)
-        self._navigate(page, origin_url)
+        self._navigate(page, origin_url, permission)
         return page
 
-    def _navigate(self, page: Page, origin_url: str) -> None:
+    def _user_context(self, permission: str) -> str:
+        """The user context for pages with this permission (created on first use)."""
+        if permission not in self._user_contexts:
+            self._user_contexts[permission] = self.connection.command("browser.createUserContext", {})["userContext"]
+        return self._user_contexts[permission]
+
+    def _navigate(self, page: Page, origin_url: str, permission: str = "") -> None:
         assert isinstance(page, BiDiPage)
+        for name in LNA_PERMISSIONS if permission else ():
+            self.connection.command(
+                "permissions.setPermission",
+                {
+                    "descriptor": {"name": name},
+                    "state": permission,
+                    "origin": origin_url,
+                    "userContext": self._user_context(permission),
+                },
+            )
         # `interactive`: the new document exists, so the next call cannot land in the one it replaces.
         self.connection.command(
             "browsingContext.navigate", {"context": page.context, "url": origin_url + PAGE_PATH, "wait": "interactive"}
@@ -122,6 +143,10 @@ class BiDiBrowser(Browser):
 
     def clear_cookies(self, origin_urls: Sequence[str]) -> None:
         self.connection.command("storage.deleteCookies", {})
+        for user_context in self._user_contexts.values():
+            self.connection.command(
+                "storage.deleteCookies", {"partition": {"type": "storageKey", "userContext": user_context}}
+            )
 
     def close(self) -> None:
         """Ask the browser to close when `clean_exit` says its exit matters (else stopping it is enough)."""

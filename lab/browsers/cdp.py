@@ -24,11 +24,21 @@ from .wire import JsonSocket, ProtocolError
 _TARGET_DOMAINS = ("Log.enable", "Audits.enable", "Network.enable")
 
 
+LNA_PERMISSIONS = ("local-network-access", "local-network", "loopback-network")
+"""Chromium's names for the local-network permission: one until 144, then one per target space (measured on 156:
+`loopback-network` decides a loopback target, `local-network` a local one)."""
+UNRELIABLE_ISSUES = ("LocalNetworkAccessPermissionDenied",)
+"""CORS issues Chromium 156 also reports for requests it let through (measured on every granted local-network
+request): a refusal of that kind is told by the console's "Permission was denied ..." line instead."""
+
+
 def cors_issue_message(event: Dict[str, Any]) -> Optional[ConsoleMessage]:
     """Chromium's CORS issue (`Audits.issueAdded`) as a console line: `corsErrorStatus: <why> (failed parameter: ...)`;
-    None for other issues and for warnings."""
+    None for other issues, for warnings and for issues Chromium reports whatever happened."""
     details = (event.get("issue") or {}).get("details", {}).get("corsIssueDetails")
     if not details or details.get("isWarning"):
+        return None
+    if (details.get("corsErrorStatus") or {}).get("corsError") in UNRELIABLE_ISSUES:
         return None
     status = details.get("corsErrorStatus") or {}
     detail = status.get("corsError", "")
@@ -75,6 +85,7 @@ class CDPBrowser(Browser):
         self._stop = stop
         self.messages = BrowserMessages()
         self._pages_by_session: Dict[str, CDPPage] = {}
+        self._contexts: Dict[str, str] = {}  # permission -> browser context whose pages have it
         self.connection = JsonSocket(url, self._on_event)
         try:
             self.info = info(self.connection.command("Browser.getVersion", {}))
@@ -109,8 +120,12 @@ class CDPBrowser(Browser):
         elif method == "Target.detachedFromTarget" and params.get("sessionId"):
             self.connection.failed.setdefault(params["sessionId"], "the page is gone")
 
-    def _open(self, origin_url: str) -> Page:
-        target, self._spare = self._spare, None
+    def _open(self, origin_url: str, permission: str = "") -> Page:
+        if permission:
+            where = {"browserContextId": self._context(permission)}
+            target = self.connection.command("Target.createTarget", {"url": "about:blank", **where})["targetId"]
+        else:
+            target, self._spare = self._spare, None
         if target is None:
             target = self.connection.command("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.connection.command("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
@@ -122,11 +137,40 @@ class CDPBrowser(Browser):
             {"autoAttach": True, "waitForDebuggerOnStart": False, "flatten": True},
             session=session,
         )
-        self._navigate(page, origin_url)
+        self._navigate(page, origin_url, permission)
         return page
 
-    def _navigate(self, page: Page, origin_url: str) -> None:
+    def _context(self, permission: str) -> str:
+        """The browser context for pages with this permission (created on first use)."""
+        if permission not in self._contexts:
+            created = self.connection.command("Target.createBrowserContext", {})
+            self._contexts[permission] = created["browserContextId"]
+        return self._contexts[permission]
+
+    def _set_permission(self, origin_url: str, permission: str) -> None:
+        """Give the origin this local-network permission in its context, under every name this Chromium knows."""
+        known = 0
+        for name in LNA_PERMISSIONS:
+            try:
+                self.connection.command(
+                    "Browser.setPermission",
+                    {
+                        "permission": {"name": name},
+                        "setting": permission,
+                        "origin": origin_url,
+                        "browserContextId": self._context(permission),
+                    },
+                )
+                known += 1
+            except ProtocolError:
+                pass  # a name this version does not know
+        if not known:
+            raise ProtocolError(f"this Chromium knows none of the permissions {', '.join(LNA_PERMISSIONS)}")
+
+    def _navigate(self, page: Page, origin_url: str, permission: str = "") -> None:
         assert isinstance(page, CDPPage)
+        if permission:
+            self._set_permission(origin_url, permission)
         url = origin_url + PAGE_PATH
         answer = self.connection.command("Page.navigate", {"url": url}, session=page.session)
         if answer.get("errorText"):
@@ -137,6 +181,8 @@ class CDPBrowser(Browser):
 
     def clear_cookies(self, origin_urls: Sequence[str]) -> None:
         self.connection.command("Storage.clearCookies", {})
+        for context in self._contexts.values():
+            self.connection.command("Storage.clearCookies", {"browserContextId": context})
 
     def close(self) -> None:
         """End the browser: its profile is thrown away, so it need not shut down by itself."""

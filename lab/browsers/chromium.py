@@ -52,8 +52,13 @@ QUIET_SWITCHES = (
 
 
 def routing_switches(routing: Routing) -> List[str]:
-    """Every request through the lab's router, except the lab-assigned names it reaches directly."""
-    return [f"--proxy-server=http://{routing.proxy}", "--proxy-bypass-list=" + ";".join(routing.chromium_bypass())]
+    """Every request through the lab's router, except the lab-assigned names and the origins that are not public
+    (reached directly), and the address spaces the origins live in (lab/browsers/spaces.py)."""
+    return [
+        f"--proxy-server=http://{routing.proxy}",
+        "--proxy-bypass-list=" + ";".join(routing.chromium_bypass()),
+        *routing.spaces.chromium_switches(routing.proxy),
+    ]
 
 
 def launch_chromium(

@@ -154,6 +154,8 @@ def launch_firefox(
 ) -> BiDiBrowser:
     """Stock Firefox (`firefox`, `firefox-esr`) with a fresh quiet profile, the lab's routing, and a BiDi session."""
     prefs = {**QUIET_PROFILE, **(routing_prefs(routing) if routing is not None else {})}
+    if routing is not None:
+        prefs.update(routing.spaces.firefox_prefs())
     try:
         firefox = _FirefoxProcess(executable, args, prefs)
     except OSError as exc:

@@ -9,7 +9,7 @@ from typing import Any, Dict, Optional, Sequence
 from ..frontend import PAGE_PATH
 from .base import Browser, BrowserInfo, BrowserUnavailable, ConsoleMessage, Page, Routing
 from .calls import PROBE_CALL, RESULTS_CALL, RUN_CALL, START_CALL, BrowserMessages, FunctionPage
-from .cdp import cors_issue_message
+from .cdp import LNA_PERMISSIONS, cors_issue_message
 from .firefox import routing_prefs
 
 PRODUCTS = {"chromium": "Chromium", "firefox": "Firefox", "webkit": "WebKit"}
@@ -56,7 +56,8 @@ def launch_options(
 ) -> Dict[str, Any]:
     """How to launch an engine: Playwright's build (no options) or a system binary, plus extra arguments, and the
     lab's routing for origins served as written."""
-    options: Dict[str, Any] = {"args": list(args)} if args else {}
+    extra = routing.spaces.chromium_switches(routing.proxy) if routing is not None and engine == "chromium" else []
+    options: Dict[str, Any] = {"args": [*args, *extra]} if args or extra else {}
     if executable:
         options["executable_path"] = executable
         if engine == "firefox":
@@ -64,7 +65,7 @@ def launch_options(
     if routing is not None:
         if engine == "firefox" and executable:
             # Playwright's `proxy` becomes a BiDi proxy without sslProxy for stock Firefox: https would go direct.
-            options["firefox_user_prefs"] = routing_prefs(routing)
+            options["firefox_user_prefs"] = {**routing_prefs(routing), **routing.spaces.firefox_prefs()}
         else:
             options["proxy"] = {"server": f"http://{routing.proxy}"}
             if routing.bypass:
@@ -81,6 +82,7 @@ class PlaywrightPage(FunctionPage):
     def __init__(self, page: Any, cdp: Any = None) -> None:
         super().__init__(BrowserMessages())
         self._page = page
+        self.cdp = cdp
         page.on("console", self._on_console)
         if cdp is not None:
             # Chromium tells why it refused a response as a CORS issue (the Audits domain): one event per refusal,
@@ -138,6 +140,7 @@ class PlaywrightBrowser(Browser):
                     **launch_options(engine, executable, args, routing)
                 )
             self._context = self._browser.new_context(ignore_https_errors=True)  # the lab's run-time CA (lab/certs.py)
+            self._contexts: Dict[str, Any] = {}  # permission -> context whose pages have it
             self._spare = self._context.new_page()  # fails here, not mid-run, when the protocol does not match
         except Error as exc:
             self._playwright.stop()
@@ -157,22 +160,61 @@ class PlaywrightBrowser(Browser):
             executable=executable or (connect or getattr(self._playwright, engine).executable_path),
         )
 
-    def _open(self, origin_url: str) -> Page:
-        page, self._spare = (self._spare or self._context.new_page()), None
-        cdp = self._context.new_cdp_session(page) if self.info.engine == "chromium" else None
+    def _open(self, origin_url: str, permission: str = "") -> Page:
+        if permission:
+            page = self._permission_context(permission).new_page()
+        else:
+            page, self._spare = (self._spare or self._context.new_page()), None
+        cdp = page.context.new_cdp_session(page) if self.info.engine == "chromium" else None
         wrapped = PlaywrightPage(page, cdp)
-        wrapped.goto(origin_url)
+        self._navigate(wrapped, origin_url, permission)
         return wrapped
 
-    def _navigate(self, page: Page, origin_url: str) -> None:
+    def _permission_context(self, permission: str) -> Any:
+        """A context of its own for pages with this local-network permission (created on first use)."""
+        if permission not in self._contexts:
+            self._contexts[permission] = self._browser.new_context(ignore_https_errors=True)
+        return self._contexts[permission]
+
+    def _navigate(self, page: Page, origin_url: str, permission: str = "") -> None:
         assert isinstance(page, PlaywrightPage)
+        if permission == "granted":
+            # Playwright's one name for it: Chromium's local-network-access, local-network and loopback-network.
+            page.context.grant_permissions(["local-network-access"], origin=origin_url)
+        elif permission == "denied":
+            self._deny(page, origin_url)
         page.goto(origin_url)
 
+    def _deny(self, page: PlaywrightPage, origin_url: str) -> None:
+        """Playwright can grant or clear a permission, not deny it: Chromium is told over CDP, in the page's context."""
+        if page.cdp is None:
+            raise BrowserUnavailable("Playwright cannot deny a permission in this browser")
+        context = page.cdp.send("Target.getTargetInfo")["targetInfo"]["browserContextId"]
+        for name in LNA_PERMISSIONS:
+            try:
+                page.cdp.send(
+                    "Browser.setPermission",
+                    {
+                        "permission": {"name": name},
+                        "setting": "denied",
+                        "origin": origin_url,
+                        "browserContextId": context,
+                    },
+                )
+            except Exception:
+                pass  # a name this Chromium does not know
+
     def clear_cookies(self, origin_urls: Sequence[str]) -> None:
-        self._context.clear_cookies()
+        for context in (self._context, *self._contexts.values()):
+            context.clear_cookies()
 
     def close(self) -> None:
-        for closing in (self._context.close, self._browser.close, self._playwright.stop):
+        for closing in (
+            *(c.close for c in self._contexts.values()),
+            self._context.close,
+            self._browser.close,
+            self._playwright.stop,
+        ):
             try:
                 closing()
             except Exception:

@@ -230,7 +230,9 @@ class WebDriverBrowser(Browser):
             self.client.session("POST", "/timeouts", {"script": milliseconds})
             self._script_timeout_ms = milliseconds
 
-    def _open(self, origin_url: str) -> Page:
+    def _open(self, origin_url: str, permission: str = "") -> Page:
+        if permission:  # never asked: its cells are unsupported (lab/browsers/spaces.py)
+            raise NotImplementedError("WebDriver has no local-network permission to set")
         if self._fresh_window is not None:
             handle, self._fresh_window = self._fresh_window, None
         else:
@@ -239,7 +241,7 @@ class WebDriverBrowser(Browser):
         self._navigate(page, origin_url)
         return page
 
-    def _navigate(self, page: Page, origin_url: str) -> None:
+    def _navigate(self, page: Page, origin_url: str, permission: str = "") -> None:
         assert isinstance(page, WebDriverPage)
         self.switch_to(page.handle)
         self.client.session("POST", "/url", {"url": origin_url + PAGE_PATH})

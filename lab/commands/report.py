@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..terminal import clean, mismatches
+from ..results import failed, passed, unsupported
+from ..terminal import clean, mismatches, not_measurable
 from .common import EXIT_MISMATCH, EXIT_OK, Subcommands, refuse
 
 
@@ -99,11 +100,13 @@ def execute(args: argparse.Namespace) -> int:
         print(table, end="")
     if args.check:
         rows = document["results"]
-        unexpected = sum(1 for r in rows if not r["matched"])
+        unexpected = sum(1 for r in rows if failed(r))
+        skipped = sum(1 for r in rows if unsupported(r))
         print(
-            f"{len(rows)} cells in {len(args.results)} file(s): {len(rows) - unexpected} as expected, {unexpected} unexpected"
+            f"{len(rows)} cells in {len(args.results)} file(s): {len(rows) - unexpected - skipped} as expected,"
+            f" {unexpected} unexpected"
         )
-        for line in mismatches(rows):
+        for line in not_measurable(rows) + mismatches(rows):
             print(line)
-        return EXIT_OK if rows and all(r["matched"] for r in rows) else EXIT_MISMATCH
+        return EXIT_OK if passed(rows) else EXIT_MISMATCH  # unsupported cells neither pass nor fail
     return EXIT_OK

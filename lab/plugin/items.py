@@ -3,7 +3,8 @@
 A file gives one item per case and browser (and pin, when pins are asked for):
 `my-api.toml::vite dev server reads[firefox]`. An item passes when the cell is
 what the scenario expects; a failure prints the case's story as `cors-lab
-explain` tells it, and is located at the line of the case.
+explain` tells it, and is located at the line of the case. A cell the browser
+cannot run (outcome `unsupported`) is skipped, with the reason.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 
 from ..browsers.base import BrowserUnavailable
 from ..explain import story
-from ..results import ResultRow
+from ..results import ResultRow, unsupported
 from ..scenario.load import LIBRARY, ScenarioError, load_file, scenario_id
 from ..scenario.model import Case, Scenario
 from .sessions import Sessions
@@ -81,6 +82,8 @@ class CaseItem(pytest.Item):
             self.user_properties.append(("finding", self.row.finding))
         elif self.row.accepted:
             self.user_properties.append(("accepted", self.row.accepted))
+        if unsupported(self.row):  # not run: this browser cannot be told what the case needs; no pass, no failure
+            pytest.skip(self.row.reason or f"{self.row.browser} cannot run this case")
         if not self.row.matched:
             raise CellMismatch(self.row)
 

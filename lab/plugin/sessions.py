@@ -24,7 +24,6 @@ from ..browsers.discovery import find_browsers, select_browsers
 from ..options import Backends, RunOptions
 from ..pins import Pin
 from ..results import ResultRow
-from ..run import lab_assigned_names
 from ..scenario.model import Case, Scenario
 from ..session import BrowserSession
 
@@ -99,9 +98,7 @@ class Sessions:
                 self.launched[browser] = f"{info.product} {info.version}"
                 self.launches[browser] = self.launches.get(browser, 0) + 1
 
-            session = BrowserSession(
-                candidate, self.options, f"pytest-{browser}", lab_assigned_names(self.known), on_launch=launched
-            )
+            session = BrowserSession(candidate, self.options, f"pytest-{browser}", self.known, on_launch=launched)
             try:
                 session.launch()
             except Exception as exc:

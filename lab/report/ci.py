@@ -10,6 +10,8 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
+from ..results import failed, unsupported
+
 Location = Tuple[str, int]  # file, line
 
 
@@ -37,7 +39,8 @@ def _message(row: Mapping[str, Any]) -> str:
 
 
 def junit_xml(rows: Sequence[Mapping[str, Any]], where: Mapping[Tuple[str, str], Location], seconds: float) -> str:
-    """One testcase per cell; a failure for an unexpected allowed/blocked, an error for an unexpected error/timeout."""
+    """One testcase per cell; a failure for an unexpected allowed/blocked, an error for an unexpected error/timeout,
+    and `<skipped>` with the reason for an unsupported cell (one this browser cannot run: neither pass nor fail)."""
     suites: Dict[str, List[Mapping[str, Any]]] = {}
     for row in rows:
         suites.setdefault(row["scenario"], []).append(row)
@@ -46,11 +49,20 @@ def junit_xml(rows: Sequence[Mapping[str, Any]], where: Mapping[Tuple[str, str],
         name="cors-lab",
         tests=str(len(rows)),
         time=f"{seconds:.3f}",
-        failures=str(sum(1 for r in rows if not r["matched"] and r["outcome"] in ("allowed", "blocked"))),
-        errors=str(sum(1 for r in rows if not r["matched"] and r["outcome"] not in ("allowed", "blocked"))),
+        failures=str(sum(1 for r in rows if failed(r) and r["outcome"] in ("allowed", "blocked"))),
+        errors=str(sum(1 for r in rows if failed(r) and r["outcome"] not in ("allowed", "blocked"))),
+        skipped=str(sum(1 for r in rows if unsupported(r))),
     )
     for scenario, members in suites.items():
-        suite = ElementTree.SubElement(root, "testsuite", name=scenario, tests=str(len(members)))
+        suite = ElementTree.SubElement(
+            root,
+            "testsuite",
+            name=scenario,
+            tests=str(len(members)),
+            failures=str(sum(1 for r in members if failed(r) and r["outcome"] in ("allowed", "blocked"))),
+            errors=str(sum(1 for r in members if failed(r) and r["outcome"] not in ("allowed", "blocked"))),
+            skipped=str(sum(1 for r in members if unsupported(r))),
+        )
         for row in members:
             file, line = where.get((row["scenario"], row["case"]), ("", 0))
             case = ElementTree.SubElement(
@@ -62,7 +74,10 @@ def junit_xml(rows: Sequence[Mapping[str, Any]], where: Mapping[Tuple[str, str],
                 file=file,
                 line=str(line),
             )
-            if not row["matched"]:
+            if unsupported(row):
+                reason = str(row.get("reason") or "not measurable in this browser")
+                ElementTree.SubElement(case, "skipped", message=reason).text = reason
+            elif failed(row):
                 kind = "failure" if row["outcome"] in ("allowed", "blocked") else "error"
                 ElementTree.SubElement(
                     case, kind, message=_message(row), type="finding" if row.get("finding") else row["outcome"]
@@ -80,10 +95,11 @@ def github_annotations(
     rows: Sequence[Mapping[str, Any]], where: Mapping[Tuple[str, str], Location], root: Path
 ) -> List[str]:
     """`::error file=...,line=...::` for every unexpected cell (findings included), on the line of its case; a
-    `::notice` for an accepted credentialed read by an attacker page, so that the accepted hole stays in sight."""
+    `::notice` for an accepted credentialed read by an attacker page, so that the accepted hole stays in sight, and
+    for an unsupported cell (not measured in that browser: no error, but its reason stays in sight)."""
     lines = []
     for row in rows:
-        command = "error" if not row["matched"] else "notice" if row.get("accepted") else None
+        command = "error" if failed(row) else "notice" if row.get("accepted") or unsupported(row) else None
         if command is None:
             continue
         file, line = where.get((row["scenario"], row["case"]), ("", 0))
@@ -92,11 +108,12 @@ def github_annotations(
         except ValueError:
             pass
         title = f"cors-lab {row['browser']}"
-        text = (
-            _message(row)
-            if command == "error"
-            else f"accepted credentialed read by an attacker page: {row['accepted']}"
-        )
+        if command == "error":
+            text = _message(row)
+        elif unsupported(row):
+            text = f"not measured in this browser: {row.get('reason') or 'unsupported'}"
+        else:
+            text = f"accepted credentialed read by an attacker page: {row['accepted']}"
         lines.append(
             f"::{command} file={_escape(file, True)},line={line},title={_escape(title, True)}::"
             + _escape(f"{row['scenario']} :: {_cell_name(row)}: {text}")

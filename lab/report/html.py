@@ -70,6 +70,7 @@ td.first { border-left: 2px solid #c7ccd4; }
 .box { display: inline-block; width: 18px; height: 18px; line-height: 18px; border-radius: 3px; font-size: 11px;
        font-weight: 700; color: #fff; cursor: pointer; }
 .allowed { background: #2f9e55; } .blocked { background: #c98a12; } .error { background: #c23b3b; } .timeout { background: #7a3bc2; }
+.unsupported { background: #a3a9b3; }
 .box.unexpected { outline: 3px solid #111; outline-offset: -1px; }
 .box.selected { box-shadow: 0 0 0 3px #3b82f6; }
 .box.disagrees { background-image: linear-gradient(225deg, #1d2330 0 5px, transparent 5px); }
@@ -102,6 +103,7 @@ td.first { border-left: 2px solid #c7ccd4; }
   <label><input type="checkbox" id="f-model"> only where the model disagrees</label>
   <span class="legend"><span class="box allowed">A</span>allowed <span class="box blocked">B</span>blocked
     <span class="box error">E</span>error <span class="box timeout">T</span>timeout
+    <span class="box unsupported">&ndash;</span>not measurable here (unsupported: not run in that browser, neither pass nor fail)
     <span class="box allowed unexpected">&nbsp;</span>unexpected <span class="box allowed disagrees">&nbsp;</span>model disagrees</span>
   <span id="count"></span>
 </section>
@@ -115,7 +117,9 @@ changes: the cells whose outcome differs (pins in the order of the run; see lab/
 <script>
 "use strict";
 const DATA = JSON.parse(document.getElementById("data").textContent);
-const LETTER = {allowed: "A", blocked: "B", error: "E", timeout: "T"};
+const LETTER = {allowed: "A", blocked: "B", error: "E", timeout: "T", unsupported: "\u2013"};
+// An unsupported cell was not run (its browser cannot do what the case needs): matched is false, yet no failure.
+const failed = row => !row.matched && row.outcome !== "unsupported";
 const el = (tag, attrs = {}, text) => { const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
   if (text !== undefined && text !== null) node.textContent = String(text); return node; };
@@ -138,7 +142,7 @@ for (let at = 0; at < DATA.cells.length; at += 5) {
   const [scenario, group, name] = DATA.c[c].map(str);
   const row = {scenario, group, case: name, browser: str(b), pin: str(p), shape, duration_ms: ms,
                outcome: decode(shape, "outcome"), expected: decode(shape, "expected"), matched: decode(shape, "matched"),
-               agrees: decode(shape, "agrees"), finding: decode(shape, "finding")};
+               agrees: decode(shape, "agrees"), finding: decode(shape, "finding"), reason: decode(shape, "reason")};
   const key = scenario + "\\u0000" + name;
   if (!cells.has(key)) { cells.set(key, new Map()); cases.push({key, scenario, group: group || "(ungrouped)", name}); }
   cells.get(key).set(row.browser + "\\u0000" + row.pin, row);
@@ -178,7 +182,7 @@ function render() {
     const present = rows.filter(Boolean);
     if (!present.length) continue;
     if (onlyDiff && new Set(present.map(r => r.outcome)).size < 2) continue;
-    if (onlyFail && !present.some(r => !r.matched)) continue;
+    if (onlyFail && !present.some(failed)) continue;
     if (onlyModel && !present.some(r => r.agrees === false)) continue;
     if (c.scenario !== lastScenario) {
       const tr = el("tr", {class: "scenario"}); tr.append(el("td", {colspan: String(columns.length + 1)}, c.scenario));
@@ -188,8 +192,9 @@ function render() {
     rows.forEach((row, i) => {
       const td = el("td", {class: "cell" + (i === 0 || columns[i][0] !== columns[i - 1][0] ? " first" : "")});
       if (row) {
-        const box = el("span", {class: `box ${row.outcome}${row.matched ? "" : " unexpected"}${row.agrees === false ? " disagrees" : ""}`, role: "button", tabindex: "0",
-          title: `${row.browser} · ${row.pin}: ${row.outcome}` + (row.finding ? ` FINDING: ${row.finding}` : row.matched ? "" : ` (expected ${row.expected})`)}, LETTER[row.outcome] || "?");
+        const box = el("span", {class: `box ${row.outcome}${failed(row) ? " unexpected" : ""}${row.agrees === false ? " disagrees" : ""}`, role: "button", tabindex: "0",
+          title: `${row.browser} · ${row.pin}: ${row.outcome}` + (row.finding ? ` FINDING: ${row.finding}` : failed(row) ? ` (expected ${row.expected})`
+                 : row.outcome === "unsupported" ? ` (not measurable here: ${row.reason || "no reason given"})` : "")}, LETTER[row.outcome] || "?");
         box.addEventListener("click", () => show(row, box));
         box.addEventListener("keydown", e => { if (e.key === "Enter") show(row, box); });
         td.append(box);
@@ -216,7 +221,8 @@ function show(summary, box) {
   const item = (term, value) => { if (value === null || value === undefined || value === "" ) return;
     dl.append(el("dt", {}, term), el("dd", {}, typeof value === "object" ? JSON.stringify(value) : value)); };
   item("browser", row.browser); item("pin", row.pin);
-  item("outcome", row.outcome + (row.matched || (row.finding && row.outcome === row.expected) ? " (as expected)" : ` (expected ${row.expected})`));
+  item("outcome", row.outcome + (row.outcome === "unsupported" ? " (not measured in this browser: neither a pass nor a failure)"
+    : row.matched || (row.finding && row.outcome === row.expected) ? " (as expected)" : ` (expected ${row.expected})`));
   item("FINDING", row.finding); item("accepted", row.accepted);
   item("status seen by JS", row.status); item("response type", row.response_type);
   item("preflight sent", row.preflight ? "yes" : "no"); item("browser error", row.error);

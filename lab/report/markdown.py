@@ -7,9 +7,12 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
+from ..results import UNSUPPORTED, failed, unsupported
 from .cells import describe, group_cells, pins_of
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+NOT_MEASURED = "n/a"
+"""What a cell shows for an unsupported outcome: not run in that browser (the note under the table says why)."""
 
 
 def escape_cell(text: Any) -> str:
@@ -57,10 +60,11 @@ def summary_table(document: Dict[str, Any], command: str) -> str:
             for rows in by_scenario[scenario].get(browser, []):
                 text, differs = describe(rows)
                 differing += differs
-                unexpected += any(not r["matched"] for r in rows)
+                unexpected += any(failed(r) for r in rows)
                 if not differs:
                     counts[text] = counts.get(text, 0) + 1
             parts = [f"{counts[o]} {o}" for o in ("allowed", "blocked", "error", "timeout") if o in counts]
+            parts += [f"{counts[UNSUPPORTED]} {NOT_MEASURED} (not measurable)"] if UNSUPPORTED in counts else []
             parts += [f"{differing} differ by pin"] if differing else []
             cells.append(escape_cell(", ".join(parts)) + (f" **{unexpected} unexpected**" if unexpected else ""))
         lines.append(f"| {escape_cell(scenario)} | {cases} | " + " | ".join(cells) + " |")
@@ -129,9 +133,10 @@ def results_table(document: Dict[str, Any], command: str) -> str:
             for browser in browsers:
                 rows = cells[(scenario, case)].get(browser, [])
                 text, _ = describe(rows)
+                text = NOT_MEASURED if text == UNSUPPORTED else text
                 if any(r.get("preflight") for r in rows):
                     text += " (preflight)"
-                unexpected = [r for r in rows if not r["matched"]]
+                unexpected = [r for r in rows if failed(r)]
                 cell = escape_cell(text)
                 if any(r.get("finding") for r in unexpected):
                     cell += " **FINDING**"  # an attacker page read a credentialed response, expected or not
@@ -141,7 +146,20 @@ def results_table(document: Dict[str, Any], command: str) -> str:
             name = scenario.rsplit("/", 1)[-1]
             lines.append(f"| {escape_cell(name)} | {escape_cell(case)} | " + " | ".join(row_cells) + " |")
         lines.append("")
+        lines += _not_measured_note([r for key in groups[group] for rs in cells[key].values() for r in rs])
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _not_measured_note(rows: List[Dict[str, Any]]) -> List[str]:
+    """Under a table with unsupported cells: what `n/a` means, and each browser's reason once (neither a pass nor a
+    failure: the lab did not run those cells, as that browser cannot be told what the case needs)."""
+    reasons = list(
+        dict.fromkeys((r["browser"], str(r.get("reason") or "no reason given")) for r in rows if unsupported(r))
+    )
+    if not reasons:
+        return []
+    told = "; ".join(f"{escape_cell(browser)}: {escape_cell(reason)}" for browser, reason in reasons)
+    return [f"{NOT_MEASURED}: not measurable here ({UNSUPPORTED}, neither a pass nor a failure): {told}", ""]
 
 
 def update_between_markers(path: Path, content: str) -> None:

@@ -12,7 +12,9 @@ A reader of the rows, like ci.py: nothing here runs anything. Three kinds of res
   `null-origin`, `look-alike-origin`, `http-origin`, `attacker-origin`), with every route that showed it: what a
   reviewer fixes.
 
-A cell that is both unexpected and a credentialed read gets the security result only: one alert per cell.
+A cell that is both unexpected and a credentialed read gets the security result only: one alert per cell. An
+unsupported cell (not run: its browser cannot do what the case needs) gets no result, like a cell as expected, but
+is not one: the run's `properties.notMeasured` counts such cells, with their reasons.
 
 A cell is an attacker's when its row says so (`attacker`, from the case's `attacker = true`, as `cors-lab scan`
 writes it). Scenarios written before that key get the same treatment from `untrusted_cases`: in a *security
@@ -32,6 +34,7 @@ from urllib.parse import quote
 
 from ..findings import RULES as CONFIG_RULES
 from ..findings import ConfigFinding, config_findings
+from ..results import failed, unsupported
 from ..scenario.model import Scenario
 from .ci import Location, _cell_name, _message
 
@@ -171,10 +174,11 @@ def is_credentialed_read(row: Mapping[str, Any], untrusted: FrozenSet[Tuple[str,
 
 
 def rule_of(row: Mapping[str, Any], untrusted: FrozenSet[Tuple[str, str]] = frozenset()) -> Optional[str]:
-    """The one rule a cell breaks, or None: the security rule wins over the unexpected outcome it may also be."""
+    """The one rule a cell breaks, or None: the security rule wins over the unexpected outcome it may also be. An
+    unsupported cell breaks none (nothing was measured), though it is not as expected either."""
     if is_credentialed_read(row, untrusted):
         return CREDENTIALED_READ
-    if row["matched"]:
+    if not failed(row):
         return None
     return UNEXPECTED if row["outcome"] in ("allowed", "blocked") else LAB_ERROR
 
@@ -297,15 +301,14 @@ def sarif_log(
         if rule is not None:
             results.append(_result(row, rule, where, root))
     results += [_config_result(finding, where, root) for finding in config_findings(rows)]
-    return {
-        "$schema": SCHEMA_URI,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {"driver": driver},
-                "originalUriBaseIds": {SRCROOT: {"uri": root.resolve().as_uri() + "/"}},
-                "columnKind": "unicodeCodePoints",
-                "results": results,
-            }
-        ],
+    run: Dict[str, Any] = {
+        "tool": {"driver": driver},
+        "originalUriBaseIds": {SRCROOT: {"uri": root.resolve().as_uri() + "/"}},
+        "columnKind": "unicodeCodePoints",
+        "results": results,
     }
+    skipped = [row for row in rows if unsupported(row)]
+    if skipped:  # no result, but not a pass either: say how many cells were not measured, and why
+        reasons = list(dict.fromkeys(str(row.get("reason") or "unsupported") for row in skipped))
+        run["properties"] = {"notMeasured": {"cells": len(skipped), "reasons": reasons}}
+    return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}

@@ -11,7 +11,7 @@ from .apptarget import AppTarget
 Headers = Tuple[Tuple[str, str], ...]
 """Header pairs in order; duplicates are kept because they matter to browsers."""
 
-OUTCOMES = ("allowed", "blocked", "error", "timeout")
+OUTCOMES = ("allowed", "blocked", "error", "timeout", "unsupported")
 EXPECTABLE = ("allowed", "blocked")
 UNMEASURED = "error"
 """`expect = "error"` (bare): the case could not be measured when the file was written (`cors-lab scan` writes it
@@ -47,6 +47,8 @@ class Origin:
     host: str
     port: Optional[int] = None  # None: the lab assigns one (the *.localhost form)
     line: int = 0
+    space: str = "loopback"
+    """public | local | loopback: the address space the browser is told this origin lives in (lab/scenario/spaces)."""
 
     @property
     def as_written(self) -> Optional[str]:
@@ -168,6 +170,7 @@ class Case:
     description: str = ""
     attacker: bool = False  # the page is an attacker's (`cors-lab scan` writes it for attacker origins)
     accepted: Optional[str] = None  # why a credentialed read by this attacker page is fine (only with attacker)
+    local_network: str = "prompt"  # the page's local-network permission: prompt | granted | denied
     line: int = 0
 
     def cookies_expected_in(self, engine: str) -> Optional[bool]:
@@ -223,6 +226,12 @@ class Scenario:
     backend: Backend
     cases: Tuple[Case, ...]
     claims: Tuple[Claim, ...] = ()
+
+    def local_network_request(self, case: Case) -> bool:
+        """Whether the case's page reaches a more private address space (a Local Network Access check applies)."""
+        from .spaces import more_private
+
+        return more_private(self.origins[case.target].space, self.origins[case.page].space)
 
     def expected(self, case: Case, engine: str, versions: Optional[Mapping[str, str]] = None) -> str:
         """`error` where the backend is expected not to start under these versions, else the case's expectation."""

@@ -8,6 +8,7 @@ from typing import Any, Dict, Optional, Tuple
 from ...standard import request_header_problem
 from ..locate import KeyPath
 from ..model import ENGINES, EXPECTABLE, UNMEASURED, Case, Origin, split_expectation
+from ..spaces import PERMISSIONS
 from ..versions import problem as version_problem
 from .checker import Checker, _name
 
@@ -15,12 +16,13 @@ CASE_EXPECTATIONS = EXPECTABLE + (UNMEASURED,)
 UNMEASURED_HINT = f', or "{UNMEASURED}" (not measured when the file was written: it never passes)'
 
 
-def read_cases(check: Checker, raw: Any, origins: Dict[str, Origin]) -> Tuple[Case, ...]:
-    """At least one case, each named once in its file (results and claims refer to cases by name)."""
+def read_cases(check: Checker, raw: Any, origins: Dict[str, Origin], local_network: str = "prompt") -> Tuple[Case, ...]:
+    """At least one case, each named once in its file (results and claims refer to cases by name); `local_network`
+    is the file's default permission for its cases."""
     if not isinstance(raw, list) or not raw:
         check.fail(("cases",), "a scenario needs at least one [[cases]] table")
         raw = []
-    cases = tuple(_case(check, c, ("cases", i), origins) for i, c in enumerate(raw))
+    cases = tuple(_case(check, c, ("cases", i), origins, local_network) for i, c in enumerate(raw))
     names = [c.name for c in cases]
     for i, name in enumerate(names):
         if names.index(name) != i:
@@ -28,7 +30,7 @@ def read_cases(check: Checker, raw: Any, origins: Dict[str, Origin]) -> Tuple[Ca
     return cases
 
 
-def _case(check: Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin]) -> Case:
+def _case(check: Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin], local_network: str) -> Case:
     keys = (
         "name",
         "description",
@@ -52,6 +54,7 @@ def _case(check: Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin]) 
         "expect_cookies_sent_per_browser",
         "attacker",
         "accepted",
+        "local_network",
     )
     table = check.table(raw, where, keys, required=("name", "path", "expect"))
     for key in ("page", "target"):
@@ -147,6 +150,7 @@ def _case(check: Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin]) 
         expect_by_version={k: v for k, v in by_version.items() if _version_expectation(v) and not version_problem(k)},
         attacker=attacker,
         accepted=accepted,
+        local_network=check.get(table, "local_network", where, str, local_network, PERMISSIONS),
         line=check.lines.line_of(where),
     )
 

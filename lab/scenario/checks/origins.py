@@ -7,6 +7,7 @@ from typing import Any, Dict, Iterable, Optional
 
 from ..locate import KeyPath
 from ..model import Origin, is_localhost_name
+from ..spaces import SPACES, default_space
 from .checker import Checker
 
 DEFAULT_ORIGINS = {"app": "http://app.localhost", "api": "http://api.localhost"}
@@ -23,7 +24,9 @@ def read_origins(check: Checker, raw: Any) -> Dict[str, Origin]:
     table = dict(DEFAULT_ORIGINS)
     if raw is not None:
         if not isinstance(raw, dict):
-            check.fail(("origins",), '[origins] must be a table of name = "scheme://host"')
+            check.fail(
+                ("origins",), '[origins] must be a table of name = "scheme://host" (or { url = ..., space = ... })'
+            )
         else:
             table.update(raw)
     origins = {}
@@ -44,8 +47,22 @@ def read_origins(check: Checker, raw: Any) -> Dict[str, Origin]:
 
 
 def _origin(check: Checker, name: str, value: Any) -> Optional[Origin]:
-    """`http://NAME.localhost` (the lab assigns the port) or any http/https origin as a browser serialises it."""
+    """`http://NAME.localhost` (the lab assigns the port) or any http/https origin as a browser serialises it, with
+    the address space it lives in: `{ url = "...", space = "public" }`, else its default (lab/scenario/spaces.py)."""
     where: KeyPath = ("origins", name)
+    space: Optional[str] = None
+    if isinstance(value, dict):
+        table = check.table(value, where, ("url", "space"), required=("url",))
+        space = check.get(table, "space", where, str, None, SPACES)
+        value = table.get("url", "")
+    origin = _url(check, name, value, where)
+    if origin is None:
+        return None
+    declared = space or default_space(origin.host, origin.port is None)
+    return Origin(origin.name, origin.scheme, origin.host, origin.port, origin.line, declared)
+
+
+def _url(check: Checker, name: str, value: Any, where: KeyPath) -> Optional[Origin]:
     match = _ORIGIN.fullmatch(value) if isinstance(value, str) else None
     if not match:
         check.fail(

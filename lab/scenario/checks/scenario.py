@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Dict
 
 from ..model import Scenario
+from ..spaces import PERMISSIONS
 from .backend import read_backend
 from .cases import read_cases
 from .checker import Checker
@@ -19,11 +20,12 @@ def read_scenario(path: Path, scenario_id: str, check: Checker, data: Dict[str, 
     table = check.table(
         data,
         (),
-        ("title", "description", "source", "tags", "origins", "backend", "cases", "claims"),
+        ("title", "description", "source", "tags", "origins", "local_network", "backend", "cases", "claims"),
         required=("title", "backend", "cases"),
     )
     origins = read_origins(check, table.get("origins"))
-    cases = read_cases(check, table.get("cases", []), origins)
+    local_network = check.get(table, "local_network", (), str, "prompt", PERMISSIONS)
+    cases = read_cases(check, table.get("cases", []), origins, local_network)
     claims = read_claims(check, table.get("claims", []), cases)
     check_placeholders(check, table, origins)
     return Scenario(
