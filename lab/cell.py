@@ -10,7 +10,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .backend import Exchange
 from .results import ResultRow
-from .scenario.model import UNMEASURED, Case, Scenario, is_localhost_name, split_expectation
+from .scenario.model import UNMEASURED, Case, Scenario, split_expectation
+from .scenario.spaces import secure_context
 from .standard import judge
 
 
@@ -170,7 +171,7 @@ def local_network_of(scenario: Scenario, case: Case) -> Optional[Dict[str, Any]]
         "page_space": page.space,
         "target_space": scenario.origins[case.target].space,
         "permission": case.local_network,
-        "secure_page": page.scheme == "https" or is_localhost_name(page.host) or page.host.startswith("127."),
+        "secure_page": secure_context(page.scheme, page.host),
     }
 
 

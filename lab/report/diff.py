@@ -134,8 +134,8 @@ def compare(old: Dict[str, Any], new: Dict[str, Any]) -> Comparison:
         sorted(k for k in after if k not in before),
         across,
         unmeasured,
-        findings,
-        not_comparable,
+        findings=findings,
+        not_comparable=not_comparable,
     )
 
 

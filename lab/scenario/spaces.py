@@ -41,3 +41,8 @@ def _address(host: str) -> Optional[ipaddress.IPv4Address]:
 def more_private(target: str, page: str) -> bool:
     """Whether a request from a page in space `page` to a server in space `target` is a local-network request."""
     return SPACES.index(target) > SPACES.index(page)
+
+
+def secure_context(scheme: str, host: str) -> bool:
+    """Whether a page at this origin is a secure context: https, or a loopback name browsers trust over http."""
+    return scheme == "https" or default_space(host, False) == "loopback"

@@ -8,7 +8,7 @@ from typing import Any, Dict, Optional, Tuple
 from ...standard import request_header_problem
 from ..locate import KeyPath
 from ..model import ENGINES, EXPECTABLE, UNMEASURED, Case, Origin, split_expectation
-from ..spaces import PERMISSIONS
+from ..spaces import PERMISSIONS, secure_context
 from ..versions import problem as version_problem
 from .checker import Checker, _name
 
@@ -116,6 +116,15 @@ def _case(check: Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin], 
         )
         expect = "allowed"
     attacker, accepted = _attacker(check, table, where)
+    local_network = check.get(table, "local_network", where, str, local_network, PERMISSIONS)
+    page = origins.get(table.get("page", "app"))
+    if local_network != "prompt" and page is not None and not secure_context(page.scheme, page.host):
+        check.fail(
+            where + ("local_network",) if "local_network" in table else where,
+            f'local_network = "{local_network}" needs a secure page: browsers give the permission only to https'
+            f" and loopback pages, and {page.as_written or page.host} is neither (its local-network requests are"
+            " refused whatever the permission); leave the case at the default, prompt",
+        )
     path = check.get(table, "path", where, str, "/")
     if not path.startswith("/"):
         check.fail(where + ("path",), f"case path {path!r} must start with '/'")
@@ -150,7 +159,7 @@ def _case(check: Checker, raw: Any, where: KeyPath, origins: Dict[str, Origin], 
         expect_by_version={k: v for k, v in by_version.items() if _version_expectation(v) and not version_problem(k)},
         attacker=attacker,
         accepted=accepted,
-        local_network=check.get(table, "local_network", where, str, local_network, PERMISSIONS),
+        local_network=local_network,
         line=check.lines.line_of(where),
     )
 
