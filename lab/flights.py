@@ -12,18 +12,20 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Sequence
 
 from .backend import TOKEN_PARAM
+from .backend.template import fill
 from .browsers.base import page_key
 from .browsers.spaces import permission_for
-from .backend.template import fill
 from .mounting import Mounted
 from .scenario.model import Case
 
 
-def probe_spec(case: Case, urls: Dict[str, str], token: str, timeout_s: float) -> Dict[str, Any]:
+def probe_spec(case: Case, urls: Dict[str, str], token: str, timeout_s: float, prompts: bool = False) -> Dict[str, Any]:
     """What the page's probe gets for one case (window.corsLabStart): the URL carries the case's token, and the
-    token's first part (before the dot) names the attached scenario the servers dispatch to."""
+    token's first part (before the dot) names the attached scenario the servers dispatch to. `prompts`: the case
+    is a local-network request whose permission nobody has answered (the browser may show a prompt)."""
     separator = "&" if "?" in case.path else "?"
     return {
+        "prompts": prompts,
         "token": token,
         "url": f"{urls[case.target]}{case.path}{separator}{TOKEN_PARAM}={token}",
         "method": case.method,
@@ -66,8 +68,11 @@ class Tokens:
         """The case as it is started in its page, with a new token."""
         self._serial += 1
         token = f"{mounted.key}.{self._serial}-{secrets.token_hex(3)}"
-        page = page_key(mounted.urls[case.page], permission_for(mounted.scenario, case))
-        return Flight(mounted, case, probe_spec(case, mounted.urls, token, self.timeout_s), page, ready_at)
+        scenario = mounted.scenario
+        page = page_key(mounted.urls[case.page], permission_for(scenario, case))
+        prompts = scenario.local_network_request(case) and case.local_network == "prompt"
+        spec = probe_spec(case, mounted.urls, token, self.timeout_s, prompts)
+        return Flight(mounted, case, spec, page, ready_at)
 
     def paused(self, mounted: Mounted, cases: Sequence[Case]) -> List[Flight]:
         """Cases that pause between repeats, each due when its pauses are over (counted from now)."""

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
 from .browsers.base import Candidate
-from .cell import cell_row, classify
+from .cell import cell_row, classify, local_network_of
 from .flights import Flight
-from .cell import local_network_of
 from .results import UNSUPPORTED, ResultRow
 from .scenario.model import Case, Scenario, split_expectation
 from .servers import OriginPool

@@ -82,6 +82,7 @@ class PlaywrightPage(FunctionPage):
     def __init__(self, page: Any, cdp: Any = None) -> None:
         super().__init__(BrowserMessages())
         self._page = page
+        self.context = page.context
         self.cdp = cdp
         page.on("console", self._on_console)
         if cdp is not None:
