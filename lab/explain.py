@@ -70,6 +70,8 @@ def story(rows: Sequence[Dict[str, Any]]) -> List[str]:
             f"  {where}: {row['outcome'].upper()} ({_verdict(row)})"
             + (f", status {row['status']}" if row.get("status") else "")
         )
+        if row.get("local_network"):
+            lines.append("    " + _space_line(row["local_network"]))
         if row.get("finding"):
             lines.append(f"    FINDING: {row['finding']}")
         elif row.get("accepted"):
@@ -94,6 +96,17 @@ def story(rows: Sequence[Dict[str, Any]]) -> List[str]:
     return lines
 
 
+def _space_line(space: Dict[str, Any]) -> str:
+    """Where the page and the server live as the browser was told, the page's permission, and what was asked."""
+    asked = space.get("asked_private_network")
+    preflight = "" if asked is None else f"; Access-Control-Request-Private-Network sent: {'yes' if asked else 'no'}"
+    secure = "" if space.get("secure_page", True) else " (not a secure context)"
+    return (
+        f"local network:  a {space['page_space']} page{secure} -> a {space['target_space']} server;"
+        f" local-network permission: {space['permission']}{preflight}"
+    )
+
+
 def _verdict(row: Dict[str, Any]) -> str:
     """ "as expected" only for an outcome its expectation names: a bare `error` is none, and a finding fails a cell
     that is otherwise as expected (said on its own line)."""
@@ -109,9 +122,11 @@ def _verdict(row: Dict[str, Any]) -> str:
 def _advice(row: Dict[str, Any]) -> List[str]:
     """What to change, only where the cell is not what the scenario expects: a refusal that should be allowed gets
     the way to allow it; a read that should be refused (an attacker's) gets the way to close it, never to open more."""
+    model = row.get("model") or {}
+    if row.get("local_network") and row["outcome"] == "blocked" and model.get("fix"):
+        return [f"    to allow it:     {model['fix']}"]  # what a refused local-network request takes, wanted or not
     if row["matched"] or row["outcome"] not in ("allowed", "blocked"):
         return []
-    model = row.get("model") or {}
     if row["outcome"] == "blocked":
         return [f"    to allow it:     {model['fix']}"] if model.get("fix") else []
     allowed_by = [

@@ -13,8 +13,9 @@ preflight the browser took from its cache (no preflight recorded for a repeat).
 A response with a NUL, CR or LF in a header is not valid HTTP: a network error
 before any CORS check (what header names and values may hold is defined here too,
 and the loader refuses request headers that fetch() would not send as written).
-Not covered: mixed content, private network access, request-header value limits
-beyond the basic safelist.
+Local Network Access (a page reaching a more private address space: `request["local_network"]`) is checked
+before anything is sent: a non-secure page is refused, a secure one needs the local-network permission.
+Not covered: mixed content, request-header value limits beyond the basic safelist.
 """
 
 from __future__ import annotations
@@ -266,6 +267,39 @@ def _preflight_check(
     return None
 
 
+LOCAL_NETWORK_FIX = (
+    "on the page side, serve it from a secure context and ask for the local-network permission (the user grants it);"
+    " on the server side nothing replaces the permission: flask-cors `allow_private_network=True` only answers the"
+    " old Private Network Access preflight (Access-Control-Request-Private-Network), which browsers no longer send"
+)
+
+
+def local_network_check(space: Dict[str, Any]) -> Optional[Judgement]:
+    """Local Network Access for a page reaching a more private address space, before any request is sent.
+
+    The draft counts a local page reaching loopback too; Chromium 156 and Firefox ESR 153 let that through
+    (measured, docs/local-network-access.md), so only a public page's requests are checked here."""
+    page, target, permission = space["page_space"], space["target_space"], space["permission"]
+    if page != "public":
+        return None
+    if not space.get("secure_page", True):
+        return Judgement(
+            "blocked",
+            f"a non-secure public page may not reach a {target} address (Local Network Access needs a secure context,"
+            " whatever the permission): nothing is sent",
+            "serve the page over https; then the user must grant the local-network permission",
+        )
+    if permission == "granted":
+        return None
+    why = "nobody answered the permission prompt" if permission == "prompt" else "the permission is denied"
+    return Judgement(
+        "blocked",
+        f"a public page may not reach a {target} address without the local-network permission ({why}):"
+        " nothing is sent, not even a preflight",
+        LOCAL_NETWORK_FIX,
+    )
+
+
 def judge(request: Dict[str, Any], exchanges: Sequence[Dict[str, Any]]) -> Judgement:
     """Predict the outcome of one cell from the request the page made and what the server exchanged."""
     page_origin = "null" if request.get("sandboxed") else request["page_origin"]
@@ -284,6 +318,10 @@ def judge(request: Dict[str, Any], exchanges: Sequence[Dict[str, Any]]) -> Judge
                 f"the {what} is not valid HTTP ({malformed}): a network error, before any CORS check",
                 "remove the NUL, CR or LF from the header in the app or proxy that sets it",
             )
+    if request.get("local_network"):
+        refused = local_network_check(request["local_network"])
+        if refused is not None:
+            return refused
     if mode == "no-cors":
         if method not in SAFELISTED_METHODS:
             return Judgement(
