@@ -46,14 +46,15 @@ class Spaces:
         return [_authority(host, port) for host, port, _ in self.direct]
 
     def chromium_switches(self, proxy: str) -> List[str]:
-        """The host resolver rules and address-space overrides, with the lab's router declared public."""
-        if not self.active:
-            return []
-        overrides = [f"{proxy}=public", *(f"127.0.0.1:{port}={space}" for port, space in self.ports)]
-        switches = ["--ip-address-space-overrides=" + ",".join(overrides)]
+        """The host resolver rules for the origins reached directly (always: they bypass the proxy), and the
+        address-space overrides with the lab's router declared public (when a case needs them)."""
+        switches = []
         if self.direct:
             rules = ", ".join(f"MAP {_authority(host, port)} 127.0.0.1:{local}" for host, port, local in self.direct)
             switches.append(f"--host-resolver-rules={rules}")
+        if self.active:
+            overrides = [f"{proxy}=public", *(f"127.0.0.1:{port}={space}" for port, space in self.ports)]
+            switches.append("--ip-address-space-overrides=" + ",".join(overrides))
         return switches
 
     def firefox_prefs(self) -> Dict[str, Any]:

@@ -4,15 +4,23 @@ Three readers of a results document use it: the docs page of what each release
 changed in real browsers (`cors-lab report --releases`), the HTML report's view of
 what changed between consecutive pins, and `cors-lab diff`, which lists the known
 changes between two pins and whether they showed up as changed cells.
+
+A cell that is `unsupported` on either side (its browser was not run: it cannot be told
+what the case needs, such as address spaces) is never compared, so it is never a change.
+A change marked `local_network` (about the Private Network Access preflight) is decided
+by its scenarios' measurements: listed with the changes a browser can observe where some
+engine shows a difference, else with what each engine measured on those cells.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from ..results import unsupported
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -22,6 +30,8 @@ else:  # pragma: no cover
 CHANGES = Path(__file__).resolve().parent.parent / "changes.toml"
 PACKAGES = ("flask-cors", "flask", "werkzeug")
 ENGINE_ORDER = ("chromium", "firefox", "webkit")
+NOT_MEASURED = "n/a"  # an engine whose cell is unsupported on either side: not compared
+PRIVATE_NETWORK_ASK = "Access-Control-Request-Private-Network"
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,7 @@ class KnownChange:
     scenarios: Tuple[str, ...] = ()
     unobservable: Optional[str] = None  # why no browser can see it
     pending: Optional[str] = None  # a browser could see it, but the library does not probe it yet: why
+    local_network: bool = False  # about the PNA preflight: where no case differs, say what each engine measured
 
     @property
     def release(self) -> str:
@@ -53,6 +64,7 @@ def load_changes(path: Path = CHANGES) -> List[KnownChange]:
             tuple(entry.get("scenarios", ())),
             entry.get("unobservable"),
             entry.get("pending"),
+            bool(entry.get("local_network", False)),
         )
         for entry in data["change"]
     ]
@@ -117,8 +129,9 @@ class CaseChange:
 
     scenario: str
     case: str
-    outcomes: Dict[str, Tuple[str, str]]  # browser -> (before, after)
+    outcomes: Dict[str, Tuple[str, str]]  # browser -> (before, after), for the browsers measured on both sides
     expected_change: bool  # the scenario's expectations differ between the two pins
+    unsupported: Dict[str, str] = field(default_factory=dict)  # browser -> why it was not measured on a side
 
     @property
     def changed(self) -> bool:
@@ -128,12 +141,17 @@ class CaseChange:
 def case_changes(
     old_rows: Iterable[Dict[str, Any]], new_rows: Iterable[Dict[str, Any]], scenarios: Sequence[str]
 ) -> List[CaseChange]:
-    """Every case of these scenarios measured on both sides whose outcome or expectation differs between them."""
+    """Every case of these scenarios measured on both sides whose outcome or expectation differs between them. A cell
+    unsupported on either side is not compared (nothing was measured there): it is kept only as the reason why."""
     old, new = _cells(old_rows, scenarios), _cells(new_rows, scenarios)
     grouped: Dict[Tuple[str, str], CaseChange] = {}
     for key in sorted(set(old) & set(new)):
         scenario, case, browser = key
         entry = grouped.setdefault((scenario, case), CaseChange(scenario, case, {}, False))
+        skipped = [row for row in (old[key], new[key]) if unsupported(row)]
+        if skipped:
+            entry.unsupported[browser] = str(skipped[0].get("reason") or "unsupported")
+            continue
         entry.outcomes[browser] = (old[key]["outcome"], new[key]["outcome"])
         entry.expected_change |= old[key]["expected"] != new[key]["expected"]
     return [c for c in grouped.values() if c.changed or c.expected_change]

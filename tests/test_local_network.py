@@ -1,0 +1,165 @@
+"""Local Network Access (issue 25): address spaces and the local-network permission, in real browsers.
+
+The lab serves every origin on loopback and tells each browser where the scenario says it lives; a case's outcome
+must then follow the declared space and the permission alone. Nothing leaves loopback: the names the router saw are
+the scenario's own, and a local address (192.168.1.20, nas.local) reaches the lab's server directly, by the
+browser's resolver rule, whose request the server records.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+import pytest
+
+from lab.browsers.base import Candidate
+from lab.scenario import load_file
+from lab.scenario.spaces import default_space
+from tests.conftest import ROOT, lab_cli
+
+LOCAL = ROOT / "scenarios" / "local-network"
+
+
+@pytest.mark.parametrize(
+    "host, assigned, space",
+    [
+        ("app.localhost", True, "loopback"),
+        ("localhost", False, "loopback"),
+        ("127.0.0.1", False, "loopback"),
+        ("192.168.1.20", False, "local"),
+        ("10.0.0.7", False, "local"),
+        ("172.20.1.1", False, "local"),
+        ("172.32.1.1", False, "public"),
+        ("printer.local", False, "local"),
+        ("app.example.com", False, "public"),
+        ("8.8.8.8", False, "public"),
+    ],
+)
+def test_spaces_default_to_what_a_real_network_gives(host: str, assigned: bool, space: str) -> None:
+    assert default_space(host, assigned) == space
+
+
+def test_spaces_and_permissions_are_checked_with_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        'title = "t"\nlocal_network = "maybe"\n[origins]\napp = { url = "http://app.example.com", space = "intranet" }\n'
+        'api = "http://localhost:5000"\nweb = { url = "http://web.example.com", space = "public" }\n'
+        '[backend]\n[[backend.routes]]\npath = "/x"\n'
+        '[[cases]]\nname = "c"\npath = "/x"\nexpect = "blocked"\npage = "web"\nlocal_network = "granted"\n'
+    )
+    _, problems = load_file(path)
+    messages = {p.line: p.message for p in problems}
+    assert "'maybe'" in messages[2] and "prompt, granted, denied" in messages[2], messages
+    assert "'intranet'" in messages[4] and "public, local, loopback" in messages[4], messages
+    assert "needs a secure page" in messages[15] and "http://web.example.com" in messages[15], messages
+    done = lab_cli("run", str(path))
+    assert done.returncode == 2 and f"{path}:4:" in done.stderr, done.stderr
+
+
+def test_a_file_default_permission_applies_to_its_cases(tmp_path: Path) -> None:
+    path = tmp_path / "ok.toml"
+    path.write_text(
+        'title = "t"\nlocal_network = "granted"\n[origins]\napp = { url = "http://app.localhost", space = "public" }\n'
+        '[backend]\n[[backend.routes]]\npath = "/x"\n[[cases]]\nname = "a"\npath = "/x"\nexpect = "allowed"\n'
+        '[[cases]]\nname = "b"\npath = "/x"\nexpect = "blocked"\nlocal_network = "prompt"\n'
+    )
+    scenario, problems = load_file(path)
+    assert scenario is not None and not problems
+    assert [c.local_network for c in scenario.cases] == ["granted", "prompt"]
+    assert scenario.origins["app"].space == "public" and scenario.origins["api"].space == "loopback"
+    assert all(scenario.local_network_request(c) for c in scenario.cases)
+
+
+def _run(tmp_path: Path, paths: List[Path], engines: List[str]) -> Dict[str, Any]:
+    out = tmp_path / "out.json"
+    chosen = [argument for engine in engines for argument in ("--browser", engine)]
+    done = lab_cli("run", *map(str, paths), *chosen, "--out", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(out.read_text())
+
+
+def _cells(document: Dict[str, Any]) -> Dict[Tuple[str, str], Dict[str, Any]]:
+    return {(row["case"], row["browser"]): row for row in document["results"]}
+
+
+@pytest.fixture(scope="module")
+def loopback_api(browsers: List[Candidate], tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
+    out = tmp_path_factory.mktemp("lna")
+    return _run(
+        out,
+        [LOCAL / "public-page-loopback-api.toml", LOCAL / "public-page-local-device.toml"],
+        ["chromium", "firefox", "webkit"],
+    )
+
+
+@pytest.mark.parametrize("engine", ["chromium", "firefox"])
+def test_the_declared_space_alone_decides(loopback_api: Dict[str, Any], engine: str) -> None:
+    """The same API, the same permission (nobody answers), the same CORS: only the page's declared space differs."""
+    cells = _cells(loopback_api)
+    public = cells[("public page, permission prompt (nobody answers)", engine)]
+    loopback = cells[("the same page on loopback, no permission", engine)]
+    assert (public["outcome"], loopback["outcome"]) == ("blocked", "allowed")
+    assert not public["exchanges"] and loopback["exchanges"]  # refused before anything was sent
+    assert public["local_network"]["page_space"] == "public" and loopback["local_network"] is None
+    assert public["local_network"]["permission"] == "prompt"
+    if engine == "chromium":
+        assert (
+            "Permission was denied for this request to access the `loopback` address space" in public["browser_reason"]
+        )
+    assert "without the local-network permission" in public["model"]["rule"]
+
+
+@pytest.mark.parametrize("engine", ["chromium", "firefox"])
+def test_the_permission_alone_decides(loopback_api: Dict[str, Any], engine: str) -> None:
+    cells = _cells(loopback_api)
+    for target in ("loopback", "local device"):
+        prefix = "public page, permission" if target == "loopback" else "public page -> local device, permission"
+        granted, denied = cells[(f"{prefix} granted", engine)], cells[(f"{prefix} denied", engine)]
+        assert (granted["outcome"], denied["outcome"]) == ("allowed", "blocked"), (target, engine)
+        assert granted["exchanges"] and not denied["exchanges"]
+        # No engine asks the old Private Network Access preflight question any more.
+        assert granted["local_network"]["asked_private_network"] is False
+
+
+def test_local_addresses_reach_the_labs_server_and_nothing_else(loopback_api: Dict[str, Any]) -> None:
+    """192.168.1.20:8080 and nas.local are answered by the lab's loopback server (which records the request with
+    the name the browser used); the router never saw them (Chromium reaches them directly, by its resolver rule),
+    and every name it routed is the scenario's."""
+    cells = _cells(loopback_api)
+    for case, host in (
+        ("public page -> 192.168.1.20:8080, permission granted", "192.168.1.20:8080"),
+        ("public page -> nas.local, permission granted", "nas.local"),
+    ):
+        row = cells[(case, "chromium")]
+        assert row["outcome"] == "allowed" and row["local_network"]["target_space"] == "local"
+        assert [e["request_headers"]["Host"] for e in row["exchanges"]] == [host]
+    routing = loopback_api["routing"]["chromium"]
+    asked = [*routing["routed"], *routing["refused"]]
+    assert not any(name.startswith(("192.168.", "nas.local")) for name in asked), asked
+    assert set(routing["routed"]) <= set(), routing["routed"]  # every origin of these files is direct
+
+
+def test_an_engine_that_cannot_be_told_says_why(loopback_api: Dict[str, Any]) -> None:
+    cells = _cells(loopback_api)
+    webkit = cells[("public page, permission granted", "webkit")]
+    assert webkit["outcome"] == "unsupported" and "address spaces not supported by this engine" in webkit["reason"]
+    assert "WebKit" in webkit["reason"] and not webkit["exchanges"]
+    assert cells[("the same page on loopback, no permission", "webkit")]["outcome"] == "allowed"
+    firefox = cells[("public page -> 192.168.1.20:8080, permission granted", "firefox")]
+    assert firefox["outcome"] == "unsupported" and "through its router" in firefox["reason"]
+
+
+def test_an_insecure_public_page_is_refused_and_https_needs_the_permission(
+    browsers: List[Candidate], tmp_path: Path
+) -> None:
+    cells = _cells(_run(tmp_path, [LOCAL / "insecure-public-page.toml"], ["chromium"]))
+    insecure = cells[("http public page -> localhost, prompt", "chromium")]
+    assert insecure["outcome"] == "blocked" and "not a secure context" in insecure["browser_reason"]
+    assert insecure["local_network"]["secure_page"] is False
+    assert cells[("https public page -> localhost, permission granted", "chromium")]["outcome"] == "allowed"
+    assert cells[("https public page -> localhost, prompt", "chromium")]["outcome"] == "blocked"
+
+
+pytestmark = pytest.mark.browser
