@@ -162,4 +162,15 @@ def test_an_insecure_public_page_is_refused_and_https_needs_the_permission(
     assert cells[("https public page -> localhost, prompt", "chromium")]["outcome"] == "blocked"
 
 
+def test_one_run_places_an_origin_in_one_space(tmp_path: Path) -> None:
+    body = '[backend]\n[[backend.routes]]\npath = "/x"\n[[cases]]\nname = "c"\npath = "/x"\nexpect = "allowed"\n'
+    (tmp_path / "a.toml").write_text(f'title = "a"\n[origins]\napi = "http://localhost:5000"\n{body}')
+    (tmp_path / "b.toml").write_text(
+        f'title = "b"\n[origins]\napi = {{ url = "http://localhost:5000", space = "local" }}\n{body}'
+    )
+    done = lab_cli("run", str(tmp_path), "--browser", "chromium")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"{tmp_path / 'b.toml'}:3: origin http://localhost:5000 lives in the local address space here" in done.stderr
+
+
 pytestmark = pytest.mark.browser

@@ -157,12 +157,102 @@ def case_changes(
     return [c for c in grouped.values() if c.changed or c.expected_change]
 
 
+PERMISSION_ORDER = ("granted", "prompt", "denied")
+
+
+def _what_decides(rows: Sequence[Dict[str, Any]]) -> str:
+    """What measured cells of one engine show: how the outcome follows the local-network permission, and whether the
+    browser asked with the Private Network Access preflight header (`local_network.asked_private_network`)."""
+    by_permission: Dict[str, set] = {}
+    for row in rows:
+        permission = (row.get("local_network") or {}).get("permission") or "no local-network request"
+        by_permission.setdefault(permission, set()).add(row["outcome"])
+    outcomes = {row["outcome"] for row in rows}
+    if len(outcomes) == 1:
+        decides = f"every cell {next(iter(outcomes))}"
+    elif all(len(found) == 1 for found in by_permission.values()):
+        permissions = sorted(
+            by_permission,
+            key=lambda p: (PERMISSION_ORDER.index(p) if p in PERMISSION_ORDER else len(PERMISSION_ORDER), p),
+        )
+        grouped: Dict[str, List[str]] = {}
+        for permission in permissions:
+            grouped.setdefault(next(iter(by_permission[permission])), []).append(permission)
+        decides = (
+            "the permission alone decides ("
+            + "; ".join(f"{', '.join(names)} → {outcome}" for outcome, names in grouped.items())
+            + ")"
+        )
+    else:
+        decides = "the outcome does not follow the permission alone, and is the same on both releases"
+    asked = sum(1 for row in rows if (row.get("local_network") or {}).get("asked_private_network"))
+    if asked:
+        return f"{decides}; {PRIVATE_NETWORK_ASK} sent in {asked} of {len(rows)} cells"
+    return f"{decides}, no {PRIVATE_NETWORK_ASK} sent"
+
+
+def measured_on_engines(
+    old_rows: Iterable[Dict[str, Any]],
+    new_rows: Iterable[Dict[str, Any]],
+    scenarios: Sequence[str],
+    browsers: Sequence[str],
+    names: Dict[str, str],
+) -> List[Tuple[str, bool]]:
+    """Per engine, what its cells of these scenarios measured on both pins (text, and whether any was measured):
+    what decided the outcome and whether a Private Network Access preflight asked, with the number of cells; or,
+    where every cell is unsupported on a side, why the engine could not measure them. Read from the rows, so it
+    says what the browsers did, not what they were thought to do."""
+    old, new = _cells(old_rows, scenarios), _cells(new_rows, scenarios)
+    keys = sorted(set(old) & set(new))
+    said: List[Tuple[str, bool]] = []
+    previous = None
+    for browser in browsers:
+        mine = [key for key in keys if key[2] == browser]
+        if not mine:
+            continue
+        name = names.get(browser, browser)
+        measured = [
+            row for key in mine if not (unsupported(old[key]) or unsupported(new[key])) for row in (old[key], new[key])
+        ]
+        skipped = [row for key in mine for row in (old[key], new[key]) if unsupported(row)]
+        reasons = "; ".join(dict.fromkeys(str(row.get("reason") or "unsupported") for row in skipped))
+        if not measured:
+            said.append((f"{name}: not measurable ({reasons})", False))
+            previous = None
+            continue
+        decides = _what_decides(measured)
+        text = "same" if decides == previous else decides
+        count = f"{len(measured)} cells"
+        if skipped:
+            count += f"; {len(skipped)} not measurable: {reasons}"
+        said.append((f"{name}: {text} ({count})", True))
+        previous = decides
+    return said
+
+
+def _names(*documents: Dict[str, Any]) -> Dict[str, str]:
+    """Browser name -> its product and version as the run recorded them (`Chromium 156.0.8078.129`)."""
+    return {
+        b["name"]: " ".join(str(part) for part in (b.get("product") or b["name"], b.get("version")) if part)
+        for document in documents
+        for b in document.get("browsers", [])
+    }
+
+
+def _ran(old_rows: Sequence[Dict[str, Any]], new_rows: Sequence[Dict[str, Any]], scenarios: Sequence[str]) -> bool:
+    """Whether any of these scenarios has cells on both pins."""
+    return bool(set(_cells(old_rows, scenarios)) & set(_cells(new_rows, scenarios)))
+
+
 def _browsers(document: Dict[str, Any]) -> List[str]:
     names = [b["name"] for b in document.get("browsers", [])]
     return sorted(names, key=lambda n: (ENGINE_ORDER.index(n) if n in ENGINE_ORDER else len(ENGINE_ORDER), n))
 
 
-def _cell(pair: Optional[Tuple[str, str]]) -> str:
+def _cell(case: CaseChange, browser: str) -> str:
+    if browser in case.unsupported:
+        return NOT_MEASURED
+    pair = case.outcomes.get(browser)
     if pair is None:
         return "-"
     before, after = pair
@@ -188,23 +278,44 @@ def releases_markdown(document: Dict[str, Any], command: str, changes: Optional[
         "Each row is a case whose outcome changed between a release and the one before it (same Flask, Werkzeug and",
         "Python), measured in every engine: `before → after`. The scenarios cite the changelog entry or advisory;",
         "`cors-lab explain SCENARIO:CASE` tells the story of a case. The catalog of changes is `lab/changes.toml`.",
+        "A cell an engine could not measure (`unsupported` on either pin, such as an origin's address space the",
+        f"browser cannot be told) is never compared, so it is never a change: it shows as `{NOT_MEASURED}`. A Private",
+        "Network Access change (`local_network` in the catalog) is listed here only where some engine's cells differ;",
+        "otherwise the next section says what each engine measured on its cases.",
         "",
         "## Changes a browser can observe",
         "",
         "| Release | Change | Case | " + " | ".join(browsers) + " | Pins compared | Source |",
         "|---|---|---|" + "---|" * len(browsers) + "---|---|",
     ]
-    unmeasured = []
+    unmeasured: List[Tuple[KnownChange, str]] = []
+    quiet: Dict[KnownChange, str] = {}  # local_network changes no case of which differs: what each engine measured
+    names = _names(document)
     for change in changes:
         if change.unobservable or change.pending:
             continue
         pair = pin_pair(change, pins)
         if pair is None:
-            unmeasured.append(change)
+            unmeasured.append((change, "no pair of pins in this run isolates it"))
             continue
         old, new = pair
-        found = case_changes(_rows_of(document, old["label"]), _rows_of(document, new["label"]), change.scenarios)
+        old_rows, new_rows = _rows_of(document, old["label"]), _rows_of(document, new["label"])
         compared = f"{old.get(change.package)} → {new.get(change.package)} ({_context(new, change.package)})"
+        if not _ran(old_rows, new_rows, change.scenarios):
+            unmeasured.append((change, f"{', '.join(change.scenarios)} did not run on {compared}"))
+            continue
+        found = case_changes(old_rows, new_rows, change.scenarios)
+        if change.local_network and not any(case.changed for case in found):
+            said = measured_on_engines(old_rows, new_rows, change.scenarios, browsers, names)
+            engines = "; ".join(text for text, _ in said)
+            if not any(measured for _, measured in said):
+                unmeasured.append((change, f"no engine could measure {', '.join(change.scenarios)}: {engines}"))
+                continue
+            quiet[change] = (
+                f"No case of {', '.join(f'`{s}`' for s in change.scenarios)} differs between {compared} in an"
+                f" engine that measured it. {engines}."
+            )
+            continue
         if not found:
             lines.append(
                 f"| {change.release} | {_md(change.what)} | no case changed | "
@@ -214,7 +325,7 @@ def releases_markdown(document: Dict[str, Any], command: str, changes: Optional[
         for case in found:
             lines.append(
                 f"| {change.release} | {_md(change.what)} | `{case.scenario}`: {_md(case.case)} | "
-                + " | ".join(_cell(case.outcomes.get(b)) for b in browsers)
+                + " | ".join(_cell(case, b) for b in browsers)
                 + f" | {_md(compared)} | {_md(change.source)} |"
             )
     lines += [
@@ -225,9 +336,9 @@ def releases_markdown(document: Dict[str, Any], command: str, changes: Optional[
         "|---|---|---|---|",
     ]
     lines += [
-        f"| {c.release} | {_md(c.what)} | {_md(c.unobservable or '')} | {_md(c.source)} |"
+        f"| {c.release} | {_md(c.what)} | {_md(c.unobservable or quiet.get(c, ''))} | {_md(c.source)} |"
         for c in changes
-        if c.unobservable
+        if c.unobservable or c in quiet
     ]
     pending = [c for c in changes if c.pending]
     if pending:
@@ -241,7 +352,7 @@ def releases_markdown(document: Dict[str, Any], command: str, changes: Optional[
         lines += [f"| {c.release} | {_md(c.what)} | {_md(c.pending or '')} | {_md(c.source)} |" for c in pending]
     if unmeasured:
         lines += ["", "## Not measured in this run", ""]
-        lines += [f"- {c.release}: {c.what} (no pair of pins in this run isolates it)" for c in unmeasured]
+        lines += [f"- {c.release}: {c.what} ({why})" for c, why in unmeasured]
     return "\n".join(lines) + "\n"
 
 
@@ -256,7 +367,7 @@ def consecutive_pin_changes(document: Dict[str, Any]) -> List[Dict[str, Any]]:
     labels = list(pins)
     by_pin: Dict[str, Dict[Tuple[str, str, str], str]] = {label: {} for label in labels}
     for row in document["results"]:
-        if row.get("pin", "") in by_pin:
+        if row.get("pin", "") in by_pin and not unsupported(row):  # not measured: never compared, never a change
             by_pin[row["pin"]][(row["scenario"], row["case"], row["browser"])] = row["outcome"]
     steps = []
     for old, new in zip(labels, labels[1:]):
@@ -321,6 +432,9 @@ def _coverage(change: KnownChange, old: Dict[str, Any], new: Dict[str, Any]) -> 
     names = ", ".join(s for s in change.scenarios if s in measured)
     if changed:
         return f"showed up: {changed} changed cell(s) in {names}"
+    if change.local_network:
+        said = measured_on_engines(old["results"], new["results"], change.scenarios, _browsers(new), _names(old, new))
+        return f"no changed cell in {names}; measured: " + "; ".join(text for text, _ in said)
     if expected:
         return f"NOT seen: {names} expected a change between these pins, and no cell changed"
     return f"no changed cell in {names}, and none expected between these two pins (a later release reverted it, or it needs other versions)"

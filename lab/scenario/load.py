@@ -117,6 +117,29 @@ def load_scenarios(paths: Sequence[Path], select: Callable[[Scenario], bool] = l
         ids[scenario.id] = file
         if select(scenario):
             scenarios.append(scenario)
+    problems += _one_space_per_origin(scenarios)
     if problems:
         raise ScenarioError(problems)
     return scenarios
+
+
+def _one_space_per_origin(scenarios: Sequence[Scenario]) -> List[Problem]:
+    """An origin served as written is one server of the run, in one address space: two files that place it in two
+    spaces cannot run together (each can alone)."""
+    seen: Dict[str, Tuple[str, Scenario]] = {}
+    problems = []
+    for scenario in scenarios:
+        for origin in scenario.origins.values():
+            if origin.as_written is None:
+                continue
+            space, first = seen.setdefault(origin.as_written, (origin.space, scenario))
+            if space != origin.space:
+                problems.append(
+                    Problem(
+                        scenario.path,
+                        origin.line,
+                        f"origin {origin.as_written} lives in the {origin.space} address space here and in the {space}"
+                        f" space in {first.path}: one run serves it in one space; run the two files separately",
+                    )
+                )
+    return problems
