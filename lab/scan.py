@@ -109,8 +109,13 @@ def scenario_text(
         "",
         "[origins]",
     ]
-    lines += [f"{name} = {_string(origin)}" for name, origin in {**named, **attackers, "api": api}.items()]
+    lines += [f"{name} = {_string(origin)}" for name, origin in {**named, **attackers}.items()]
+    if api == DEFAULT_API:  # a stand-in for wherever the API really is: a public address, as production has it
+        lines.append(f'api = {{ url = {_string(api)}, space = "public" }}  # your API, served by the lab')
+    else:
+        lines.append(f"api = {_string(api)}")
     lines += [""] + app.lines()
+    granted = _granted_pages({**named, **attackers}, api)
     for case in cases(named, endpoint_list):
         if case["first_of_route"]:
             lines += ["", f"# ---- {case['method']} {case['rule']} " + "-" * max(0, 60 - len(case["rule"]))]
@@ -125,6 +130,8 @@ def scenario_text(
         ]
         if case["attacker"]:
             lines.append("attacker = true")
+            if case["page"] in granted:  # the worst case: a user let the attacker's page reach the local API
+                lines.append('local_network = "granted"')
         if case["sandboxed"]:
             lines.append("sandboxed = true")
         if case["credentials"]:
@@ -143,6 +150,29 @@ def scenario_text(
                 + " }"
             )
     return "\n".join(lines) + "\n"
+
+
+DEFAULT_API = "http://api.localhost"
+
+
+def _granted_pages(pages: Mapping[str, str], api: str) -> List[str]:
+    """Pages whose requests to the API are local-network requests (an API on loopback or the local network, `--api
+    http://localhost:5000`) and that may be given the permission (secure): their attacker cases are written with it
+    granted, so that the browser's permission prompt is never what keeps an attacker out."""
+    from urllib.parse import urlsplit
+
+    from .scenario.spaces import default_space, more_private, secure_context
+
+    target = urlsplit(api)
+    target_space = "public" if api == DEFAULT_API else default_space(target.hostname or "", False)
+    granted = []
+    for name, origin in pages.items():
+        page = urlsplit(origin)
+        host = page.hostname or ""
+        page_space = default_space(host, page.port is None and host.endswith(".localhost"))
+        if more_private(target_space, page_space) and secure_context(page.scheme, host):
+            granted.append(name)
+    return granted
 
 
 def cases(named: Mapping[str, str], endpoint_list: Sequence[Endpoint]) -> List[Dict[str, Any]]:

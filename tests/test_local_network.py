@@ -173,4 +173,26 @@ def test_one_run_places_an_origin_in_one_space(tmp_path: Path) -> None:
     assert f"{tmp_path / 'b.toml'}:3: origin http://localhost:5000 lives in the local address space here" in done.stderr
 
 
+def test_a_scan_never_lets_the_permission_prompt_keep_an_attacker_out(tmp_path: Path) -> None:
+    """The default `--api` stands for a public API (no local-network request); an API on loopback makes every
+    secure attacker page's case granted, so only CORS can refuse it; the written file loads as any other."""
+    from lab.scan import AppSpec, Endpoint, scenario_text
+
+    app, found = AppSpec("app:app", ".", {}), [Endpoint("/x", "GET", "/x")]
+    for api, space in (("http://api.localhost", "public"), ("http://localhost:5000", "loopback")):
+        text = scenario_text(app, {"app": "https://app.example.com"}, api, found, [], {})
+        path = tmp_path / "scan.toml"
+        path.write_text(text)
+        scenario, problems = load_file(path)
+        assert scenario is not None and not problems, problems
+        assert scenario.origins["api"].space == space
+        granted = {c.name for c in scenario.cases if c.local_network == "granted"}
+        local = {c.name for c in scenario.cases if scenario.local_network_request(c)}
+        secure_attackers = {c.name for c in scenario.cases if c.attacker and scenario.origins[c.page].scheme == "https"}
+        if space == "public":
+            assert not local and not granted
+        else:
+            assert granted == secure_attackers and granted and granted < local
+
+
 pytestmark = pytest.mark.browser

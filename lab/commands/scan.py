@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Dict, List
 
 from ..browsers.base import Candidate
+from ..scan import DEFAULT_API
 from ..scenario import Problem, Scenario, ScenarioError
 from ..terminal import clean
 from .common import Subcommands, check_routable, chosen_browsers, command_line_problem, refuse, remote_options
@@ -29,7 +30,7 @@ def add_parser(commands: Subcommands) -> argparse.ArgumentParser:
     )
     scan.add_argument(
         "--api",
-        default="http://api.localhost",
+        default=DEFAULT_API,
         metavar="ORIGIN",
         help="where the app is served (default:"
         " http://api.localhost with a port the lab assigns; for example https://api.example.com)",
