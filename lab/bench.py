@@ -22,6 +22,7 @@ from .backend import build_app
 from .browsers.base import Browser, BrowserInfo, Candidate, Routing
 from .flights import probe_spec
 from .options import RunOptions
+from .placement import place
 from .results import ResultRow
 from .routing import Router
 from .run import Sink, run_lab
@@ -97,7 +98,7 @@ def _time_plain(scenarios: Sequence[Scenario], candidate: Candidate, timeout_s: 
     router = Router() if candidate.routable else None
     pool, stopping = OriginPool(router=router), threading.Event()
     browser: Browser = candidate.launch(
-        routing=Routing(router.address, tuple(lab_assigned_names(scenarios)), pool.prepare(scenarios))
+        routing=Routing(router.address, tuple(lab_assigned_names(scenarios)), place(pool, scenarios, candidate.engine))
         if router is not None
         else None
     )

@@ -17,10 +17,10 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from .backend.recorder import TOKEN_PARAM
-from .browsers.spaces import Spaces
 from .certs import LocalCA
 from .frontend import PREFIX, frontend_app
-from .routing import Router
+from .gateway import Gateway
+from .routing import Asked, Router
 from .scenario.model import Origin, Scenario
 
 LOOPBACK = "127.0.0.1"
@@ -135,6 +135,7 @@ class OriginPool:
         self._attached: Dict[str, Callable[..., Iterable[bytes]]] = {}
         self._latest: Optional[Callable[..., Iterable[bytes]]] = None
         self._ca: Optional[LocalCA] = None
+        self._gateways: Dict[int, Gateway] = {}
 
     def urls(self, origins: Mapping[str, Origin]) -> Dict[str, str]:
         """The real origin (with its port) of each of a scenario's declared origins; starts servers on first use.
@@ -164,29 +165,20 @@ class OriginPool:
             return written
         return f"{origin.scheme}://{self.hostname(origin.host)}:{self._servers[key].port}"
 
-    def prepare(self, scenarios: Sequence[Scenario]) -> Spaces:
-        """Start the servers a browser must know of at launch, and what to tell it of their address spaces: the
-        lab-assigned origins declared outside loopback (their ports), and the origins served as written that are not
-        public (reached directly, not through the router)."""
-        ports: Dict[int, str] = {}
-        direct: Dict[Tuple[str, int], int] = {}
-        active = False
-        for scenario in scenarios:
-            active = active or any(scenario.local_network_request(case) for case in scenario.cases)
-            keys = origin_keys(scenario.origins)
-            for name, origin in scenario.origins.items():
-                assigned_elsewhere = origin.port is None and origin.space != "loopback"
-                if not assigned_elsewhere and (origin.port is None or origin.space == "public"):
-                    continue
-                self._url(origin, keys[name])
-                port = self._servers[keys[name]].port
-                if origin.space != "loopback":
-                    ports[port] = origin.space
-                if origin.port is not None:
-                    direct[(origin.host, origin.port)] = port
-        return Spaces(
-            tuple(sorted(ports.items())), tuple((host, port, local) for (host, port), local in direct.items()), active
-        )
+    def server_port(self, origin: Origin, key: OriginKey) -> int:
+        """The loopback port of the server for this origin (started on first use)."""
+        self._url(origin, key)
+        return self._servers[key].port
+
+    def gateway(self, written_port: int) -> Gateway:
+        """The gateway for a written port (lab/gateway.py), started on first use and closed with the pool."""
+        if written_port not in self._gateways:
+            self._gateways[written_port] = Gateway(written_port)
+        return self._gateways[written_port]
+
+    def gateways_asked(self) -> List[Asked]:
+        """Every connection a browser made to the pool's gateways, by the name it asked for."""
+        return [asked for gateway in self._gateways.values() for asked in gateway.asked()]
 
     def hostname(self, host: str) -> str:
         """The name a browser uses for a declared `*.localhost` host."""
@@ -223,6 +215,9 @@ class OriginPool:
         for server in self._servers.values():
             server.stop()
         self._servers.clear()
+        for gateway in self._gateways.values():
+            gateway.close()
+        self._gateways.clear()
         if self._ca is not None:
             self._ca.remove()
             self._ca = None

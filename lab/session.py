@@ -17,12 +17,13 @@ import threading
 from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple
 
 from .browsers.base import BrowserInfo, Candidate, Routing
-from .browsers.spaces import unsupported_reason
+from .browsers.spaces import Spaces, unsupported_reason
 from .driving import BrowserDriver
 from .flights import Tokens
 from .flying import CasesInFlight
 from .mounting import Mounts
 from .options import RunOptions
+from .placement import place
 from .reasons import ConsoleReasons
 from .results import ResultRow
 from .routing import Asked, Router
@@ -61,7 +62,7 @@ class BrowserSession:
         self.routing: Optional[Routing] = None
         if self.router is not None:  # lab-assigned names are reached directly; origins' spaces are told at launch
             bypass = tuple(lab_assigned_names(scenarios, options.host_suffix))
-            self.routing = Routing(self.router.address, bypass, self.pool.prepare(scenarios))
+            self.routing = Routing(self.router.address, bypass, place(self.pool, scenarios, candidate.engine))
         self.driver = BrowserDriver(candidate, self.routing, on_launch)
         self.mounts = Mounts(self.pool, slot)
         self.cells = CellMaker(candidate, self.pool)
@@ -125,18 +126,21 @@ class BrowserSession:
         return rows + self.flying.collect(due_only=False)
 
     def close(self) -> List[Asked]:
-        """Stop the servers, the browser and the router; what the browser asked the router for."""
+        """Stop the servers, the browser and the router; what the browser asked the router (and the gateways) for."""
         self.stopping.set()
+        gateways = self.pool.gateways_asked()
         self.pool.close()
         self.driver.close()
         if self.router is None:
             return []
+        asked = self.router.asked() + gateways
         self.router.close()
-        return self.router.asked()
+        return asked
 
     def _unsupported(self, scenario: Scenario, case: Case) -> Optional[str]:
         """Why this browser cannot measure the case as its address spaces say, or None."""
-        return unsupported_reason(self.candidate, scenario, case)
+        spaces = self.routing.spaces if self.routing is not None else Spaces()
+        return unsupported_reason(self.candidate, scenario, case, spaces)
 
     def _plan(
         self, scenario: Scenario, backend: Any, cases: Optional[Sequence[Case]], rng: Optional[random.Random]

@@ -151,15 +151,25 @@ def test_an_engine_that_cannot_be_told_says_why(loopback_api: Dict[str, Any]) ->
     assert firefox["outcome"] == "unsupported" and "through its router" in firefox["reason"]
 
 
-def test_an_insecure_public_page_is_refused_and_https_needs_the_permission(
-    browsers: List[Candidate], tmp_path: Path
-) -> None:
-    cells = _cells(_run(tmp_path, [LOCAL / "insecure-public-page.toml"], ["chromium"]))
-    insecure = cells[("http public page -> localhost, prompt", "chromium")]
-    assert insecure["outcome"] == "blocked" and "not a secure context" in insecure["browser_reason"]
-    assert insecure["local_network"]["secure_page"] is False
-    assert cells[("https public page -> localhost, permission granted", "chromium")]["outcome"] == "allowed"
-    assert cells[("https public page -> localhost, prompt", "chromium")]["outcome"] == "blocked"
+def test_origins_as_written_are_placed_in_chromium_and_firefox(browsers: List[Candidate], tmp_path: Path) -> None:
+    """https://app.example.com (public) calling http://localhost:5000 (loopback): Chromium reaches the API directly
+    by a resolver rule, Firefox reaches both through the lab's gateways (lab/gateway.py); an insecure public page is
+    refused; the routing record holds the scenario's names and nothing else of theirs."""
+    document = _run(tmp_path, [LOCAL / "insecure-public-page.toml"], ["chromium", "firefox"])
+    cells = _cells(document)
+    for engine in ("chromium", "firefox"):
+        insecure = cells[("http public page -> localhost, prompt", engine)]
+        assert insecure["outcome"] == "blocked" and insecure["local_network"]["secure_page"] is False
+        assert not insecure["exchanges"]
+        granted = cells[("https public page -> localhost, permission granted", engine)]
+        assert granted["outcome"] == "allowed" and granted["exchanges"]
+        assert granted["exchanges"][0]["request_headers"]["Origin"] == "https://app.example.com"
+        assert cells[("https public page -> localhost, prompt", engine)]["outcome"] == "blocked"
+    assert "not a secure context" in cells[("http public page -> localhost, prompt", "chromium")]["browser_reason"]
+    declared = {"app.example.com:80", "app.example.com:443", "localhost:5000"}
+    for engine, entry in document["routing"].items():
+        assert set(entry["routed"]) <= declared, (engine, entry)
+        assert not any(name.split(":")[0] in ("app.example.com", "localhost") for name in entry["refused"]), entry
 
 
 def test_one_run_places_an_origin_in_one_space(tmp_path: Path) -> None:

@@ -9,12 +9,21 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import pytest
 
-from lab.pins import Pin, ensure_env, find_interpreter
-from lab.report.releases import between, load_changes, pin_pair
+from lab.pins import Pin, ensure_env, find_interpreter, load_pins
+from lab.report.releases import (
+    KnownChange,
+    between,
+    case_changes,
+    consecutive_pin_changes,
+    load_changes,
+    pin_pair,
+    releases_markdown,
+    upgrade_coverage,
+)
 from lab.scenario import load_file, load_scenarios
 from tests.conftest import lab_cli, run_rows
 
@@ -177,7 +186,9 @@ def test_the_releases_page_and_the_html_view_of_consecutive_pins(history: Dict[s
         line for line in text.splitlines() if line.startswith("| flask-cors 6.0.5 |") and "invalid-origin-regex" in line
     )
     assert row.count("allowed → error") == 3
-    assert "## Changes no browser can observe" in text and "CVE-2024-6221" in text
+    assert "## Changes no browser can observe" in text and "| flask-cors 4.0.1 |" in text
+    # the Private Network Access releases are decided by measurements, and this run has no pair for them
+    assert "- flask-cors 5.0.0: allow_private_network defaults to False" in text.split("## Not measured in this run")[1]
     data = json.loads(
         re.search(r'<script type="application/json" id="data">(.*?)</script>', html.read_text(), re.S).group(1)
     )
@@ -253,3 +264,183 @@ def test_start_error_matches_only_a_real_start_failure_with_its_text(browsers: l
     assert cells["wrong"].outcome == "error" and not cells["wrong"].matched
     assert cells["starts"].outcome == "allowed" and cells["starts"].expected == "error" and not cells["starts"].matched
     assert cells["never"].outcome == "allowed" and cells["never"].matched
+
+
+# The Private Network Access releases, from rows built by hand: the report decides from the cells, never from a
+# sentence about browsers, and a cell a browser could not measure (`unsupported`) is never a change.
+
+PNA = "local-network/allow-private-network"
+PNA_CHANGE = KnownChange(
+    "flask-cors", "4.0.0", "answers Access-Control-Allow-Private-Network", "changelog #318", (PNA,), local_network=True
+)
+PNA_CASES = (
+    ("unset, prompt", "prompt"),
+    ("unset, permission granted", "granted"),
+    ("true, permission denied", "denied"),
+)
+PNA_BROWSERS = [
+    {"name": "chromium", "product": "Chromium", "version": "156.0.8078.129"},
+    {"name": "firefox", "product": "Firefox ESR", "version": "153.8.0"},
+    {"name": "webkit", "product": "WebKitGTK MiniBrowser", "version": "2.50.6"},
+]
+WEBKIT_REASON = "address spaces not supported by this engine: WebKitGTK has no address-space override"
+
+
+def _pin(flask_cors: str) -> dict:
+    return {
+        "label": f"flask 3.1 / flask-cors {flask_cors}",
+        "flask": "3.1.3",
+        "flask-cors": flask_cors,
+        "werkzeug": "3.1.9",
+        "python": "3.11.7",
+        "error": None,
+    }
+
+
+def _pna_row(flask_cors: str, case: str, permission: str, browser: str, outcome: str, asked: bool = False) -> dict:
+    expected = "allowed" if permission == "granted" else "blocked"
+    local_network = {"page_space": "public", "target_space": "loopback", "permission": permission, "secure_page": True}
+    if outcome != "unsupported":  # as lab/cell.py records it: only a measured cell knows what the browser asked
+        local_network["asked_private_network"] = asked
+    return {
+        "scenario": PNA,
+        "group": "local-network",
+        "case": case,
+        "browser": browser,
+        "engine": browser,
+        "outcome": outcome,
+        "expected": expected,
+        "matched": outcome == expected,
+        "pin": _pin(flask_cors)["label"],
+        "reason": WEBKIT_REASON if outcome == "unsupported" else None,
+        "local_network": local_network,
+    }
+
+
+def _pna_document(overrides: Optional[Dict[tuple, str]] = None, asked: Optional[Dict[tuple, bool]] = None) -> dict:
+    """3.0.10 and 4.0.0, every case as measured (granted reads, prompt and denied do not; WebKit unsupported), with
+    (version, case, browser) -> outcome in `overrides` and -> asked_private_network in `asked`."""
+    overrides, asked, rows = overrides or {}, asked or {}, []
+    for version in ("3.0.10", "4.0.0"):
+        for case, permission in PNA_CASES:
+            for browser in ENGINES:
+                outcome = "unsupported" if browser == "webkit" else "allowed" if permission == "granted" else "blocked"
+                key = (version, case, browser)
+                rows.append(
+                    _pna_row(version, case, permission, browser, overrides.get(key, outcome), asked.get(key, False))
+                )
+    return {"pins": [_pin("3.0.10"), _pin("4.0.0")], "browsers": PNA_BROWSERS, "results": rows}
+
+
+def _sections(page: str) -> Dict[str, str]:
+    return {part.split("\n", 1)[0]: part for part in page.split("\n## ")[1:]}
+
+
+def _release_line(section: str, release: str) -> str:
+    found = [line for line in section.splitlines() if line.startswith(f"| {release} |")]
+    assert found, section
+    return found[0]
+
+
+def test_a_pna_release_no_engine_tells_apart_is_listed_with_what_each_engine_measured() -> None:
+    document = _pna_document(asked={("4.0.0", "unset, permission granted", "firefox"): True})
+    sections = _sections(releases_markdown(document, "cors-lab report", [PNA_CHANGE]))
+    assert "flask-cors 4.0.0" not in sections["Changes a browser can observe"]
+    line = _release_line(sections["Changes no browser can observe"], "flask-cors 4.0.0")
+    assert "differs between 3.0.10 and 4.0.0 (flask 3.1.3, werkzeug 3.1.9, python 3.11.7)" in line
+    assert (
+        "Chromium 156.0.8078.129: the permission alone decides (granted → allowed; prompt, denied → blocked),"
+        " no Access-Control-Request-Private-Network sent (6 cells)"
+    ) in line
+    # read from the rows: Firefox's one preflight that asked is counted, so it is not "same" as Chromium
+    assert (
+        "Firefox ESR 153.8.0: the permission alone decides (granted → allowed; prompt, denied → blocked);"
+        " Access-Control-Request-Private-Network sent in 1 of 6 cells (6 cells)"
+    ) in line
+    assert f"WebKitGTK MiniBrowser 2.50.6: not measurable ({WEBKIT_REASON})" in line
+    same = _sections(releases_markdown(_pna_document(), "cors-lab report", [PNA_CHANGE]))
+    assert "Firefox ESR 153.8.0: same (6 cells)" in _release_line(
+        same["Changes no browser can observe"], "flask-cors 4.0.0"
+    )
+
+
+def test_a_pna_release_an_engine_tells_apart_moves_to_the_changes_table() -> None:
+    document = _pna_document({("4.0.0", "unset, prompt", "chromium"): "allowed"})
+    sections = _sections(releases_markdown(document, "cors-lab report", [PNA_CHANGE]))
+    line = _release_line(sections["Changes a browser can observe"], "flask-cors 4.0.0")
+    assert f"| `{PNA}`: unset, prompt | blocked → allowed | blocked | n/a | 3.0.10 → 4.0.0" in line
+    assert (
+        len([row for row in sections["Changes a browser can observe"].splitlines() if "flask-cors 4.0.0" in row]) == 1
+    )
+    assert "flask-cors 4.0.0" not in sections["Changes no browser can observe"]
+    lines = upgrade_coverage(
+        {"pins": [_pin("3.0.10")], "browsers": PNA_BROWSERS, "results": _rows(document, "3.0.10")},
+        {"pins": [_pin("4.0.0")], "browsers": PNA_BROWSERS, "results": _rows(document, "4.0.0")},
+        [PNA_CHANGE],
+    )
+    assert f"    showed up: 1 changed cell(s) in {PNA}" in lines
+
+
+def _rows(document: dict, flask_cors: str) -> List[dict]:
+    return [row for row in document["results"] if row["pin"] == _pin(flask_cors)["label"]]
+
+
+def test_an_unsupported_cell_is_never_a_change() -> None:
+    # WebKit measured on 4.0.0 only (and the reverse for one case): each has a side with nothing measured
+    document = _pna_document(
+        {
+            ("4.0.0", "unset, prompt", "webkit"): "allowed",
+            ("4.0.0", "unset, permission granted", "webkit"): "blocked",
+            ("3.0.10", "true, permission denied", "firefox"): "unsupported",
+            ("4.0.0", "true, permission denied", "firefox"): "allowed",
+        }
+    )
+    old, new = _rows(document, "3.0.10"), _rows(document, "4.0.0")
+    assert case_changes(old, new, [PNA]) == []
+    sections = _sections(releases_markdown(document, "cors-lab report", [PNA_CHANGE]))
+    assert "flask-cors 4.0.0" not in sections["Changes a browser can observe"]
+    line = _release_line(sections["Changes no browser can observe"], "flask-cors 4.0.0")
+    assert (  # Firefox's denied case was not measured on 3.0.10: the rest is compared, and said
+        "Firefox ESR 153.8.0: the permission alone decides (granted → allowed; prompt → blocked), no"
+        f" Access-Control-Request-Private-Network sent (4 cells; 1 not measurable: {WEBKIT_REASON})"
+    ) in line
+    assert f"WebKitGTK MiniBrowser 2.50.6: not measurable ({WEBKIT_REASON})" in line
+    (step,) = consecutive_pin_changes(document)
+    assert step["cells"] == [] and step["compared"] == 3 + 2  # chromium's three cases, firefox's measured two
+    coverage = upgrade_coverage(
+        {"pins": [_pin("3.0.10")], "browsers": PNA_BROWSERS, "results": old},
+        {"pins": [_pin("4.0.0")], "browsers": PNA_BROWSERS, "results": new},
+        [PNA_CHANGE],
+    )
+    assert any(line.startswith(f"    no changed cell in {PNA}; measured: Chromium") for line in coverage), coverage
+    # an ordinary change (no local_network) is not moved by unsupported cells either: no case changed
+    plain = KnownChange("flask-cors", "4.0.0", "something else", "changelog", (PNA,))
+    table = _sections(releases_markdown(document, "cors-lab report", [plain]))["Changes a browser can observe"]
+    assert "| flask-cors 4.0.0 | something else | no case changed |" in table
+
+
+def test_a_page_that_timed_out_is_not_compared_and_the_report_says_so() -> None:
+    timed_out = _pna_row("3.0.10", "unset, prompt", "prompt", "firefox", "timeout")
+    document = _pna_document()
+    document["results"] = [
+        timed_out if (r["pin"], r["case"], r["browser"]) == (timed_out["pin"], "unset, prompt", "firefox") else r
+        for r in document["results"]
+    ]
+    assert case_changes(_rows(document, "3.0.10"), _rows(document, "4.0.0"), [PNA]) == []
+    line = _release_line(
+        _sections(releases_markdown(document, "cors-lab report", [PNA_CHANGE]))["Changes no browser can observe"],
+        "flask-cors 4.0.0",
+    )
+    assert (
+        "Firefox ESR 153.8.0: the permission alone decides (granted → allowed; denied → blocked), no"
+        " Access-Control-Request-Private-Network sent (4 cells; 2 not compared, a page that timed out on one side)"
+    ) in line
+
+
+def test_the_pna_releases_are_catalogued_against_the_local_network_scenario() -> None:
+    changes = {c.version: c for c in load_changes() if c.package == "flask-cors"}
+    for version in ("4.0.0", "4.0.2", "5.0.0"):
+        assert changes[version].local_network and changes[version].scenarios == (PNA,)
+        assert changes[version].unobservable is None  # what browsers do is measured, never written down
+    pins = {p.flask_cors for p in load_pins(ROOT / "pins-releases.toml") if p.flask == "3.1"}
+    assert {"3.0.10", "4.0.0", "4.0.1", "4.0.2", "5.0.0"} <= pins and any(v.startswith("6.0") for v in pins)

@@ -91,7 +91,7 @@ def routing_prefs(routing: Routing) -> Dict[str, Any]:
         "network.proxy.http_port": int(port),
         "network.proxy.ssl": host,
         "network.proxy.ssl_port": int(port),
-        "network.proxy.no_proxies_on": ", ".join(routing.bypass),
+        "network.proxy.no_proxies_on": ", ".join((*routing.bypass, *routing.spaces.direct_names)),
         "network.proxy.allow_hijacking_localhost": True,
         "network.proxy.failover_direct": False,
         "network.proxy.allow_bypass": False,

@@ -40,6 +40,8 @@ class Spaces:
     ports: Tuple[Tuple[int, str], ...] = ()
     direct: Tuple[Tuple[str, int, int], ...] = ()
     active: bool = False
+    gateways: Tuple[Tuple[int, int, str], ...] = ()  # Firefox: written port, the lab's gateway port, its space
+    direct_names: Tuple[str, ...] = ()  # Firefox: names it resolves to 127.0.0.1 itself and reaches by gateway
 
     def chromium_bypass(self) -> List[str]:
         """Origins served as written that Chromium must reach directly, as proxy bypass rules (host:port)."""
@@ -62,8 +64,15 @@ class Spaces:
         if not self.active:
             return {}
         prefs: Dict[str, Any] = {"network.lna.prompt.timeout": PROMPT_TIMEOUT_MS}
+        if self.direct_names:
+            # Every name Firefox looks up resolves to loopback without a lookup (localDomains for these, and
+            # forceResolve for any other it would reach directly), and each written port is the lab's gateway.
+            prefs["network.dns.localDomains"] = ",".join(self.direct_names)
+            prefs["network.dns.forceResolve"] = "127.0.0.1"
+            prefs["network.socket.forcePort"] = ";".join(f"{written}={port}" for written, port, _ in self.gateways)
+        placed = [*self.ports, *((port, space) for _, port, space in self.gateways)]
         for space in ("public", "local"):
-            listed = [f"127.0.0.1:{port}" for port, declared in self.ports if declared == space]
+            listed = [f"127.0.0.1:{port}" for port, declared in placed if declared == space]
             if listed:
                 prefs[f"network.lna.address_space.{_FIREFOX_PREF[space]}.override"] = ",".join(listed)
         return prefs
@@ -73,7 +82,9 @@ def _authority(host: str, port: int) -> str:
     return f"{host}:{port}"
 
 
-def unsupported_reason(candidate: Candidate, scenario: Scenario, case: Case) -> Optional[str]:
+def unsupported_reason(
+    candidate: Candidate, scenario: Scenario, case: Case, spaces: Spaces = Spaces()
+) -> Optional[str]:
     """Why this browser cannot measure the case as its spaces say (None: it can, or no space matters here)."""
     if not scenario.local_network_request(case):
         return None
@@ -85,11 +96,12 @@ def unsupported_reason(candidate: Candidate, scenario: Scenario, case: Case) -> 
     if engine == "webkit":
         return f"{head} cannot be set up in WebKit: WebKitGTK has no address-space override (and its Local Network Access is off)"
     if engine == "firefox":
-        routed = [o for o in (page, target) if o.as_written]
+        routed = [o for o in (page, target) if o.as_written and o.host not in spaces.direct_names]
         if routed:
             return (
                 f"{head}: Firefox applies address spaces only to direct connections, and the lab reaches"
-                f" {routed[0].as_written} through its router (a proxy), which Firefox never checks"
+                f" {routed[0].as_written} through its router (a proxy), which Firefox never checks (an address"
+                " written as such, or a port on which another origin of the run lives in another space)"
             )
         if playwright and not candidate.system_binary:
             return f"{head}: how Playwright's own Firefox build applies address spaces has not been measured"

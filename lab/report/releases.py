@@ -132,6 +132,7 @@ class CaseChange:
     outcomes: Dict[str, Tuple[str, str]]  # browser -> (before, after), for the browsers measured on both sides
     expected_change: bool  # the scenario's expectations differ between the two pins
     unsupported: Dict[str, str] = field(default_factory=dict)  # browser -> why it was not measured on a side
+    timed_out: Dict[str, str] = field(default_factory=dict)  # browser -> the sides with an unexpected timeout
 
     @property
     def changed(self) -> bool:
@@ -152,9 +153,18 @@ def case_changes(
         if skipped:
             entry.unsupported[browser] = str(skipped[0].get("reason") or "unsupported")
             continue
+        if _timed_out(old[key]) or _timed_out(new[key]):
+            entry.timed_out[browser] = f"{old[key]['outcome']} → {new[key]['outcome']}"
+            continue
         entry.outcomes[browser] = (old[key]["outcome"], new[key]["outcome"])
         entry.expected_change |= old[key]["expected"] != new[key]["expected"]
     return [c for c in grouped.values() if c.changed or c.expected_change]
+
+
+def _timed_out(row: Dict[str, Any]) -> bool:
+    """A cell whose page gave no answer where its case expected one: nothing was measured, so it is not compared
+    (an expected timeout, or an error, is an outcome like any other)."""
+    return row["outcome"] == "timeout" and not row.get("matched")
 
 
 PERMISSION_ORDER = ("granted", "prompt", "denied")
@@ -211,18 +221,25 @@ def measured_on_engines(
         if not mine:
             continue
         name = names.get(browser, browser)
-        measured = [
-            row for key in mine if not (unsupported(old[key]) or unsupported(new[key])) for row in (old[key], new[key])
+        pairs = [(old[key], new[key]) for key in mine]
+        measured = [row for pair in pairs if not any(unsupported(r) or _timed_out(r) for r in pair) for row in pair]
+        skipped = [row for pair in pairs for row in pair if unsupported(row)]
+        timed_out = [
+            row
+            for pair in pairs
+            if not any(unsupported(r) for r in pair) and any(_timed_out(r) for r in pair)
+            for row in pair
         ]
-        skipped = [row for key in mine for row in (old[key], new[key]) if unsupported(row)]
         reasons = "; ".join(dict.fromkeys(str(row.get("reason") or "unsupported") for row in skipped))
         if not measured:
-            said.append((f"{name}: not measurable ({reasons})", False))
+            said.append((f"{name}: not measurable ({reasons or 'every cell timed out'})", False))
             previous = None
             continue
         decides = _what_decides(measured)
         text = "same" if decides == previous else decides
         count = f"{len(measured)} cells"
+        if timed_out:
+            count += f"; {len(timed_out)} not compared, a page that timed out on one side"
         if skipped:
             count += f"; {len(skipped)} not measurable: {reasons}"
         said.append((f"{name}: {text} ({count})", True))
@@ -252,6 +269,8 @@ def _browsers(document: Dict[str, Any]) -> List[str]:
 def _cell(case: CaseChange, browser: str) -> str:
     if browser in case.unsupported:
         return NOT_MEASURED
+    if browser in case.timed_out:
+        return f"{case.timed_out[browser]} (timed out: not compared)"
     pair = case.outcomes.get(browser)
     if pair is None:
         return "-"
@@ -279,7 +298,8 @@ def releases_markdown(document: Dict[str, Any], command: str, changes: Optional[
         "Python), measured in every engine: `before → after`. The scenarios cite the changelog entry or advisory;",
         "`cors-lab explain SCENARIO:CASE` tells the story of a case. The catalog of changes is `lab/changes.toml`.",
         "A cell an engine could not measure (`unsupported` on either pin, such as an origin's address space the",
-        f"browser cannot be told) is never compared, so it is never a change: it shows as `{NOT_MEASURED}`. A Private",
+        f"browser cannot be told) is never compared, so it is never a change: it shows as `{NOT_MEASURED}`; nor is a",
+        "cell whose page timed out where its case expected an answer (nothing was measured there either). A Private",
         "Network Access change (`local_network` in the catalog) is listed here only where some engine's cells differ;",
         "otherwise the next section says what each engine measured on its cases.",
         "",
@@ -312,7 +332,8 @@ def releases_markdown(document: Dict[str, Any], command: str, changes: Optional[
                 unmeasured.append((change, f"no engine could measure {', '.join(change.scenarios)}: {engines}"))
                 continue
             quiet[change] = (
-                f"No case of {', '.join(f'`{s}`' for s in change.scenarios)} differs between {compared} in an"
+                f"No case of {', '.join(f'`{s}`' for s in change.scenarios)} differs between"
+                f" {old.get(change.package)} and {new.get(change.package)} ({_context(new, change.package)}) in an"
                 f" engine that measured it. {engines}."
             )
             continue
