@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 from urllib.parse import urlsplit
 
-from .results import ResultRow
+from .results import ResultRow, unsupported
 
 Row = Union[Mapping[str, Any], ResultRow]
 
@@ -194,4 +194,9 @@ def all_attacker_cells_measured(rows: Sequence[Row]) -> bool:
     attacker's, so an error or timeout there counts against it too."""
     attackers = [r for r in rows if _get(r, "attacker")]
     unknown = [r for r in rows if not _get(r, "attacker") and "page" not in _request(r)]
-    return bool(attackers) and all(_get(r, "outcome") in MEASURED for r in attackers + unknown)
+    # A browser that cannot be told what a case needs (`unsupported`) says nothing either way: the case must then be
+    # measured in another one, and the scan names the browser that could not.
+    told = [r for r in attackers + unknown if not unsupported(r)]
+    cases = {(_get(r, "scenario"), _get(r, "case")) for r in attackers}
+    measured_cases = {(_get(r, "scenario"), _get(r, "case")) for r in told}
+    return bool(attackers) and cases <= measured_cases and all(_get(r, "outcome") in MEASURED for r in told)

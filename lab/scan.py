@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .findings import MEASURED
+from .results import unsupported
 
 MAX_UNMEASURED = 3
 """More unmeasured cases than this and the scan exits 1: the file it wrote says too little to be kept as it is."""
@@ -216,8 +217,10 @@ def expectations_from(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Expectatio
     """Per case: the outcome most engines showed, the engines that differ, and for a case no engine could measure,
     `error` with the reason. An engine whose cell is `error`/`timeout` is written `error` (never an answer)."""
     by_case: Dict[str, Dict[str, Mapping[str, Any]]] = {}
-    for row in rows:
-        by_case.setdefault(row["case"], {})[row["browser"]] = row
+    for row in rows:  # a browser that could not be told what the case needs is left out: no expectation, no error
+        cells = by_case.setdefault(row["case"], {})
+        if not unsupported(row):
+            cells[row["browser"]] = row
     result: Dict[str, Expectation] = {}
     for case, cells in by_case.items():
         outcomes = {
@@ -226,11 +229,21 @@ def expectations_from(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Expectatio
         measured = [o for o in outcomes.values() if o in MEASURED]
         if not measured:
             reasons = sorted({f"{b}: {row.get('reason') or row['outcome']}" for b, row in cells.items()})
+            reasons = reasons or ["no browser here can be told what this case needs"]
             result[case] = ("error", {}, "; ".join(reasons))
             continue
         main = sorted(set(measured), key=lambda o: (-measured.count(o), o))[0]
         result[case] = (main, {b: o for b, o in outcomes.items() if o != main}, "")
     return result
+
+
+def _not_measurable(rows: Sequence[Mapping[str, Any]]) -> List[Tuple[str, str, int]]:
+    """Per browser: the cases it could not be told how to run (`unsupported`), their first reason and how many."""
+    told: Dict[str, List[str]] = {}
+    for row in rows:
+        if unsupported(row):
+            told.setdefault(row["browser"], []).append(row.get("reason") or "")
+    return [(browser, reasons[0], len(reasons)) for browser, reasons in sorted(told.items())]
 
 
 def findings(rows: Sequence[Mapping[str, Any]]) -> List[str]:
@@ -368,6 +381,8 @@ def _report(
             f' written expect = "error" with the reason, and no run counts them as a pass'
         )
         lines += [f"  {case}: {expectations[case][2][:200]}" for case in unmeasured[:10]]
+    for browser, reason, count in _not_measurable(rows):
+        lines.append(f"NOT MEASURABLE in {browser}: {count} case(s), {reason}")
     holes = findings(rows)
     for finding in config_findings(rows):
         lines.append(

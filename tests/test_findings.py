@@ -651,3 +651,24 @@ def test_the_pytest_plugin_fails_a_finding_with_its_text(browsers: list, tmp_pat
     ]
     assert [c.get("name") for c in failed] == [f"{READ}[chromium]"]
     assert "FINDING: an attacker page reads a credentialed response" in failed[0].find("failure").get("message")
+
+
+def test_an_engine_that_cannot_be_told_neither_blocks_nor_makes_an_all_clear() -> None:
+    """A case WebKit cannot run (`unsupported`) is judged on the engines that measured it; one that no engine
+    measured leaves no all-clear."""
+    from lab.findings import all_attacker_cells_measured
+
+    def row(browser: str, outcome: str, case: str = "c") -> Dict[str, Any]:
+        return {
+            "scenario": "s",
+            "case": case,
+            "browser": browser,
+            "outcome": outcome,
+            "attacker": True,
+            "request": {"page": "attacker"},
+        }
+
+    assert all_attacker_cells_measured([row("chromium", "blocked"), row("webkit", "unsupported")])
+    assert not all_attacker_cells_measured([row("chromium", "blocked"), row("webkit", "unsupported", "d")])
+    assert not all_attacker_cells_measured([row("webkit", "unsupported")])
+    assert not all_attacker_cells_measured([row("chromium", "error"), row("webkit", "unsupported")])
