@@ -129,7 +129,8 @@ def docs(session: nox.Session) -> None:
     session.run("cors-lab", "report", f"{REPORTS}/results.json", "--summary", "--update", "README.md")
     session.run("cors-lab", "report", f"{REPORTS}/results.json", "--update", "docs/browser-behaviour.md")
     session.run("cors-lab", "report", f"{REPORTS}/results.json", "--claims", "docs/claims.md")
-    # The release history: the flask-cors and flask groups on every release that changed something and the one before.
+    # The release history: the flask-cors, flask and local-network groups on every release that changed something and
+    # the one before (local-network: the Private Network Access releases, decided by what browsers do now).
     session.run(
         "cors-lab",
         "run",
@@ -138,6 +139,8 @@ def docs(session: nox.Session) -> None:
         "flask-cors",
         "--group",
         "flask",
+        "--group",
+        "local-network",
         "--pins",
         "pins-releases.toml",
         "--out",

@@ -32,6 +32,7 @@ class BiDiPage(FunctionPage):
     """A top-level browsing context (a tab) of a BiDi browser."""
 
     calls = {"probe": _PROBE, "start": _START, "results": _RESULTS, "run": _RUN}
+    prompts_together = 1  # Firefox (see FunctionPage)
 
     def __init__(self, browser: BiDiBrowser, context: str) -> None:
         super().__init__(browser.messages)

@@ -84,6 +84,8 @@ class PlaywrightPage(FunctionPage):
         self._page = page
         self.context = page.context
         self.cdp = cdp
+        if cdp is None:  # Firefox (see FunctionPage)
+            self.prompts_together = 1
         page.on("console", self._on_console)
         if cdp is not None:
             # Chromium tells why it refused a response as a CORS issue (the Audits domain): one event per refusal,

@@ -24,10 +24,10 @@ if TYPE_CHECKING:
     from ..scenario.model import Case, Scenario
     from .base import Candidate
 
-PROMPT_TIMEOUT_MS = 500
+PROMPT_TIMEOUT_MS = 200
 """Firefox waits `network.lna.prompt.timeout` (300 s by default) for a person to answer the permission prompt; here
-nobody answers, so it gives up after this. Its prompts come one after another (measured: five local-network
-requests of one page at 2 s each took the 10 s of a case's timeout), so this is short."""
+nobody answers, so it gives up after this (measured: each prompting request fails after 220-300 ms). Prompting cases
+run one at a time in Firefox (calls.FunctionPage.prompts_together)."""
 _FIREFOX_PREF = {"public": "public", "local": "private", "loopback": "local"}
 
 
