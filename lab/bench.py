@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .backend import build_app
 from .browsers.base import Browser, BrowserInfo, Candidate, Routing
@@ -97,14 +97,17 @@ def _time_plain(scenarios: Sequence[Scenario], candidate: Candidate, timeout_s: 
     launches it."""
     router = Router() if candidate.routable else None
     pool, stopping = OriginPool(router=router), threading.Event()
-    browser: Browser = candidate.launch(
-        routing=Routing(router.address, tuple(lab_assigned_names(scenarios)), place(pool, scenarios, candidate.engine))
-        if router is not None
-        else None
-    )
-    if not together:
-        browser.max_pages = ALL_PAGES
+    browser: Optional[Browser] = None
     try:
+        browser = candidate.launch(
+            routing=Routing(
+                router.address, tuple(lab_assigned_names(scenarios)), place(pool, scenarios, candidate.engine)
+            )
+            if router is not None
+            else None
+        )
+        if not together:
+            browser.max_pages = ALL_PAGES
         fetches = _serve_library(scenarios, pool, stopping, timeout_s)
         started = time.perf_counter()
         if together:
@@ -119,7 +122,8 @@ def _time_plain(scenarios: Sequence[Scenario], candidate: Candidate, timeout_s: 
         return time.perf_counter() - started
     finally:
         stopping.set()
-        browser.close()
+        if browser is not None:
+            browser.close()
         pool.close()
         if router is not None:
             router.close()

@@ -123,7 +123,7 @@ def _advice(row: Dict[str, Any]) -> List[str]:
     """What to change, only where the cell is not what the scenario expects: a refusal that should be allowed gets
     the way to allow it; a read that should be refused (an attacker's) gets the way to close it, never to open more."""
     model = row.get("model") or {}
-    if row.get("local_network") and row["outcome"] == "blocked" and model.get("fix"):
+    if row.get("local_network") and row["outcome"] == "blocked" and model.get("fix") and not row.get("attacker"):
         return [f"    to allow it:     {model['fix']}"]  # what a refused local-network request takes, wanted or not
     if row["matched"] or row["outcome"] not in ("allowed", "blocked"):
         return []

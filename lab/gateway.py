@@ -19,7 +19,7 @@ import threading
 import time
 from typing import Dict, List, Optional
 
-from .routing import LOOPBACK, Asked, _splice
+from .routing import LOOPBACK, Asked, splice
 
 PEEK_LIMIT = 16384
 
@@ -79,6 +79,7 @@ class Gateway:
         self._thread.start()
 
     def route(self, host: str, local_port: int) -> None:
+        """Splice connections that ask for `host` to the lab's server on 127.0.0.1:local_port."""
         with self._lock:
             self._routes[host.lower()] = local_port
 
@@ -100,7 +101,7 @@ class Gateway:
                 return
             upstream = socket.create_connection((LOOPBACK, local), timeout=10)
             client.settimeout(None)
-            _splice(client, upstream, b"")
+            splice(client, upstream, b"")
         except OSError:
             pass
         finally:
@@ -114,7 +115,7 @@ class Gateway:
         seen = client.recv(PEEK_LIMIT, socket.MSG_PEEK)  # waits for the first bytes
         if not seen:
             return ""
-        while seen and time.monotonic() < deadline:
+        while seen and len(seen) < PEEK_LIMIT and time.monotonic() < deadline:
             if seen[:1] == b"\x16":
                 if len(seen) >= 5 and len(seen) >= 5 + int.from_bytes(seen[3:5], "big"):
                     break
@@ -125,6 +126,7 @@ class Gateway:
         return server_name(seen) if seen[:1] == b"\x16" else host_header(seen)
 
     def close(self) -> None:
+        """Stop listening; connections in flight end with their browser."""
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)

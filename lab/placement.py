@@ -30,14 +30,17 @@ def place(pool: OriginPool, scenarios: Sequence[Scenario], engine: str) -> Space
     for scenario in scenarios:
         keys = origin_keys(scenario.origins)
         for name, origin in scenario.origins.items():
-            assigned_elsewhere = origin.port is None and origin.space != "loopback"
-            if not assigned_elsewhere and (origin.port is None or origin.space == "public"):
+            assigned_outside_loopback = origin.port is None and origin.space != "loopback"
+            plain_localhost = origin.port is None and origin.host == "localhost"  # reached through the router
+            if not (assigned_outside_loopback or plain_localhost) and (origin.port is None or origin.space == "public"):
                 continue
             port = pool.server_port(origin, keys[name])
             if origin.space != "loopback":
                 ports[port] = origin.space
             if origin.port is not None:
                 direct[(origin.host, origin.port)] = port
+            elif plain_localhost:  # Chromium: direct, like any origin it must see the space of
+                direct[("localhost", port)] = port
     spaces = Spaces(tuple(sorted(ports.items())), tuple((h, p, local) for (h, p), local in direct.items()), active)
     if engine != "firefox" or not active:
         return spaces
@@ -65,7 +68,11 @@ def _firefox_gateways(
         for o in (s.origins[c.page], s.origins[c.target])
         if o.host in written
     }
+    refused: Set[str] = set()
     while True:
+        # Firefox's proxy bypass matches a name's ends too (`app.example.com` also `evil-app.example.com`): every
+        # written name it would bypass for is placed with it, or none is.
+        wanted |= {h for h in written if h not in refused and any(h.endswith(w) for w in wanted)}
         spaces_by_port: Dict[int, Set[str]] = {}
         for host in wanted:
             for origin, _ in written[host]:
@@ -76,9 +83,11 @@ def _firefox_gateways(
         dropped = {
             h for h in wanted for o, _ in written[h] if (o.port or 0) >= EPHEMERAL_START or o.space != kept[o.port or 0]
         }
+        dropped |= {w for w in wanted for h in dropped if h.endswith(w)}
         if not dropped:
             break
         wanted -= dropped
+        refused |= dropped
     gateways: Dict[int, Tuple[int, int, str]] = {}
     for host in sorted(wanted):
         for origin, scenario in written[host]:

@@ -107,7 +107,7 @@ class Router:
                     return _refuse(client, target)
                 upstream = socket.create_connection((LOOPBACK, local), timeout=10)
                 client.sendall(b"HTTP/1.1 200 Connection Established\r\n\r\n")
-                return _splice(client, upstream, rest)
+                return splice(client, upstream, rest)
             url = urlsplit(target)
             if url.scheme != "http" or not url.hostname:
                 self._decide("", 0, method)
@@ -124,7 +124,7 @@ class Router:
                 + "Connection: close\r\n\r\n"
             )
             upstream = socket.create_connection((LOOPBACK, local), timeout=10)
-            _splice(client, upstream, request.encode("latin-1") + rest)
+            splice(client, upstream, request.encode("latin-1") + rest)
         except OSError:
             pass
         finally:
@@ -161,7 +161,7 @@ def _refuse(client: socket.socket, target: str) -> None:
     )
 
 
-def _splice(client: socket.socket, upstream: socket.socket, first: bytes) -> None:
+def splice(client: socket.socket, upstream: socket.socket, first: bytes) -> None:
     """Copy bytes both ways until either side closes."""
     try:
         if first:

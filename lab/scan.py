@@ -215,16 +215,16 @@ def cases(named: Mapping[str, str], endpoint_list: Sequence[Endpoint]) -> List[D
 
 def expectations_from(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Expectation]:
     """Per case: the outcome most engines showed, the engines that differ, and for a case no engine could measure,
-    `error` with the reason. An engine whose cell is `error`/`timeout` is written `error` (never an answer)."""
+    `error` with the reason. An engine whose cell is `error`/`timeout`, or `unsupported` (it could not be told what
+    the case needs), is written `error`: no answer, so nothing measured later is judged against a guess."""
     by_case: Dict[str, Dict[str, Mapping[str, Any]]] = {}
-    for row in rows:  # a browser that could not be told what the case needs is left out: no expectation, no error
-        cells = by_case.setdefault(row["case"], {})
-        if not unsupported(row):
-            cells[row["browser"]] = row
+    for row in rows:
+        by_case.setdefault(row["case"], {})[row["browser"]] = row
     result: Dict[str, Expectation] = {}
-    for case, cells in by_case.items():
+    for case, every in by_case.items():
+        cells = {browser: row for browser, row in every.items() if not unsupported(row)}
         outcomes = {
-            browser: ("error" if row["outcome"] not in MEASURED else row["outcome"]) for browser, row in cells.items()
+            browser: ("error" if row["outcome"] not in MEASURED else row["outcome"]) for browser, row in every.items()
         }
         measured = [o for o in outcomes.values() if o in MEASURED]
         if not measured:
@@ -372,8 +372,11 @@ def _report(
         f" {len(named)} origins and {len(attackers) + 1} attacker pages x with and without credentials)"
     ]
     unmeasured = sorted(case for case, (outcome, _, _) in expectations.items() if outcome == "error")
+    not_told = {(row["case"], row["browser"]) for row in rows if unsupported(row)}  # said below, on lines of their own
     partly = sorted(
-        case for case, (outcome, differ, _) in expectations.items() if outcome != "error" and "error" in differ.values()
+        case
+        for case, (outcome, differ, _) in expectations.items()
+        if outcome != "error" and any(o == "error" and (case, b) not in not_told for b, o in differ.items())
     )
     if unmeasured or partly:
         lines.append(

@@ -185,7 +185,7 @@ def test_the_terminal_counts_unsupported_cells_apart() -> None:
 
 
 def test_diff_lists_an_unsupported_cell_as_not_comparable_and_does_not_fail() -> None:
-    old = document(rows_of(cell("same space", "webkit"), cell("other", "webkit")))
+    old = document(rows_of(skipped("same space"), cell("other", "webkit")))
     new = document(rows_of(skipped("same space"), cell("other", "webkit")))
     comparison = compare(old, new)
     assert comparison.changes == [] and not comparison.failed
@@ -198,6 +198,16 @@ def test_diff_lists_an_unsupported_cell_as_not_comparable_and_does_not_fail() ->
     changed = document(rows_of(skipped("same space"), cell("other", "webkit", "blocked", "allowed")))
     still = compare(old, changed)
     assert still.failed and [c.key[1] for c in still.changes] == ["other"]
+
+
+def test_diff_fails_when_a_measured_cell_is_no_longer_measured_or_nothing_compares() -> None:
+    """Measured in OLD and unsupported in NEW is a measurement lost: an upgrade check must not pass over it."""
+    old = document(rows_of(cell("same space", "webkit"), cell("other", "webkit")))
+    lost = compare(old, document(rows_of(skipped("same space"), cell("other", "webkit"))))
+    assert lost.failed and not lost.changes and not lost.not_comparable
+    assert [key[1] for key, _ in lost.unmeasured] == ["same space"] and REASON in lost.unmeasured[0][1]
+    nothing = compare(document(rows_of(skipped("same space"))), document(rows_of(skipped("same space"))))
+    assert nothing.compared == 0 and nothing.not_comparable and nothing.failed
 
 
 def test_explain_tells_why_a_cell_was_not_measured_and_gives_no_verdict() -> None:

@@ -56,19 +56,10 @@ class BiDiPage(FunctionPage):
             raise ProtocolError(f"the page threw: {details.get('text', 'an exception')}")
         return (result.get("result") or {}).get("value")
 
-    def start(self, specs: Sequence[Dict[str, Any]]) -> None:
-        self._to_front(specs)
-        super().start(specs)
-
-    def run(self, specs: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
-        self._to_front(specs)
-        return super().run(specs)
-
-    def _to_front(self, specs: Sequence[Dict[str, Any]]) -> None:
+    def _to_front(self) -> None:
         """Firefox shows a permission prompt, and starts its timeout, only in the tab in front (measured: a
         local-network request of a background tab waited past the case's timeout)."""
-        if any(spec.get("prompts") for spec in specs):
-            self._browser.connection.command("browsingContext.activate", {"context": self.context})
+        self._browser.connection.command("browsingContext.activate", {"context": self.context})
 
     def _round_trip(self) -> None:
         self._browser.connection.command(

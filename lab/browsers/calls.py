@@ -46,14 +46,14 @@ class BrowserMessages:
 
 
 class FunctionPage(Page):
+    """A page whose driver runs one JavaScript function with one argument (the lab's CDP and BiDi clients): the four
+    calls and the console are written here once; a driver says how it sends each function (`calls`), how it runs one
+    (`_call`) and how it makes a round trip to the page (`_round_trip`)."""
+
     prompts_together = 0
     """Local-network requests with nobody to answer the permission prompt run at most this many at a time (0: all
     at once). Firefox needs 1: it shows a page's prompts one after another, and of several at once one now and then
     waits past the case's timeout (measured: 1 or 2 of 168 such cells a run, at any prompt timeout)."""
-
-    """A page whose driver runs one JavaScript function with one argument (the lab's CDP and BiDi clients): the four
-    calls and the console are written here once; a driver says how it sends each function (`calls`), how it runs one
-    (`_call`) and how it makes a round trip to the page (`_round_trip`)."""
 
     calls: Dict[str, str]  # "probe", "start", "results", "run" -> the function as this driver sends it
 
@@ -73,7 +73,12 @@ class FunctionPage(Page):
         return json.loads(value) if isinstance(value, str) else value
 
     def start(self, specs: Sequence[Dict[str, Any]]) -> None:
+        if any(spec.get("prompts") for spec in specs):
+            self._to_front()
         self._call(self.calls["start"], list(specs), 0)
+
+    def _to_front(self) -> None:
+        """Bring the page's tab to the front before a permission prompt (Firefox shows prompts only there)."""
 
     def results(self, tokens: Sequence[str], timeout_ms: int) -> Dict[str, Any]:
         return json.loads(self._call(self.calls["results"], list(tokens), timeout_ms))
@@ -81,6 +86,8 @@ class FunctionPage(Page):
     def run(self, specs: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
         """Every case at once, except local-network requests that prompt: `prompts_together` at a time."""
         prompting = [spec for spec in specs if spec.get("prompts")]
+        if prompting:
+            self._to_front()
         batches = [list(specs)]
         size = self.prompts_together
         if size and len(prompting) > size:

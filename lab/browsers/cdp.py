@@ -32,6 +32,25 @@ UNRELIABLE_ISSUES = ("LocalNetworkAccessPermissionDenied",)
 request): a refusal of that kind is told by the console's "Permission was denied ..." line instead."""
 
 
+def set_local_network_permission(
+    send: Callable[[str, Dict[str, Any]], Any], origin: str, setting: str, context: str
+) -> None:
+    """`Browser.setPermission` under every local-network name (LNA_PERMISSIONS) through `send`, for the lab's client
+    and Playwright's CDP session alike; raises when this Chromium knows none of them."""
+    known = 0
+    for name in LNA_PERMISSIONS:
+        try:
+            send(
+                "Browser.setPermission",
+                {"permission": {"name": name}, "setting": setting, "origin": origin, "browserContextId": context},
+            )
+            known += 1
+        except Exception:
+            pass  # a name this version does not know
+    if not known:
+        raise ProtocolError(f"this Chromium knows none of the permissions {', '.join(LNA_PERMISSIONS)}")
+
+
 def cors_issue_message(event: Dict[str, Any]) -> Optional[ConsoleMessage]:
     """Chromium's CORS issue (`Audits.issueAdded`) as a console line: `corsErrorStatus: <why> (failed parameter: ...)`;
     None for other issues, for warnings and for issues Chromium reports whatever happened."""
@@ -147,30 +166,10 @@ class CDPBrowser(Browser):
             self._contexts[permission] = created["browserContextId"]
         return self._contexts[permission]
 
-    def _set_permission(self, origin_url: str, permission: str) -> None:
-        """Give the origin this local-network permission in its context, under every name this Chromium knows."""
-        known = 0
-        for name in LNA_PERMISSIONS:
-            try:
-                self.connection.command(
-                    "Browser.setPermission",
-                    {
-                        "permission": {"name": name},
-                        "setting": permission,
-                        "origin": origin_url,
-                        "browserContextId": self._context(permission),
-                    },
-                )
-                known += 1
-            except ProtocolError:
-                pass  # a name this version does not know
-        if not known:
-            raise ProtocolError(f"this Chromium knows none of the permissions {', '.join(LNA_PERMISSIONS)}")
-
     def _navigate(self, page: Page, origin_url: str, permission: str = "") -> None:
         assert isinstance(page, CDPPage)
         if permission:
-            self._set_permission(origin_url, permission)
+            set_local_network_permission(self.connection.command, origin_url, permission, self._context(permission))
         url = origin_url + PAGE_PATH
         answer = self.connection.command("Page.navigate", {"url": url}, session=page.session)
         if answer.get("errorText"):

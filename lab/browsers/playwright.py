@@ -9,7 +9,7 @@ from typing import Any, Dict, Optional, Sequence
 from ..frontend import PAGE_PATH
 from .base import Browser, BrowserInfo, BrowserUnavailable, ConsoleMessage, Page, Routing
 from .calls import PROBE_CALL, RESULTS_CALL, RUN_CALL, START_CALL, BrowserMessages, FunctionPage
-from .cdp import LNA_PERMISSIONS, cors_issue_message
+from .cdp import cors_issue_message, set_local_network_permission
 from .firefox import routing_prefs
 
 PRODUCTS = {"chromium": "Chromium", "firefox": "Firefox", "webkit": "WebKit"}
@@ -67,9 +67,8 @@ def launch_options(
             # Playwright's `proxy` becomes a BiDi proxy without sslProxy for stock Firefox: https would go direct.
             options["firefox_user_prefs"] = {**routing_prefs(routing), **routing.spaces.firefox_prefs()}
         else:
-            options["proxy"] = {"server": f"http://{routing.proxy}"}
-            if routing.bypass:
-                options["proxy"]["bypass"] = ",".join(routing.chromium_bypass())
+            # Always the lab's bypass rules: without any, Chromium would reach loopback names directly, real ports too.
+            options["proxy"] = {"server": f"http://{routing.proxy}", "bypass": ",".join(routing.chromium_bypass())}
     return options
 
 
@@ -101,6 +100,10 @@ class PlaywrightPage(FunctionPage):
     def _on_console(self, message: Any) -> None:
         location = message.location or {}
         self._messages.add(ConsoleMessage(message.type, message.text, location.get("url", "")))
+
+    def _to_front(self) -> None:
+        if self.prompts_together:  # Firefox (see FunctionPage)
+            self._page.bring_to_front()
 
     def _round_trip(self) -> None:
         try:
@@ -193,19 +196,7 @@ class PlaywrightBrowser(Browser):
         if page.cdp is None:
             raise BrowserUnavailable("Playwright cannot deny a permission in this browser")
         context = page.cdp.send("Target.getTargetInfo")["targetInfo"]["browserContextId"]
-        for name in LNA_PERMISSIONS:
-            try:
-                page.cdp.send(
-                    "Browser.setPermission",
-                    {
-                        "permission": {"name": name},
-                        "setting": "denied",
-                        "origin": origin_url,
-                        "browserContextId": context,
-                    },
-                )
-            except Exception:
-                pass  # a name this Chromium does not know
+        set_local_network_permission(page.cdp.send, origin_url, "denied", context)
 
     def clear_cookies(self, origin_urls: Sequence[str]) -> None:
         for context in (self._context, *self._contexts.values()):

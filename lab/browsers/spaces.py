@@ -28,7 +28,7 @@ PROMPT_TIMEOUT_MS = 200
 """Firefox waits `network.lna.prompt.timeout` (300 s by default) for a person to answer the permission prompt; here
 nobody answers, so it gives up after this (measured: each prompting request fails after 220-300 ms). Prompting cases
 run one at a time in Firefox (calls.FunctionPage.prompts_together)."""
-_FIREFOX_PREF = {"public": "public", "local": "private", "loopback": "local"}
+_FIREFOX_PREF = {"public": "public", "local": "private"}  # Firefox's "local" is loopback, the default here
 
 
 @dataclass(frozen=True)
@@ -65,10 +65,11 @@ class Spaces:
             return {}
         prefs: Dict[str, Any] = {"network.lna.prompt.timeout": PROMPT_TIMEOUT_MS}
         if self.direct_names:
-            # Every name Firefox looks up resolves to loopback without a lookup (localDomains for these, and
-            # forceResolve for any other it would reach directly), and each written port is the lab's gateway.
+            # These names resolve to loopback inside Firefox (localDomains), every other lookup is off, and each
+            # written port is the lab's gateway. (`network.dns.forceResolve` would do as a belt too, but it turns off
+            # Firefox's preflight cache: measured, every cached preflight of fetch/preflight-cache was sent again.)
             prefs["network.dns.localDomains"] = ",".join(self.direct_names)
-            prefs["network.dns.forceResolve"] = "127.0.0.1"
+            prefs["network.dns.disabled"] = True
             prefs["network.socket.forcePort"] = ";".join(f"{written}={port}" for written, port, _ in self.gateways)
         placed = [*self.ports, *((port, space) for _, port, space in self.gateways)]
         for space in ("public", "local"):
@@ -96,18 +97,28 @@ def unsupported_reason(
     if engine == "webkit":
         return f"{head} cannot be set up in WebKit: WebKitGTK has no address-space override (and its Local Network Access is off)"
     if engine == "firefox":
-        routed = [o for o in (page, target) if o.as_written and o.host not in spaces.direct_names]
+        routed = [o for o in (page, target) if _through_router(o.as_written, o.host, spaces)]
         if routed:
             return (
                 f"{head}: Firefox applies address spaces only to direct connections, and the lab reaches"
-                f" {routed[0].as_written} through its router (a proxy), which Firefox never checks (an address"
-                " written as such, or a port on which another origin of the run lives in another space)"
+                f" {routed[0].as_written or routed[0].scheme + '://localhost'} through its router (a proxy), which"
+                " Firefox never checks (an address written as such, plain localhost, or a port on which another"
+                " origin of the run lives in another space)"
             )
         if playwright and not candidate.system_binary:
             return f"{head}: how Playwright's own Firefox build applies address spaces has not been measured"
         if playwright and case.local_network == "denied":
             return f"{head}: Playwright cannot deny a permission in Firefox (it can only grant or clear one)"
     return None
+
+
+def _through_router(as_written: Optional[str], host: str, spaces: Spaces) -> bool:
+    """Whether Firefox reaches this origin through the lab's router: served as written and not placed by a gateway,
+    or a lab-assigned plain `localhost` (Firefox sends loopback names through the router, so as not to reach a port
+    the lab does not serve)."""
+    if as_written:
+        return host not in spaces.direct_names
+    return host == "localhost"
 
 
 def permission_for(scenario: Scenario, case: Case) -> str:

@@ -64,8 +64,9 @@ class Comparison:
     @property
     def failed(self) -> bool:
         """Something changed, or some cells were not measured: an upgrade check that saw nothing must not pass.
-        Cells not comparable (unsupported in that browser) are neither: they are listed, and fail nothing."""
-        return bool(self.changes or self.unmeasured)
+        Cells not comparable (unsupported in that browser on both sides, or only before) are listed and fail nothing,
+        unless nothing at all could be compared."""
+        return bool(self.changes or self.unmeasured) or (self.compared == 0 and bool(self.not_comparable))
 
     def report(self) -> List[str]:
         return (
@@ -125,6 +126,15 @@ def compare(old: Dict[str, Any], new: Dict[str, Any]) -> Comparison:
         for side in (before, after)
         for key, row in side.items()
         if row["outcome"] in ("error", "timeout") and not row.get("matched")
+    ]
+    # Measured before and not now: a measurement lost, which an upgrade check must not pass over.
+    unmeasured += [
+        (key, f"measured in OLD ({before[key]['outcome']}), not in NEW: {after[key].get('reason') or 'unsupported'}")
+        for key in common
+        if unsupported(after[key]) and before[key]["outcome"] in ("allowed", "blocked")
+    ]
+    not_comparable = [
+        (key, why) for key, why in not_comparable if not unsupported(after[key]) or unsupported(before[key])
     ]
     findings = sorted((key for key, row in after.items() if row.get("finding")), key=lambda k: tuple(str(p) for p in k))
     return Comparison(

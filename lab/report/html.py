@@ -224,6 +224,8 @@ function show(summary, box) {
   item("outcome", row.outcome + (row.outcome === "unsupported" ? " (not measured in this browser: neither a pass nor a failure)"
     : row.matched || (row.finding && row.outcome === row.expected) ? " (as expected)" : ` (expected ${row.expected})`));
   item("FINDING", row.finding); item("accepted", row.accepted);
+  const space = row.local_network;
+  if (space) item("local network", `a ${space.page_space} page${space.secure_page ? "" : " (not a secure context)"} -> a ${space.target_space} server; permission ${space.permission}; Private Network Access preflight sent: ${space.asked_private_network ? "yes" : "no"}`);
   item("status seen by JS", row.status); item("response type", row.response_type);
   item("preflight sent", row.preflight ? "yes" : "no"); item("browser error", row.error);
   item("lab's reason", row.reason); item("headers read", Object.keys(row.read_headers || {}).length ? row.read_headers : null);

@@ -63,6 +63,7 @@ SHAPE = (
     ("exchanges", "x"),
     ("finding", "s"),
     ("accepted", "s"),
+    ("local_network", "j"),
 )
 CELL = ("case", "browser", "pin", "shape", "ms")  # per cell, in "cells": five numbers
 EXCHANGE = ("kind", "method", "path", "request_headers", "status", "response_headers", "failure")  # s s s l - l s

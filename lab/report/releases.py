@@ -162,9 +162,9 @@ def case_changes(
 
 
 def _timed_out(row: Dict[str, Any]) -> bool:
-    """A cell whose page gave no answer where its case expected one: nothing was measured, so it is not compared
-    (an expected timeout, or an error, is an outcome like any other)."""
-    return row["outcome"] == "timeout" and not row.get("matched")
+    """A cell with no answer where its case expected one (an unexpected timeout or error): nothing was measured, so
+    it is not compared (an expected error, an app that must not start, is an outcome like any other)."""
+    return row["outcome"] in ("timeout", "error") and not row.get("matched")
 
 
 PERMISSION_ORDER = ("granted", "prompt", "denied")

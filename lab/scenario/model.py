@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from .apptarget import AppTarget
+from .spaces import more_private
 
 Headers = Tuple[Tuple[str, str], ...]
 """Header pairs in order; duplicates are kept because they matter to browsers."""
@@ -229,8 +230,6 @@ class Scenario:
 
     def local_network_request(self, case: Case) -> bool:
         """Whether the case's page reaches a more private address space (a Local Network Access check applies)."""
-        from .spaces import more_private
-
         return more_private(self.origins[case.target].space, self.origins[case.page].space)
 
     def expected(self, case: Case, engine: str, versions: Optional[Mapping[str, str]] = None) -> str:
