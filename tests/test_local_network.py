@@ -205,4 +205,49 @@ def test_a_scan_never_lets_the_permission_prompt_keep_an_attacker_out(tmp_path: 
             assert granted == secure_attackers and granted and granted < local
 
 
+def test_placement_before_launch(tmp_path: Path) -> None:
+    """What each engine is told, from the scenarios alone: Chromium maps every origin that is not public to its server
+    (plain lab-assigned localhost too); Firefox places the written names of local-network cases with every name its
+    proxy bypass would also match, and leaves an address written as such, and a plain localhost, to the router."""
+    from lab.browsers.base import Candidate
+    from lab.browsers.spaces import unsupported_reason
+    from lab.placement import place
+    from lab.routing import Router
+    from lab.servers import OriginPool
+
+    path = tmp_path / "p.toml"
+    path.write_text(
+        'title = "p"\n[origins]\napp = "https://app.example.com"\nevil = "https://evil-app.example.com"\n'
+        'api = "http://localhost:5000"\ndevice = "http://192.168.1.20:8080"\nplain = "http://localhost"\n'
+        '[backend]\n[[backend.routes]]\npath = "/x"\n'
+        '[[cases]]\nname = "a"\npath = "/x"\nexpect = "blocked"\n'
+        '[[cases]]\nname = "d"\npath = "/x"\ntarget = "device"\nexpect = "blocked"\n'
+        '[[cases]]\nname = "p"\npath = "/x"\ntarget = "plain"\nexpect = "blocked"\n'
+    )
+    scenario, problems = load_file(path)
+    assert scenario is not None and not problems, problems
+    router = Router()
+    pool = OriginPool(router=router)
+    try:
+        chromium = place(pool, [scenario], "chromium")
+        direct = {(host, port) for host, port, _ in chromium.direct}
+        assert {("localhost", 5000), ("192.168.1.20", 8080)} <= direct and ("app.example.com", 443) not in direct
+        assert any(host == "localhost" and port not in (5000, 80) for host, port in direct)  # the plain one
+        firefox = place(pool, [scenario], "firefox")
+        assert set(firefox.direct_names) == {"app.example.com", "evil-app.example.com", "localhost"}
+        prefs = firefox.firefox_prefs()
+        assert prefs["network.dns.disabled"] is True and "network.dns.forceResolve" not in prefs
+        assert {p.split("=")[0] for p in prefs["network.socket.forcePort"].split(";")} == {"443", "5000"}
+        public = prefs["network.lna.address_space.public.override"]
+        assert public == f"127.0.0.1:{dict((w, g) for w, g, _ in firefox.gateways)[443]}"
+        native = Candidate("firefox", "firefox", "/usr/bin/firefox-esr", "webdriver bidi", lambda **_: None, True, True)
+        cases = {c.name: c for c in scenario.cases}
+        assert unsupported_reason(native, scenario, cases["a"], firefox) is None
+        assert "http://192.168.1.20:8080" in (unsupported_reason(native, scenario, cases["d"], firefox) or "")
+        assert "plain localhost" in (unsupported_reason(native, scenario, cases["p"], firefox) or "")
+    finally:
+        pool.close()
+        router.close()
+
+
 pytestmark = pytest.mark.browser
