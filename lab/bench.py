@@ -16,17 +16,18 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .backend import build_app
 from .browsers.base import Browser, BrowserInfo, Candidate, Routing
-from .flights import probe_spec
+from .browsers.spaces import Spaces, unsupported_reason
+from .flights import case_page, probe_spec
 from .options import RunOptions
 from .placement import place
 from .results import ResultRow
 from .routing import Router
 from .run import Sink, run_lab
-from .scenario.model import Scenario
+from .scenario.model import Case, Scenario
 from .servers import OriginPool, lab_assigned_names
 
 ALL_PAGES = 256
@@ -73,9 +74,15 @@ Fetches = List[Tuple[str, Dict[str, Any]]]  # (page origin, probe spec), in libr
 
 
 def _serve_library(
-    scenarios: Sequence[Scenario], pool: OriginPool, stopping: threading.Event, timeout_s: float
+    scenarios: Sequence[Scenario],
+    pool: OriginPool,
+    stopping: threading.Event,
+    timeout_s: float,
+    runs: Callable[[Scenario, Case], bool] = lambda scenario, case: True,
 ) -> Fetches:
-    """Every scenario's backend attached at once (its cases' tokens name it), and every case's fetch."""
+    """Every scenario's backend attached at once (its cases' tokens name it), and the fetch of every case the
+    browser `runs` (not those it cannot be told how to: the lab does not run them either), in the page the lab
+    would run it in."""
     fetches: Fetches = []
     for number, scenario in enumerate(scenarios):
         urls = pool.urls(scenario.origins)
@@ -85,30 +92,33 @@ def _serve_library(
             continue  # a backend that does not build: the lab's cells say so at once, and nothing is fetched
         key = f"b{number}"
         pool.attach(key, app)
-        fetches += [
-            (urls[case.page], probe_spec(case, urls, f"{key}.{index}", timeout_s))
-            for index, case in enumerate(scenario.cases)
-        ]
+        for index, case in enumerate(scenario.cases):
+            if runs(scenario, case):
+                page, prompts = case_page(scenario, case, urls)
+                fetches.append((page, probe_spec(case, urls, f"{key}.{index}", timeout_s, prompts)))
     return fetches
 
 
-def _time_plain(scenarios: Sequence[Scenario], candidate: Candidate, timeout_s: float, together: bool) -> float:
+def _time_plain(
+    scenarios: Sequence[Scenario], candidate: Candidate, timeout_s: float, together: bool
+) -> Tuple[float, int]:
     """The loop (one case per call) or the floor (one call per page origin), in the browser launched as the lab
-    launches it."""
+    launches it: the seconds, and how many cases were fetched (those this browser can be told how to run)."""
     router = Router() if candidate.routable else None
     pool, stopping = OriginPool(router=router), threading.Event()
     browser: Optional[Browser] = None
     try:
+        spaces = place(pool, scenarios, candidate.engine) if router is not None else Spaces()
         browser = candidate.launch(
-            routing=Routing(
-                router.address, tuple(lab_assigned_names(scenarios)), place(pool, scenarios, candidate.engine)
-            )
+            routing=Routing(router.address, tuple(lab_assigned_names(scenarios)), spaces)
             if router is not None
             else None
         )
         if not together:
             browser.max_pages = ALL_PAGES
-        fetches = _serve_library(scenarios, pool, stopping, timeout_s)
+        fetches = _serve_library(
+            scenarios, pool, stopping, timeout_s, lambda s, c: unsupported_reason(candidate, s, c, spaces) is None
+        )
         started = time.perf_counter()
         if together:
             by_page: Dict[str, List[Dict[str, Any]]] = {}
@@ -119,7 +129,7 @@ def _time_plain(scenarios: Sequence[Scenario], candidate: Candidate, timeout_s: 
         else:
             for page_url, spec in fetches:
                 browser.page(page_url).run([spec])
-        return time.perf_counter() - started
+        return time.perf_counter() - started, len(fetches)
     finally:
         stopping.set()
         if browser is not None:
@@ -131,10 +141,7 @@ def _time_plain(scenarios: Sequence[Scenario], candidate: Candidate, timeout_s: 
 
 def measure(scenarios: Sequence[Scenario], candidate: Candidate, timeout_s: float = 10.0) -> Measurement:
     """Lab, loop and floor for one browser, measured back to back."""
-    return Measurement(
-        browser=candidate.name,
-        cases=sum(len(s.cases) for s in scenarios),
-        lab_s=_time_lab(scenarios, candidate, timeout_s),
-        loop_s=_time_plain(scenarios, candidate, timeout_s, together=False),
-        floor_s=_time_plain(scenarios, candidate, timeout_s, together=True),
-    )
+    lab_s = _time_lab(scenarios, candidate, timeout_s)
+    loop_s, cases = _time_plain(scenarios, candidate, timeout_s, together=False)
+    floor_s, _ = _time_plain(scenarios, candidate, timeout_s, together=True)
+    return Measurement(browser=candidate.name, cases=cases, lab_s=lab_s, loop_s=loop_s, floor_s=floor_s)

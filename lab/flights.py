@@ -9,14 +9,14 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Sequence, Tuple
 
 from .backend import TOKEN_PARAM
 from .backend.template import fill
 from .browsers.base import page_key
 from .browsers.spaces import permission_for
 from .mounting import Mounted
-from .scenario.model import Case
+from .scenario.model import Case, Scenario
 
 
 def probe_spec(case: Case, urls: Dict[str, str], token: str, timeout_s: float, prompts: bool = False) -> Dict[str, Any]:
@@ -40,6 +40,13 @@ def probe_spec(case: Case, urls: Dict[str, str], token: str, timeout_s: float, p
         "repeat": case.repeat,
         "pause_ms": case.pause_ms,
     }
+
+
+def case_page(scenario: Scenario, case: Case, urls: Dict[str, str]) -> Tuple[str, bool]:
+    """The key of the page a case runs in (its origin, and the local-network permission it needs), and whether the
+    case may make the browser prompt for that permission (nobody answers it here)."""
+    page = page_key(urls[case.page], permission_for(scenario, case))
+    return page, scenario.local_network_request(case) and case.local_network == "prompt"
 
 
 @dataclass
@@ -68,9 +75,7 @@ class Tokens:
         """The case as it is started in its page, with a new token."""
         self._serial += 1
         token = f"{mounted.key}.{self._serial}-{secrets.token_hex(3)}"
-        scenario = mounted.scenario
-        page = page_key(mounted.urls[case.page], permission_for(scenario, case))
-        prompts = scenario.local_network_request(case) and case.local_network == "prompt"
+        page, prompts = case_page(mounted.scenario, case, mounted.urls)
         spec = probe_spec(case, mounted.urls, token, self.timeout_s, prompts)
         return Flight(mounted, case, spec, page, ready_at)
 

@@ -61,7 +61,8 @@ def execute(args: argparse.Namespace) -> int:
     print(
         f"{sum(len(s.cases) for s in scenarios)} cases of {len(scenarios)} scenarios; lab, loop and floor make the same"
         " fetches (https origins through the lab's routing, sandboxed frames, repeats and their pauses), with the"
-        " same in-page probe; browser launch excluded, page opens included",
+        " same in-page probe, in the pages the lab uses (local-network permissions too); a browser that cannot be told"
+        " a case's address spaces fetches nothing for it; browser launch excluded, page opens included",
         flush=True,
     )
     results = []
