@@ -14,12 +14,11 @@ refused (closed) and recorded, like the router's refusals.
 from __future__ import annotations
 
 import socket
-import socketserver
 import threading
 import time
 from typing import Dict, List, Optional
 
-from .routing import LOOPBACK, Asked, splice
+from .routing import LOOPBACK, Asked, Listener, splice
 
 PEEK_LIMIT = 16384
 
@@ -64,19 +63,8 @@ class Gateway:
         self._routes: Dict[str, int] = {}
         self._asked: List[Asked] = []
         self._lock = threading.Lock()
-        gateway = self
-
-        class Handler(socketserver.BaseRequestHandler):
-            def handle(self) -> None:
-                gateway._handle(self.request)
-
-        self._server = socketserver.ThreadingTCPServer((LOOPBACK, 0), Handler)
-        self._server.daemon_threads = True
-        self.port: int = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.5}, name=f"gateway-{port}", daemon=True
-        )
-        self._thread.start()
+        self._listener = Listener(self._handle, f"gateway-{port}", 0.5)
+        self.port = self._listener.port
 
     def route(self, host: str, local_port: int) -> None:
         """Splice connections that ask for `host` to the lab's server on 127.0.0.1:local_port."""
@@ -127,6 +115,4 @@ class Gateway:
 
     def close(self) -> None:
         """Stop listening; connections in flight end with their browser."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._listener.close()

@@ -28,7 +28,7 @@ import socket
 import socketserver
 import threading
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 LOOPBACK = "127.0.0.1"
@@ -55,6 +55,29 @@ def _split(authority: str, default_port: int) -> Tuple[str, int]:
     return host.lower(), int(port)
 
 
+class Listener:
+    """A threaded TCP server on loopback (a free port) that hands each connection to `handle`, until `close`."""
+
+    def __init__(self, handle: Callable[[socket.socket], None], name: str, poll_s: float, bind: str = LOOPBACK) -> None:
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                handle(self.request)
+
+        self._server = socketserver.ThreadingTCPServer((bind, 0), Handler, bind_and_activate=True)
+        self._server.daemon_threads = True
+        self.port: int = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": poll_s}, name=name, daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop accepting; connections being served end on their own."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
 class Router:
     """A forwarding proxy on loopback with a route table (name, port) -> local port, and a record of every name asked."""
 
@@ -62,19 +85,8 @@ class Router:
         self._routes: Dict[Tuple[str, int], int] = {}
         self._asked: List[Asked] = []
         self._lock = threading.Lock()
-        router = self
-
-        class Handler(socketserver.BaseRequestHandler):
-            def handle(self) -> None:
-                router._handle(self.request)
-
-        self._server = socketserver.ThreadingTCPServer((bind, 0), Handler, bind_and_activate=True)
-        self._server.daemon_threads = True
-        self.address = f"{bind}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="router", daemon=True
-        )
-        self._thread.start()
+        self._listener = Listener(self._handle, "router", 0.1, bind)
+        self.address = f"{bind}:{self._listener.port}"
 
     def route(self, host: str, port: int, local_port: int) -> None:
         """Send the browsers' requests for host:port to the lab's server on 127.0.0.1:local_port."""
@@ -131,9 +143,7 @@ class Router:
             client.close()
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._listener.close()
 
 
 def _read_head(client: socket.socket) -> Optional[Tuple[bytes, bytes]]:

@@ -41,27 +41,20 @@ class CellMaker:
 
         It matches its expectation only when the scenario says the app must refuse to start under this pin
         (`start_error`) and the start-up error says what it should: any other error is the lab's failure."""
-        engine = self.candidate.engine
         expected_text = scenario.backend.start_error_in(backend.versions)
         matched = start_failure and expected_text is not None and expected_text in reason
-        expected, _ = split_expectation(scenario.expected(case, engine, backend.versions))
-        return ResultRow(
-            scenario.id,
-            scenario.group,
-            case.name,
-            self.candidate.name,
-            engine,
-            "error",
-            expected,
-            matched,
-            pin=backend.label,
-            reason=reason,
-            attacker=case.attacker,
-            request={"page": case.page, "credentials": case.credentials, "sandboxed": case.sandboxed},
-        )
+        return self._unmeasured(scenario, case, backend, "error", matched, reason)
 
     def unsupported_row(self, scenario: Scenario, case: Case, backend: Any, reason: str) -> ResultRow:
         """A cell this browser cannot measure as the case needs (lab/browsers/spaces.py): not run, never a pass."""
+        row = self._unmeasured(scenario, case, backend, UNSUPPORTED, False, reason)
+        row.local_network = local_network_of(scenario, case)
+        return row
+
+    def _unmeasured(
+        self, scenario: Scenario, case: Case, backend: Any, outcome: str, matched: bool, reason: str
+    ) -> ResultRow:
+        """A row with no measurement in it: the case's expectation, the outcome word and the reason."""
         expected, _ = split_expectation(scenario.expected(case, self.candidate.engine, backend.versions))
         return ResultRow(
             scenario.id,
@@ -69,14 +62,13 @@ class CellMaker:
             case.name,
             self.candidate.name,
             self.candidate.engine,
-            UNSUPPORTED,
+            outcome,
             expected,
-            False,
+            matched,
             pin=backend.label,
             reason=reason,
             attacker=case.attacker,
             request={"page": case.page, "credentials": case.credentials, "sandboxed": case.sandboxed},
-            local_network=local_network_of(scenario, case),
         )
 
     def row(
