@@ -69,6 +69,8 @@ class ResultRow:
 UNSUPPORTED = "unsupported"
 """The outcome of a cell the lab did not run: this browser engine cannot be told what the case needs (the row's
 `reason` says what). Like pytest's "skipped": never a pass, never a failure, counted and shown apart."""
+NOT_MEASURED = "n/a"
+"""How tables and the terminal show an unsupported cell (a note beside them says why)."""
 
 
 def _field(row: Any, name: str) -> Any:

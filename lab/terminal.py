@@ -14,12 +14,18 @@ from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from .browsers.base import BrowserInfo
 from .report.cells import describe, group_cells
-from .results import UNSUPPORTED, ResultRow, ResultsFile, failed, unsupported
+from .results import NOT_MEASURED, UNSUPPORTED, ResultRow, ResultsFile, failed, unsupported
 from .routing import Asked
 from .run import Sink
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-SYMBOLS = {"allowed": "allowed", "blocked": "blocked", "error": "ERROR", "timeout": "TIMEOUT", UNSUPPORTED: "n/a"}
+SYMBOLS = {
+    "allowed": "allowed",
+    "blocked": "blocked",
+    "error": "ERROR",
+    "timeout": "TIMEOUT",
+    UNSUPPORTED: NOT_MEASURED,
+}
 SPREAD = ("allowed", "blocked", "error", "timeout", UNSUPPORTED)
 """The outcomes in the order the totals line counts them."""
 

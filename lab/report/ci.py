@@ -38,6 +38,15 @@ def _message(row: Mapping[str, Any]) -> str:
     return f"{row['outcome']}, expected {row['expected']}" + (f": {detail}" if detail else "")
 
 
+def _counts(rows: Sequence[Mapping[str, Any]]) -> Dict[str, str]:
+    """JUnit's failures (an unexpected allowed/blocked), errors (an unexpected error/timeout) and skipped cells."""
+    return {
+        "failures": str(sum(1 for r in rows if failed(r) and r["outcome"] in ("allowed", "blocked"))),
+        "errors": str(sum(1 for r in rows if failed(r) and r["outcome"] not in ("allowed", "blocked"))),
+        "skipped": str(sum(1 for r in rows if unsupported(r))),
+    }
+
+
 def junit_xml(rows: Sequence[Mapping[str, Any]], where: Mapping[Tuple[str, str], Location], seconds: float) -> str:
     """One testcase per cell; a failure for an unexpected allowed/blocked, an error for an unexpected error/timeout,
     and `<skipped>` with the reason for an unsupported cell (one this browser cannot run: neither pass nor fail)."""
@@ -49,9 +58,7 @@ def junit_xml(rows: Sequence[Mapping[str, Any]], where: Mapping[Tuple[str, str],
         name="cors-lab",
         tests=str(len(rows)),
         time=f"{seconds:.3f}",
-        failures=str(sum(1 for r in rows if failed(r) and r["outcome"] in ("allowed", "blocked"))),
-        errors=str(sum(1 for r in rows if failed(r) and r["outcome"] not in ("allowed", "blocked"))),
-        skipped=str(sum(1 for r in rows if unsupported(r))),
+        **_counts(rows),
     )
     for scenario, members in suites.items():
         suite = ElementTree.SubElement(
@@ -59,9 +66,7 @@ def junit_xml(rows: Sequence[Mapping[str, Any]], where: Mapping[Tuple[str, str],
             "testsuite",
             name=scenario,
             tests=str(len(members)),
-            failures=str(sum(1 for r in members if failed(r) and r["outcome"] in ("allowed", "blocked"))),
-            errors=str(sum(1 for r in members if failed(r) and r["outcome"] not in ("allowed", "blocked"))),
-            skipped=str(sum(1 for r in members if unsupported(r))),
+            **_counts(members),
         )
         for row in members:
             file, line = where.get((row["scenario"], row["case"]), ("", 0))

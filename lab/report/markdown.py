@@ -7,12 +7,10 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
-from ..results import UNSUPPORTED, failed, unsupported
+from ..results import NOT_MEASURED, UNSUPPORTED, failed, unsupported
 from .cells import describe, group_cells, pins_of
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
-NOT_MEASURED = "n/a"
-"""What a cell shows for an unsupported outcome: not run in that browser (the note under the table says why)."""
 
 
 def escape_cell(text: Any) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from ..results import unsupported
+from ..results import NOT_MEASURED, unsupported
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,7 +30,6 @@ else:  # pragma: no cover
 CHANGES = Path(__file__).resolve().parent.parent / "changes.toml"
 PACKAGES = ("flask-cors", "flask", "werkzeug")
 ENGINE_ORDER = ("chromium", "firefox", "webkit")
-NOT_MEASURED = "n/a"  # an engine whose cell is unsupported on either side: not compared
 PRIVATE_NETWORK_ASK = "Access-Control-Request-Private-Network"
 
 
@@ -132,7 +131,7 @@ class CaseChange:
     outcomes: Dict[str, Tuple[str, str]]  # browser -> (before, after), for the browsers measured on both sides
     expected_change: bool  # the scenario's expectations differ between the two pins
     unsupported: Dict[str, str] = field(default_factory=dict)  # browser -> why it was not measured on a side
-    timed_out: Dict[str, str] = field(default_factory=dict)  # browser -> the sides with an unexpected timeout
+    unanswered: Dict[str, str] = field(default_factory=dict)  # browser -> the sides, one without the expected answer
 
     @property
     def changed(self) -> bool:
@@ -153,15 +152,15 @@ def case_changes(
         if skipped:
             entry.unsupported[browser] = str(skipped[0].get("reason") or "unsupported")
             continue
-        if _timed_out(old[key]) or _timed_out(new[key]):
-            entry.timed_out[browser] = f"{old[key]['outcome']} → {new[key]['outcome']}"
+        if _unanswered(old[key]) or _unanswered(new[key]):
+            entry.unanswered[browser] = f"{old[key]['outcome']} → {new[key]['outcome']}"
             continue
         entry.outcomes[browser] = (old[key]["outcome"], new[key]["outcome"])
         entry.expected_change |= old[key]["expected"] != new[key]["expected"]
     return [c for c in grouped.values() if c.changed or c.expected_change]
 
 
-def _timed_out(row: Dict[str, Any]) -> bool:
+def _unanswered(row: Dict[str, Any]) -> bool:
     """A cell with no answer where its case expected one (an unexpected timeout or error): nothing was measured, so
     it is not compared (an expected error, an app that must not start, is an outcome like any other)."""
     return row["outcome"] in ("timeout", "error") and not row.get("matched")
@@ -222,24 +221,25 @@ def measured_on_engines(
             continue
         name = names.get(browser, browser)
         pairs = [(old[key], new[key]) for key in mine]
-        measured = [row for pair in pairs if not any(unsupported(r) or _timed_out(r) for r in pair) for row in pair]
+        measured = [row for pair in pairs if not any(unsupported(r) or _unanswered(r) for r in pair) for row in pair]
         skipped = [row for pair in pairs for row in pair if unsupported(row)]
-        timed_out = [
+        unanswered = [
             row
             for pair in pairs
-            if not any(unsupported(r) for r in pair) and any(_timed_out(r) for r in pair)
+            if not any(unsupported(r) for r in pair) and any(_unanswered(r) for r in pair)
             for row in pair
         ]
         reasons = "; ".join(dict.fromkeys(str(row.get("reason") or "unsupported") for row in skipped))
         if not measured:
-            said.append((f"{name}: not measurable ({reasons or 'every cell timed out'})", False))
+            said.append((f"{name}: not measurable ({reasons or 'no cell answered on both sides'})", False))
             previous = None
             continue
         decides = _what_decides(measured)
         text = "same" if decides == previous else decides
         count = f"{len(measured)} cells"
-        if timed_out:
-            count += f"; {len(timed_out)} not compared, a page that timed out on one side"
+        if unanswered:
+            how = "timed out" if all(r["outcome"] != "error" for r in unanswered) else "timed out or failed"
+            count += f"; {len(unanswered)} not compared, a page that {how} on one side"
         if skipped:
             count += f"; {len(skipped)} not measurable: {reasons}"
         said.append((f"{name}: {text} ({count})", True))
@@ -269,8 +269,8 @@ def _browsers(document: Dict[str, Any]) -> List[str]:
 def _cell(case: CaseChange, browser: str) -> str:
     if browser in case.unsupported:
         return NOT_MEASURED
-    if browser in case.timed_out:
-        return f"{case.timed_out[browser]} (timed out: not compared)"
+    if browser in case.unanswered:
+        return f"{case.unanswered[browser]} (no answer: not compared)"
     pair = case.outcomes.get(browser)
     if pair is None:
         return "-"

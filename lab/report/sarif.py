@@ -47,6 +47,13 @@ FINGERPRINT = "corsLabCell/v1"
 """partialFingerprints key: a hash of the cell and the rule, stable across runs and edits of the file, so that
 code scanning keeps one alert per cell instead of opening a new one whenever a case moves to another line."""
 
+SECURITY_PROPERTIES: Dict[str, Any] = {
+    "tags": ["security", "cors", "external/cwe/cwe-942"],
+    "security-severity": "8.1",
+    "precision": "high",
+    "problem.severity": "error",
+}
+"""What code scanning reads of a security rule (a credentialed read, a configuration finding): CWE-942, high."""
 CELL_RULES: Tuple[Dict[str, Any], ...] = (
     {
         "id": UNEXPECTED,
@@ -102,12 +109,7 @@ CELL_RULES: Tuple[Dict[str, Any], ...] = (
             " server answered."
         },
         "defaultConfiguration": {"level": "error"},
-        "properties": {
-            "tags": ["security", "cors", "external/cwe/cwe-942"],
-            "security-severity": "8.1",
-            "precision": "high",
-            "problem.severity": "error",
-        },
+        "properties": SECURITY_PROPERTIES,
     },
 )
 RULES: Tuple[Dict[str, Any], ...] = CELL_RULES + tuple(
@@ -122,12 +124,7 @@ RULES: Tuple[Dict[str, Any], ...] = CELL_RULES + tuple(
         },
         "help": {"text": rule.fix},
         "defaultConfiguration": {"level": "error"},
-        "properties": {
-            "tags": ["security", "cors", "external/cwe/cwe-942"],
-            "security-severity": "8.1",
-            "precision": "high",
-            "problem.severity": "error",
-        },
+        "properties": SECURITY_PROPERTIES,
     }
     for rule in CONFIG_RULES
 )
