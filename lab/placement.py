@@ -7,6 +7,7 @@ the `Spaces` it returns travel with the launch (lab/browsers/spaces.py turns the
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 from typing import Dict, List, Sequence, Set, Tuple
 
 from .browsers.spaces import Spaces
@@ -32,7 +33,8 @@ def place(pool: OriginPool, scenarios: Sequence[Scenario], engine: str) -> Space
         for name, origin in scenario.origins.items():
             assigned_outside_loopback = origin.port is None and origin.space != "loopback"
             plain_localhost = origin.port is None and origin.host == "localhost"  # reached through the router
-            if not (assigned_outside_loopback or plain_localhost) and (origin.port is None or origin.space == "public"):
+            written_not_public = origin.port is not None and origin.space != "public"
+            if not (assigned_outside_loopback or plain_localhost or written_not_public):
                 continue
             port = pool.server_port(origin, keys[name])
             if origin.space != "loopback":
@@ -44,8 +46,8 @@ def place(pool: OriginPool, scenarios: Sequence[Scenario], engine: str) -> Space
     spaces = Spaces(tuple(sorted(ports.items())), tuple((h, p, local) for (h, p), local in direct.items()), active)
     if engine != "firefox" or not active:
         return spaces
-    gateways, domains = _firefox_gateways(pool, scenarios)
-    return Spaces(spaces.ports, spaces.direct, active, gateways, domains)
+    gateways, names = _firefox_gateways(pool, scenarios)
+    return replace(spaces, gateways=gateways, direct_names=names)
 
 
 def _firefox_gateways(
